@@ -1,0 +1,133 @@
+"""The Python API: everything the CLI does, callable from a notebook.
+
+    import ticketlab
+    cfg = ticketlab.load_config(preset_name="quick", seeds=[0, 1])
+    run = ticketlab.run(cfg, out="runs/my-run", data_dir="../shared/data")
+    rows = run.summaries()          # one dict per finished training
+    ticketlab.plot(run.path)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import Config
+from .data import load_dataset
+from .errors import TicketlabError
+from .experiment import Experiment, RoundProgress
+from .figures import figure1
+from .store import RunDir, environment
+
+RUNS_ROOT = Path("runs")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TicketlabError("device 'cuda' was asked for but CUDA is not available here")
+    return torch.device(name)
+
+
+def default_run_dir(cfg: Config, root: Path = RUNS_ROOT) -> Path:
+    return root / f"{cfg.name}-{cfg.identity_hash()}"
+
+
+def run(
+    cfg: Config,
+    out: str | Path | None = None,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    on_progress: Callable[[RoundProgress], None] | None = None,
+    make_figures: bool = True,
+) -> RunDir:
+    """Run (or resume) the experiment of ``cfg`` into ``out``; returns the run directory.
+    A finished run is left as it is."""
+    run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
+    with run_dir.lock():
+        if run_dir.status()["status"] == "complete":
+            if make_figures and not (run_dir.path / "figures" / "figure1.png").exists():
+                plot(run_dir.path)
+            return run_dir
+        device = resolve_device(cfg.device)
+        meta = run_dir.meta()
+        entry: dict[str, Any] = {
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "environment": environment(device),
+            "resumed_from": run_dir.status(),
+        }
+        meta["invocations"].append(entry)
+        run_dir.write_meta(meta)
+        t0 = time.perf_counter()
+        data = load_dataset(cfg.data, data_dir, download)
+        entry["data_load_s"] = round(time.perf_counter() - t0, 3)
+        entry["dataset"] = {
+            "name": data.name, "train": len(data.train), "val": len(data.val),
+            "test": len(data.test), "mean": data.mean, "std": data.std,
+        }
+        data = data.to(device)
+        try:
+            Experiment(cfg, data, run_dir, device, on_progress).run()
+            entry["outcome"] = "complete"
+        except BaseException as e:
+            entry["outcome"] = f"stopped: {type(e).__name__}"
+            raise
+        finally:
+            entry["wall_time_s"] = round(time.perf_counter() - t0, 3)
+            entry["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            run_dir.write_meta(meta)
+        if make_figures:
+            plot(run_dir.path)
+        return run_dir
+
+
+def plot(run_path: str | Path) -> list[Path]:
+    """(Re)draw the run's figures into ``RUN_DIR/figures``."""
+    rd = RunDir.open(run_path)
+    rows = rd.summaries()
+    if not rows:
+        raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
+    return figure1(rows, rd.config.data.dataset, rd.path / "figures")
+
+
+def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
+    """Every run directory directly under ``root`` with its status and headline number."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        if not (p / "config.yaml").is_file():
+            continue
+        rd = RunDir.open(p)
+        out.append({"path": str(p), "name": rd.config.name, **rd.status(), **headline(rd)})
+        rd.close()
+    return out
+
+
+def headline(rd: RunDir) -> dict[str, Any]:
+    """Dense accuracy and the sparsest ticket's accuracy (means over seeds)."""
+    tickets = [r for r in rd.summaries() if r["kind"] == "ticket"
+               and r["dataset"] == rd.config.data.dataset]
+    if not tickets:
+        return {}
+
+    def mean_at(rnd: int) -> float:
+        vals = [r["es_test_acc"] for r in tickets if r["round"] == rnd]
+        return sum(vals) / len(vals)
+
+    last = max(r["round"] for r in tickets)
+    return {
+        "dense_test_acc": mean_at(0),
+        "sparsest_round": last,
+        "sparsest_weights_remaining": next(
+            r["weights_remaining"] for r in tickets if r["round"] == last
+        ),
+        "sparsest_ticket_test_acc": mean_at(last),
+    }

@@ -1,0 +1,169 @@
+"""The ``ticketlab`` command: a thin layer over ``ticketlab.api``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from . import api
+from .config import PRESETS, load_config
+from .errors import TicketlabError
+from .progress import ProgressDisplay
+from .store import RunDir
+
+
+def _config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="a YAML config file (see `ticketlab config`)")
+    p.add_argument("--preset", help=f"a preset: {', '.join(PRESETS)}")
+    p.add_argument("--seeds", type=int, nargs="+", help="replicate seeds, e.g. --seeds 0 1 2")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one config value, e.g. --set train.lr=3e-3 (repeatable)")
+    p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
+
+
+def _resolve(args: argparse.Namespace) -> Any:
+    overrides = list(args.overrides)
+    if args.device:
+        overrides.append(f"device={args.device}")
+    preset = args.preset if args.preset or args.config else "quick"
+    return load_config(args.config, preset_name=preset if not args.config else None,
+                       overrides=overrides, seeds=args.seeds)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    cfg = _resolve(args)
+    out = args.out or api.default_run_dir(cfg)
+    print(f"run directory: {out}", file=sys.stderr)
+    progress = None if args.quiet else ProgressDisplay()
+    rd = api.run(cfg, out, data_dir=args.data_dir, download=not args.no_download,
+                 on_progress=progress)
+    print(_table(rd))
+    print(f"figures: {rd.path / 'figures'}", file=sys.stderr)
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    sys.stdout.write(_resolve(args).to_yaml())
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    for p in api.plot(args.run_dir):
+        print(p)
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    runs = api.list_runs(args.root)
+    if not runs:
+        print(f"no runs under {args.root}")
+        return 0
+    print(f"{'run':<40} {'status':<24} {'dense':>7} {'sparsest ticket':>22}")
+    for r in runs:
+        status = r["status"]
+        if status == "interrupted":
+            status = f"interrupted at round {r['next_round']}"
+        status += f" ({r['trainings_done']}/{r['trainings_total']})"
+        dense = f"{r['dense_test_acc'] * 100:.2f}%" if "dense_test_acc" in r else "-"
+        sparse = "-"
+        if "sparsest_ticket_test_acc" in r:
+            sparse = (f"{r['sparsest_ticket_test_acc'] * 100:.2f}% at "
+                      f"{r['sparsest_weights_remaining'] * 100:.2f}% w")
+        print(f"{Path(r['path']).name:<40} {status:<24} {dense:>7} {sparse:>22}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    rd = RunDir.open(args.run_dir)
+    if args.json:
+        for row in rd.summaries():
+            print(json.dumps(row))
+        return 0
+    st = rd.status()
+    print(f"run: {rd.path}  config: {rd.config.name}  seeds: {rd.config.seeds}")
+    print(f"status: {st['status']} ({st['trainings_done']}/{st['trainings_total']} trainings)")
+    meta = rd.meta()
+    if meta["invocations"]:
+        total = sum(i.get("wall_time_s", 0) for i in meta["invocations"])
+        print(f"wall time: {total:.1f}s over {len(meta['invocations'])} invocation(s)")
+    print(_table(rd))
+    return 0
+
+
+def _table(rd: RunDir) -> str:
+    """Mean test accuracy at early stopping per round and curve."""
+    rows = rd.summaries()
+    by: dict[tuple[str, str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    weights: dict[tuple[str, str, int], float] = {}
+    curves: list[str] = []
+    for r in rows:
+        curve = r["control"] or "ticket"
+        if curve not in curves:
+            curves.append(curve)
+        k = (r["dataset"], r["setting"], r["round"])
+        by[k][curve].append(r["es_test_acc"])
+        if curve == "ticket":
+            weights[k] = r["weights_remaining"]
+    lines = []
+    group = None
+    for k in sorted(by):
+        if k[:2] != group:
+            group = k[:2]
+            lines.append(f"\n{k[0]} / {k[1]}: test accuracy at early stopping, mean over seeds")
+            lines.append(f"{'round':>5} {'weights':>9} " + " ".join(f"{c:>12}" for c in curves))
+        cells = []
+        for c in curves:
+            v = by[k].get(c)
+            cells.append(f"{sum(v) / len(v) * 100:>11.2f}%" if v else f"{'-':>12}")
+        w = f"{weights[k] * 100:.2f}%" if k in weights else "-"
+        lines.append(f"{k[2]:>5} {w:>9} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ticketlab", description="Lottery-ticket experiments: IMP, controls, figures."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run or resume an experiment")
+    _config_args(p)
+    p.add_argument("--out", help="run directory (default: runs/<name>-<config hash>)")
+    p.add_argument("--data-dir", help="folder holding the datasets (else $TICKETLAB_DATA, cache)")
+    p.add_argument("--no-download", action="store_true", help="never download missing data")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=cmd_run)
+    p = sub.add_parser("config", help="print a resolved config as YAML")
+    _config_args(p)
+    p.set_defaults(func=cmd_config)
+    p = sub.add_parser("plot", help="draw a run's figures")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("ls", help="list runs and their status")
+    p.add_argument("root", nargs="?", default=str(api.RUNS_ROOT))
+    p.set_defaults(func=cmd_ls)
+    p = sub.add_parser("show", help="a run's status and results")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true", help="one JSON record per finished training")
+    p.set_defaults(func=cmd_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except TicketlabError as e:
+        print(f"ticketlab: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nticketlab: interrupted; run the same command again to resume.",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,355 @@
+"""Experiment configuration: dataclasses, presets, YAML round-trip, validation.
+
+A config is a tree of small dataclasses. ``load_config`` builds one from a preset name or a
+YAML file plus ``section.key=value`` overrides, and rejects unknown keys and invalid values
+before any work starts.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DATASETS = ("mnist", "fashion_mnist")
+INITS = ("glorot_normal", "pytorch_default")
+PRUNE_METHODS = ("layerwise", "global", "random")
+OPTIMIZERS = ("adam", "sgd")
+CONTROLS = ("reinit", "random_mask")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class DataConfig:
+    dataset: str = "mnist"
+    val_size: int = 5000
+    split_seed: int = 0
+    train_subset: int | None = None
+    test_subset: int | None = None
+
+    def validate(self) -> None:
+        _choice("data.dataset", self.dataset, DATASETS)
+        _at_least("data.val_size", self.val_size, 1)
+        if self.train_subset is not None:
+            _at_least("data.train_subset", self.train_subset, 1)
+        if self.test_subset is not None:
+            _at_least("data.test_subset", self.test_subset, 1)
+
+
+@dataclass
+class ModelConfig:
+    hidden: list[int] = field(default_factory=lambda: [300, 100])
+    init: str = "pytorch_default"
+
+    def validate(self) -> None:
+        if not self.hidden:
+            raise ConfigError("model.hidden must list at least one hidden layer size")
+        for i, h in enumerate(self.hidden):
+            _at_least(f"model.hidden[{i}]", h, 1)
+        _choice("model.init", self.init, INITS)
+
+
+@dataclass
+class PruneConfig:
+    """Pruning schedule. Give either ``p_final`` (the fraction of weights left after
+    ``rounds`` rounds; each round keeps ``p_final ** (1/rounds)`` of each layer's survivors)
+    or a fixed per-round ``rate`` (fraction of survivors removed). ``output_rate`` lets the
+    output layer use its own per-round rate, as in Frankle & Carbin."""
+
+    method: str = "layerwise"
+    p_final: float | None = 0.01
+    rounds: int = 20
+    rate: float | None = None
+    output_rate: float | None = None
+
+    def validate(self) -> None:
+        _choice("prune.method", self.method, PRUNE_METHODS)
+        if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
+            raise ConfigError(f"prune.rounds must be an integer >= 1, got {self.rounds!r}")
+        if (self.p_final is None) == (self.rate is None):
+            raise ConfigError(
+                "give exactly one of prune.p_final (final fraction of weights) and "
+                f"prune.rate (fraction removed per round); got p_final={self.p_final!r}, "
+                f"rate={self.rate!r}"
+            )
+        if self.p_final is not None and not 0 < self.p_final <= 1:
+            raise ConfigError(f"prune.p_final must be in (0, 1], got {self.p_final!r}")
+        for key in ("rate", "output_rate"):
+            value = getattr(self, key)
+            if value is not None and not 0 <= value < 1:
+                raise ConfigError(f"prune.{key} must be in [0, 1), got {value!r}")
+
+    def round_rate(self) -> float:
+        """Fraction of each layer's surviving weights removed per round."""
+        if self.rate is not None:
+            return self.rate
+        assert self.p_final is not None
+        return 1.0 - self.p_final ** (1.0 / self.rounds)
+
+
+@dataclass
+class TrainConfig:
+    """One training: optimiser, length and evaluation cadence. Length is ``steps`` when
+    set, else ``epochs`` passes over the training split (last batch may be partial)."""
+
+    optimizer: str = "adam"
+    lr: float = 1.2e-3
+    momentum: float = 0.0
+    batch_size: int = 128
+    epochs: int = 10
+    steps: int | None = None
+    eval_every: int = 100
+
+    def validate(self, where: str = "train") -> None:
+        _choice(f"{where}.optimizer", self.optimizer, OPTIMIZERS)
+        if not self.lr > 0:
+            raise ConfigError(f"{where}.lr must be > 0, got {self.lr!r}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"{where}.momentum must be in [0, 1), got {self.momentum!r}")
+        _at_least(f"{where}.batch_size", self.batch_size, 1)
+        _at_least(f"{where}.epochs", self.epochs, 1)
+        if self.steps is not None:
+            _at_least(f"{where}.steps", self.steps, 1)
+        _at_least(f"{where}.eval_every", self.eval_every, 1)
+
+    def total_steps(self, n_train: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        return self.epochs * -(-n_train // self.batch_size)
+
+
+@dataclass
+class ExperimentConfig:
+    """What each IMP round trains besides the winning ticket."""
+
+    controls: list[str] = field(default_factory=lambda: ["reinit"])
+    rewind_step: int = 0
+
+    def validate(self) -> None:
+        for i, c in enumerate(self.controls):
+            _choice(f"experiment.controls[{i}]", c, CONTROLS)
+        if len(set(self.controls)) != len(self.controls):
+            raise ConfigError(f"experiment.controls lists a control twice: {self.controls}")
+        if isinstance(self.rewind_step, bool) or not isinstance(self.rewind_step, int) or (
+            self.rewind_step < 0
+        ):
+            raise ConfigError(f"experiment.rewind_step must be >= 0, got {self.rewind_step!r}")
+
+
+@dataclass
+class Config:
+    name: str = "custom"
+    seeds: list[int] = field(default_factory=lambda: [0])
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+
+    def validate(self) -> Config:
+        if not self.seeds:
+            raise ConfigError("seeds must list at least one seed")
+        for i, s in enumerate(self.seeds):
+            _at_least(f"seeds[{i}]", s, 0)
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(f"seeds lists a seed twice: {self.seeds}")
+        _choice("device", self.device, DEVICES)
+        self.data.validate()
+        self.model.validate()
+        self.prune.validate()
+        self.train.validate()
+        self.experiment.validate()
+        if self.train.steps is not None and self.experiment.rewind_step >= self.train.steps:
+            raise ConfigError(
+                f"experiment.rewind_step ({self.experiment.rewind_step}) must be smaller than "
+                f"train.steps ({self.train.steps})"
+            )
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def identity_hash(self) -> str:
+        """Short hash of everything that determines the numbers (the name excluded)."""
+        d = self.to_dict()
+        d.pop("name")
+        blob = json.dumps(d, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def _preset_seed() -> Config:
+    c = Config(name="seed")
+    c.train.eval_every = 215
+    return c
+
+
+def _preset_quick() -> Config:
+    c = Config(name="quick")
+    c.data.train_subset = 20000
+    c.data.val_size = 2000
+    c.prune.p_final = 0.03
+    c.prune.rounds = 8
+    c.train.epochs = 3
+    c.train.eval_every = 50
+    return c
+
+
+def _preset_frankle_carbin() -> Config:
+    c = Config(name="frankle-carbin")
+    c.model.init = "glorot_normal"
+    c.prune.p_final = None
+    c.prune.rate = 0.2
+    c.prune.output_rate = 0.1
+    c.prune.rounds = 20
+    c.train.batch_size = 60
+    c.train.steps = 50_000
+    c.train.eval_every = 100
+    return c
+
+
+PRESETS = {
+    "quick": _preset_quick,
+    "seed": _preset_seed,
+    "frankle-carbin": _preset_frankle_carbin,
+}
+
+
+def preset(name: str) -> Config:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]().validate()
+
+
+def from_dict(data: Any, where: str = "config") -> Config:
+    """Build a validated Config from a (possibly partial) nested dict; missing keys take
+    the defaults."""
+    return _build(Config, data, where).validate()
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping of keys to values, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown key(s) in {where}: {', '.join(map(str, unknown))}; "
+            f"valid keys: {', '.join(fields)}"
+        )
+    kwargs = {}
+    for key, value in data.items():
+        kwargs[key] = _coerce(hints[key], value, f"{key}" if where == "config" else f"{where}.{key}")
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r}")
+
+
+def apply_override(d: dict[str, Any], assignment: str) -> None:
+    """Apply one ``section.key=value`` override (value parsed as YAML) to a config dict."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects KEY=VALUE (e.g. train.lr=3e-3), got {assignment!r}")
+    path, raw = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {assignment!r}: value is not valid YAML: {e}") from None
+    keys = path.strip().split(".")
+    node = d
+    for i, k in enumerate(keys[:-1]):
+        if not isinstance(node.get(k), dict):
+            raise ConfigError(
+                f"--set {assignment!r}: {'.'.join(keys[: i + 1])} is not a config section"
+            )
+        node = node[k]
+    if keys[-1] not in node:
+        raise ConfigError(
+            f"--set {assignment!r}: unknown key {path!r}; valid keys here: {', '.join(node)}"
+        )
+    node[keys[-1]] = value
+
+
+def load_config(
+    source: str | Path | None = None,
+    *,
+    preset_name: str | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    seeds: list[int] | None = None,
+) -> Config:
+    """Resolve a config from a preset name or a YAML file, then overrides and seeds."""
+    if source is not None and preset_name is not None:
+        raise ConfigError("give either a config file or --preset, not both")
+    if source is not None:
+        path = Path(source)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} does not exist")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {str(path)!r} is not valid YAML: {e}") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {str(path)!r} must hold a mapping at the top level")
+        raw.setdefault("name", path.stem)
+        base = _build(Config, raw, "config")
+    else:
+        base = preset(preset_name or "quick")
+    d = copy.deepcopy(base.to_dict())
+    for assignment in overrides:
+        apply_override(d, assignment)
+    if seeds is not None:
+        d["seeds"] = list(seeds)
+    return from_dict(d)
+
+
+def _choice(where: str, value: Any, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ConfigError(f"{where} must be one of {', '.join(options)}; got {value!r}")
+
+
+def _at_least(where: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{where} must be an integer >= {low}, got {value!r}")

@@ -1,0 +1,89 @@
+"""Figures from a run's per-training summaries (matplotlib, PNG and SVG).
+
+Figure 1 (Frankle & Carbin's Figure 3 style): test accuracy at the early-stopping iteration
+against the fraction of weights remaining, log axis decreasing to the right; winning tickets
+in green, random re-initialisation in orange, random masks in blue; line = mean over seeds,
+band = min to max over seeds. A second panel shows the early-stopping iteration.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import FuncFormatter
+
+STYLE = {
+    "ticket": ("winning ticket", "#2ca02c"),
+    "reinit": ("random re-init", "#ff7f0e"),
+    "random_mask": ("random mask", "#1f77b4"),
+}
+
+
+def curve_of(row: dict[str, Any]) -> str:
+    return row["control"] or "ticket"
+
+
+def aggregate(rows: Iterable[dict[str, Any]], field: str) -> dict[str, np.ndarray]:
+    """Per curve (ticket / control), per round: weights remaining, mean, min, max, n."""
+    by: dict[str, dict[int, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by[curve_of(r)][r["round"]].append(r)
+    out = {}
+    for curve, rounds in by.items():
+        table = []
+        for rnd in sorted(rounds):
+            vals = np.array([x[field] for x in rounds[rnd]], dtype=float)
+            w = float(np.mean([x["weights_remaining"] for x in rounds[rnd]]))
+            table.append((rnd, w, vals.mean(), vals.min(), vals.max(), len(vals)))
+        out[curve] = np.array(table)
+    return out
+
+
+def _panel(ax: Any, rows: list[dict[str, Any]], field: str, scale: float, ylabel: str) -> None:
+    for curve, t in sorted(aggregate(rows, field).items(), key=lambda kv: kv[0] != "ticket"):
+        label, color = STYLE.get(curve, (curve, "gray"))
+        x = t[:, 1] * 100
+        ax.plot(x, t[:, 2] * scale, "-o", ms=3, color=color, label=label)
+        if t[:, 5].max() > 1:
+            ax.fill_between(x, t[:, 3] * scale, t[:, 4] * scale, color=color, alpha=0.2, lw=0)
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlabel("weights remaining (%)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def accuracy_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Path]:
+    """Two panels (accuracy, early-stopping iteration) for one dataset and setting;
+    writes ``out.png`` and ``out.svg``."""
+    seeds = sorted({r["seed"] for r in rows})
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    _panel(a1, rows, "es_test_acc", 100, "test accuracy at early stopping (%)")
+    _panel(a2, rows, "es_step", 1, "early-stopping iteration")
+    a1.legend(loc="lower left")
+    band = "; band: min-max over seeds" if len(seeds) > 1 else ""
+    fig.suptitle(f"{title} — mean of {len(seeds)} seed(s){band}")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1], metadata={"Date": None})
+    plt.close(fig)
+    return paths
+
+
+def figure1(rows: list[dict[str, Any]], dataset: str, out_dir: Path) -> list[Path]:
+    mine = [r for r in rows if r["dataset"] == dataset]
+    if not mine:
+        return []
+    setting = mine[0]["setting"]
+    return accuracy_figure(mine, f"Figure 1: LeNet on {dataset} ({setting})", out_dir / "figure1")

@@ -1,0 +1,93 @@
+"""LeNet-300-100 style MLPs as plain parameter dicts, single or stacked into a cohort.
+
+A network is ``{"fc1.weight": [out, in], "fc1.bias": [out], ...}``; a cohort of M networks
+stacks every tensor along a new leading dimension. The forward pass is batched matrix
+products over that dimension, so M networks cost one set of kernel launches.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .config import ModelConfig
+
+Params = dict[str, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class MLPSpec:
+    sizes: tuple[int, ...]  # input, hidden..., output
+
+    @classmethod
+    def from_config(cls, cfg: ModelConfig, input_dim: int, num_classes: int) -> MLPSpec:
+        return cls((input_dim, *cfg.hidden, num_classes))
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    def weight_names(self) -> list[str]:
+        return [f"fc{i + 1}.weight" for i in range(self.n_layers)]
+
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        out: dict[str, tuple[int, ...]] = {}
+        for i in range(self.n_layers):
+            out[f"fc{i + 1}.weight"] = (self.sizes[i + 1], self.sizes[i])
+            out[f"fc{i + 1}.bias"] = (self.sizes[i + 1],)
+        return out
+
+    def flops_per_example(self) -> int:
+        """Dense multiply-adds x2 of one forward pass."""
+        return 2 * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))
+
+
+def init_params(spec: MLPSpec, scheme: str, seed: int) -> Params:
+    """Fresh weights for one network, drawn on the CPU from ``seed`` so that the same seed
+    gives the same network on every device.
+
+    ``glorot_normal``: N(0, 2/(fan_in+fan_out)) weights, zero biases (Frankle & Carbin).
+    ``pytorch_default``: ``nn.Linear``'s U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for both.
+    """
+    g = torch.Generator().manual_seed(seed)
+    params: Params = {}
+    for i in range(spec.n_layers):
+        fan_in, fan_out = spec.sizes[i], spec.sizes[i + 1]
+        if scheme == "glorot_normal":
+            w = torch.randn(fan_out, fan_in, generator=g) * math.sqrt(2.0 / (fan_in + fan_out))
+            b = torch.zeros(fan_out)
+        elif scheme == "pytorch_default":
+            bound = 1.0 / math.sqrt(fan_in)
+            w = torch.empty(fan_out, fan_in).uniform_(-bound, bound, generator=g)
+            b = torch.empty(fan_out).uniform_(-bound, bound, generator=g)
+        else:
+            raise ValueError(f"unknown init scheme {scheme!r}")
+        params[f"fc{i + 1}.weight"] = w
+        params[f"fc{i + 1}.bias"] = b
+    return params
+
+
+def stack(members: list[Params]) -> Params:
+    return {k: torch.stack([m[k] for m in members]) for k in members[0]}
+
+
+def unstack(cohort: Params) -> list[Params]:
+    n = next(iter(cohort.values())).shape[0]
+    return [{k: v[i].clone() for k, v in cohort.items()} for i in range(n)]
+
+
+def forward(params: Params, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Logits of a stacked cohort. ``x`` is ``[M, B, in]`` (one batch per network) or
+    ``[B, in]`` (the same batch for all); returns ``[M, B, classes]``."""
+    h = x
+    for i in range(1, n_layers + 1):
+        w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]
+        if h.dim() == 2:
+            h = torch.matmul(h, w.transpose(1, 2)).add_(b.unsqueeze(1))
+        else:
+            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+        if i < n_layers:
+            h = torch.relu(h)
+    return h

@@ -1,0 +1,124 @@
+"""Masks and pruning: which weights survive, and how the next round's mask is chosen.
+
+A mask is ``{weight_name: bool tensor}`` over the weight matrices of one network; biases
+are never pruned. Every pruning function only ever removes surviving weights, so a weight
+once pruned never comes back. Ties in magnitude are broken by flat index (the lower index is
+pruned first), so the same weights always give the same mask.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .config import PruneConfig
+from .model import MLPSpec, Params
+
+Mask = dict[str, torch.Tensor]
+
+
+def full_mask(spec: MLPSpec) -> Mask:
+    return {
+        name: torch.ones(spec.shapes()[name], dtype=torch.bool) for name in spec.weight_names()
+    }
+
+
+def density(mask: Mask) -> float:
+    """Fraction of weights remaining over all masked layers."""
+    kept = sum(int(m.sum()) for m in mask.values())
+    return kept / sum(m.numel() for m in mask.values())
+
+
+def layer_density(mask: Mask) -> dict[str, float]:
+    return {k: int(m.sum()) / m.numel() for k, m in mask.items()}
+
+
+def layer_rates(spec: MLPSpec, cfg: PruneConfig) -> dict[str, float]:
+    """Per-round fraction of surviving weights each layer loses."""
+    rate = cfg.round_rate()
+    names = spec.weight_names()
+    rates = dict.fromkeys(names, rate)
+    if cfg.output_rate is not None:
+        rates[names[-1]] = cfg.output_rate
+    return rates
+
+
+def _n_remove(rate: float, alive: int) -> int:
+    return min(alive, math.floor(rate * alive + 0.5))
+
+
+def _remove_smallest(scores: torch.Tensor, alive: torch.Tensor, k: int) -> torch.Tensor:
+    """Indices (into the flat ``scores``) of the ``k`` smallest among ``alive`` positions,
+    ties broken by lower index."""
+    idx = alive.flatten().nonzero().squeeze(1)
+    order = torch.sort(scores.flatten()[idx], stable=True).indices
+    return idx[order[:k]]
+
+
+def prune_layerwise(weights: Params, mask: Mask, rates: dict[str, float]) -> Mask:
+    """Remove ``rates[layer]`` of each layer's surviving weights, smallest magnitude first."""
+    new = {}
+    for name, m in mask.items():
+        k = _n_remove(rates[name], int(m.sum()))
+        flat = m.flatten().clone()
+        flat[_remove_smallest(weights[name].abs(), m, k)] = False
+        new[name] = flat.view_as(m)
+    return new
+
+
+def prune_global(weights: Params, mask: Mask, rates: dict[str, float], output: str) -> Mask:
+    """Remove the globally smallest surviving weights of all layers but ``output`` at the
+    common rate; the output layer is pruned on its own at its rate (it is tiny and
+    would otherwise be starved or spared arbitrarily)."""
+    pooled = [n for n in mask if n != output]
+    scores = torch.cat([weights[n].abs().flatten() for n in pooled])
+    alive = torch.cat([mask[n].flatten() for n in pooled])
+    k = _n_remove(rates[pooled[0]], int(alive.sum()))
+    keep = alive.clone()
+    keep[_remove_smallest(scores, alive, k)] = False
+    new, offset = {}, 0
+    for n in pooled:
+        size = mask[n].numel()
+        new[n] = keep[offset : offset + size].view_as(mask[n])
+        offset += size
+    new.update(prune_layerwise(weights, {output: mask[output]}, rates))
+    return {n: new[n] for n in mask}
+
+
+def prune_random(mask: Mask, rates: dict[str, float], seed: int) -> Mask:
+    """Remove a uniformly random ``rates[layer]`` of each layer's survivors."""
+    g = torch.Generator().manual_seed(seed)
+    new = {}
+    for name, m in mask.items():
+        k = _n_remove(rates[name], int(m.sum()))
+        scores = torch.rand(m.shape, generator=g)
+        flat = m.flatten().clone()
+        flat[_remove_smallest(scores, m, k)] = False
+        new[name] = flat.view_as(m)
+    return new
+
+
+def prune(
+    weights: Params, mask: Mask, spec: MLPSpec, cfg: PruneConfig, seed: int
+) -> Mask:
+    """Next round's mask from this round's trained weights, by ``cfg.method``."""
+    rates = layer_rates(spec, cfg)
+    cpu_w = {k: v.detach().cpu() for k, v in weights.items()}
+    if cfg.method == "layerwise":
+        return prune_layerwise(cpu_w, mask, rates)
+    if cfg.method == "global":
+        return prune_global(cpu_w, mask, rates, spec.weight_names()[-1])
+    return prune_random(mask, rates, seed)
+
+
+def random_mask_like(mask: Mask, seed: int) -> Mask:
+    """A uniformly random mask with exactly the same number of survivors per layer."""
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for name, m in mask.items():
+        keep = int(m.sum())
+        flat = torch.zeros(m.numel(), dtype=torch.bool)
+        flat[torch.randperm(m.numel(), generator=g)[:keep]] = True
+        out[name] = flat.view_as(m)
+    return out

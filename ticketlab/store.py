@@ -1,0 +1,278 @@
+"""A run directory: resolved config, environment and timings, metrics, masks and weights.
+
+Layout::
+
+    RUN_DIR/
+      config.yaml        the resolved config (the run's identity)
+      run.json           versions, device, one entry per invocation with its timings
+      metrics.sqlite     table ``trainings`` (one row per finished training) and table
+                         ``evals`` (one row per network per evaluation point)
+      masks/seed{S}/round{RR}.safetensors            the ticket's mask at round RR
+      masks/seed{S}/round{RR}-random_mask.safetensors  the random-mask control's mask
+      inits/seed{S}/ticket.safetensors               the original initial weights
+      inits/seed{S}/round{RR}-reinit.safetensors     the re-init control's weights
+      inits/seed{S}/rewind.safetensors               weights at experiment.rewind_step
+      figures/                                       figure1.png / .svg
+
+Every file is written to a temporary name and renamed into place, and each batch of
+finished trainings is one SQLite transaction, so a run killed at any moment leaves nothing
+half-written. A lock file keeps two processes from writing one run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import json
+import os
+import platform
+import sqlite3
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .config import Config, from_dict
+from .errors import TicketlabError
+from .experiment import TrainingRecord, plan
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS trainings (
+    id TEXT PRIMARY KEY,
+    round INTEGER NOT NULL, seed INTEGER NOT NULL, kind TEXT NOT NULL, control TEXT,
+    dataset TEXT NOT NULL, setting TEXT NOT NULL, optimizer TEXT NOT NULL, lr REAL NOT NULL,
+    momentum REAL NOT NULL, batch_size INTEGER NOT NULL, steps INTEGER NOT NULL,
+    weights_remaining REAL NOT NULL, weights_remaining_per_layer TEXT NOT NULL,
+    final_test_acc REAL NOT NULL, final_test_loss REAL NOT NULL, final_val_acc REAL NOT NULL,
+    es_step INTEGER NOT NULL, es_test_acc REAL NOT NULL, es_val_loss REAL NOT NULL,
+    wall_time_s REAL NOT NULL, cohort_size INTEGER NOT NULL,
+    init_seed INTEGER NOT NULL, data_seed INTEGER NOT NULL, finished_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS evals (
+    training_id TEXT NOT NULL REFERENCES trainings(id), step INTEGER NOT NULL,
+    val_loss REAL NOT NULL, val_acc REAL NOT NULL, test_loss REAL NOT NULL,
+    test_acc REAL NOT NULL, PRIMARY KEY (training_id, step)
+);
+"""
+
+SUMMARY_FIELDS = (
+    "round", "seed", "kind", "control", "dataset", "setting", "optimizer", "lr", "momentum",
+    "batch_size", "steps", "weights_remaining", "weights_remaining_per_layer",
+    "final_test_acc", "final_test_loss", "final_val_acc", "es_step", "es_test_acc",
+    "es_val_loss", "wall_time_s", "cohort_size", "init_seed", "data_seed", "finished_at",
+)
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` then rename over ``path``; a crash leaves the old file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    env = {
+        "ticketlab": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "device": str(device),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cuda"] = torch.version.cuda
+    return env
+
+
+class RunDir:
+    """An opened run directory. ``RunDir.open`` reads one; ``RunDir.create`` makes or
+    re-opens one for a config, refusing a directory that holds a different config."""
+
+    def __init__(self, path: Path, config: Config) -> None:
+        self.path = path
+        self.config = config
+        self._db: sqlite3.Connection | None = None
+
+    # -- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> RunDir:
+        path = Path(path)
+        cfg_file = path / "config.yaml"
+        if not cfg_file.is_file():
+            raise TicketlabError(f"{path} is not a ticketlab run directory (no config.yaml)")
+        try:
+            cfg = from_dict(yaml.safe_load(cfg_file.read_text()), where=str(cfg_file))
+        except yaml.YAMLError as e:
+            raise TicketlabError(f"{cfg_file} is not valid YAML: {e}") from None
+        return cls(path, cfg)
+
+    @classmethod
+    def create(cls, path: str | Path, config: Config) -> RunDir:
+        path = Path(path)
+        if path.exists() and not path.is_dir():
+            raise TicketlabError(f"run directory {path} exists and is not a directory")
+        if (path / "config.yaml").is_file():
+            existing = cls.open(path)
+            if existing.config.identity_hash() != config.identity_hash():
+                diff = _diff(existing.config.to_dict(), config.to_dict())
+                raise TicketlabError(
+                    f"{path} holds a run of a different config ({'; '.join(diff)}). Use "
+                    "another --out, or delete that directory to start over."
+                )
+            if not os.access(path, os.W_OK):
+                raise TicketlabError(f"run directory {path} is not writable")
+            return existing
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise TicketlabError(f"run directory {path} is not writable: {e}") from None
+        atomic_write_text(path / "config.yaml", config.to_yaml())
+        return cls(path, config)
+
+    # -- locking -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive lock for the duration of a run (released by the OS if killed)."""
+        with open(self.path / ".lock", "w") as f:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise TicketlabError(
+                    f"{self.path} is being written by another ticketlab process"
+                ) from None
+            yield
+
+    # -- database ------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self._db is None:
+            self._db = sqlite3.connect(self.path / "metrics.sqlite")
+            self._db.executescript(SCHEMA)
+        return self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    def completed(self) -> set[str]:
+        if not (self.path / "metrics.sqlite").exists():
+            return set()
+        return {row[0] for row in self.db.execute("SELECT id FROM trainings")}
+
+    def record(self, records: list[TrainingRecord]) -> None:
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self.db:  # one transaction: all rows or none
+            for rec in records:
+                s = rec.summary() | {"finished_at": now}
+                s["weights_remaining_per_layer"] = json.dumps(s["weights_remaining_per_layer"])
+                cols = ", ".join(("id", *SUMMARY_FIELDS))
+                marks = ", ".join("?" * (len(SUMMARY_FIELDS) + 1))
+                self.db.execute(
+                    f"INSERT OR REPLACE INTO trainings ({cols}) VALUES ({marks})",
+                    (rec.key.id, *(s[f] for f in SUMMARY_FIELDS)),
+                )
+                self.db.execute("DELETE FROM evals WHERE training_id = ?", (rec.key.id,))
+                self.db.executemany(
+                    "INSERT INTO evals VALUES (?, ?, ?, ?, ?, ?)",
+                    [(rec.key.id, e.step, e.val_loss, e.val_acc, e.test_loss, e.test_acc)
+                     for e in rec.result.evals],
+                )
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """One dict per finished training, in run order (round, seed, kind)."""
+        if not (self.path / "metrics.sqlite").exists():
+            return []
+        cur = self.db.execute(
+            f"SELECT {', '.join(SUMMARY_FIELDS)} FROM trainings "
+            "ORDER BY round, seed, dataset, setting, kind DESC, control"
+        )
+        out = []
+        for row in cur:
+            d = dict(zip(SUMMARY_FIELDS, row, strict=True))
+            d["weights_remaining_per_layer"] = json.loads(d["weights_remaining_per_layer"])
+            out.append(d)
+        return out
+
+    def evals(self) -> list[dict[str, Any]]:
+        if not (self.path / "metrics.sqlite").exists():
+            return []
+        cur = self.db.execute("SELECT * FROM evals ORDER BY training_id, step")
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur]
+
+    # -- tensors -------------------------------------------------------------------------
+    def _tensor_path(self, name: str) -> Path:
+        return self.path / f"{name}.safetensors"
+
+    def load_tensors(self, name: str) -> dict[str, torch.Tensor] | None:
+        p = self._tensor_path(name)
+        return load_file(p) if p.is_file() else None
+
+    def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
+        data = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+        atomic_write(self._tensor_path(name), lambda tmp: save_file(data, tmp))
+
+    # -- status and metadata -------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """``complete``, or ``interrupted`` / ``not started`` with the first unfinished
+        round, plus counts."""
+        keys = plan(self.config)
+        done = self.completed()
+        missing = [k for k in keys if k.id not in done]
+        if not missing:
+            state = "complete"
+        elif not done:
+            state = "not started"
+        else:
+            state = "interrupted"
+        return {
+            "status": state,
+            "trainings_done": len(keys) - len(missing),
+            "trainings_total": len(keys),
+            "next_round": missing[0].round if missing else None,
+        }
+
+    def meta(self) -> dict[str, Any]:
+        p = self.path / "run.json"
+        return json.loads(p.read_text()) if p.is_file() else {"invocations": []}
+
+    def write_meta(self, meta: dict[str, Any]) -> None:
+        atomic_write_text(self.path / "run.json", json.dumps(meta, indent=2) + "\n")
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if k == "name" and not prefix:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _diff(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} there, {b!r} now")
+    return out

@@ -1,0 +1,233 @@
+"""Train a cohort of M networks of one architecture in lockstep.
+
+Every member has its own mask, initial weights, training data (dataset and order) and
+optimizer state; all members share the architecture, batch size, step count and optimiser
+setting. Parameters are stacked along a leading cohort dimension and the step is a handful of
+batched matrix products, so the result for each member is the same as training it alone: the
+loss is a sum of per-member mean losses (no member's gradient depends on another's), and
+Adam and SGD act elementwise on the stacked tensors.
+
+Pruned weights start at zero and their gradients are masked before every optimizer step, so
+their Adam moments and momentum stay zero and they stay exactly zero throughout training.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .data import Dataset
+from .model import MLPSpec, Params, forward, stack, unstack
+from .pruning import Mask
+
+EVAL_CHUNK = 4096
+
+
+@dataclass
+class Member:
+    """One network to train. ``capture_step`` asks for a copy of the weights after that many
+    steps (for late resetting)."""
+
+    init: Params
+    mask: Mask
+    data: Dataset
+    data_seed: int
+    capture_step: int | None = None
+
+
+@dataclass
+class EvalPoint:
+    step: int
+    val_loss: float
+    val_acc: float
+    test_loss: float
+    test_acc: float
+
+
+@dataclass
+class TrainResult:
+    weights: Params
+    evals: list[EvalPoint]
+    wall_time_s: float
+    captured: Params | None = None
+
+    @property
+    def final(self) -> EvalPoint:
+        return self.evals[-1]
+
+    @property
+    def early_stop(self) -> EvalPoint:
+        """The evaluation with the lowest validation loss (first one on ties)."""
+        return min(self.evals, key=lambda e: e.val_loss)
+
+
+@dataclass
+class Progress:
+    """What the trainer reports while it runs (to a display callback)."""
+
+    step: int
+    total: int
+    members: int
+    val_acc: list[float] = field(default_factory=list)
+
+
+def _member_stream(member: Member, n: int, device: torch.device) -> Callable[[], torch.Tensor]:
+    """Returns a function giving the next epoch's order of training examples."""
+    g = torch.Generator().manual_seed(member.data_seed)
+    return lambda: torch.randperm(n, generator=g).to(device)
+
+
+class _Pool:
+    """The cohort's training data as one index space: members training on different
+    datasets gather from a concatenation, each with its own offset and standardisation."""
+
+    def __init__(self, members: list[Member], device: torch.device) -> None:
+        unique: list[Dataset] = []
+        for m in members:
+            if not any(m.data is d for d in unique):
+                unique.append(m.data)
+        sizes = {len(d.train) for d in unique}
+        if len(sizes) != 1:
+            raise ValueError(f"cohort members must have equal training set sizes, got {sizes}")
+        self.n = sizes.pop()
+        if len(unique) == 1:
+            self.x, self.y = unique[0].train.x, unique[0].train.y
+        else:
+            self.x = torch.cat([d.train.x for d in unique])
+            self.y = torch.cat([d.train.y for d in unique])
+        which = [next(i for i, d in enumerate(unique) if d is m.data) for m in members]
+        self.offset = torch.tensor([i * self.n for i in which], device=device).view(-1, 1)
+        self.scale = torch.tensor(
+            [1.0 / (255.0 * m.data.std) for m in members], device=device
+        ).view(-1, 1, 1)
+        self.shift = torch.tensor(
+            [-m.data.mean / m.data.std for m in members], device=device
+        ).view(-1, 1, 1)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``idx`` is ``[M, b]`` positions within each member's dataset."""
+        flat = idx + self.offset
+        x = self.x[flat].to(torch.float32).mul_(self.scale).add_(self.shift)
+        return x, self.y[flat]
+
+
+def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, foreach=True)
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, foreach=True)
+
+
+@torch.no_grad()
+def _evaluate(
+    params: Params, members: list[Member], split: str, n_layers: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean loss and accuracy of every member on ``split`` of its own dataset: ``[M]``
+    tensors, left on the device (no sync)."""
+    m_count = len(members)
+    device = params["fc1.weight"].device
+    loss = torch.zeros(m_count, device=device)
+    acc = torch.zeros(m_count, device=device)
+    groups: dict[int, list[int]] = {}
+    for i, m in enumerate(members):
+        groups.setdefault(id(m.data), []).append(i)
+    for rows in groups.values():
+        data = members[rows[0]].data
+        part = data.split(split)
+        sel = torch.tensor(rows, device=device)
+        sub = {k: v.index_select(0, sel) for k, v in params.items()}
+        tot_loss = torch.zeros(len(rows), device=device)
+        correct = torch.zeros(len(rows), device=device)
+        for start in range(0, len(part), EVAL_CHUNK):
+            xb = data.normalise(part.x[start : start + EVAL_CHUNK])
+            yb = part.y[start : start + EVAL_CHUNK]
+            logits = forward(sub, xb, n_layers)
+            ce = F.cross_entropy(
+                logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
+            ).view(len(rows), -1)
+            tot_loss += ce.sum(1)
+            correct += (logits.argmax(-1) == yb).sum(1)
+        loss[sel] = tot_loss / len(part)
+        acc[sel] = correct / len(part)
+    return loss, acc
+
+
+def train_cohort(
+    members: list[Member],
+    spec: MLPSpec,
+    cfg: TrainConfig,
+    device: torch.device,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> list[TrainResult]:
+    """Train every member for ``cfg`` steps; evaluate all on validation and test data at
+    step 0, every ``cfg.eval_every`` steps and at the end."""
+    start = time.perf_counter()
+    pool = _Pool(members, device)
+    total = cfg.total_steps(pool.n)
+    steps_per_epoch = -(-pool.n // cfg.batch_size)
+    n_layers = spec.n_layers
+    masks = {
+        k: v.to(device=device, dtype=torch.float32) for k, v in stack([m.mask for m in members]).items()
+    }
+    params = {k: v.to(device) for k, v in stack([m.init for m in members]).items()}
+    for k, mk in masks.items():
+        params[k].mul_(mk)
+    tensors = [p.requires_grad_() for p in params.values()]
+    opt = _make_optimizer(tensors, cfg)
+    streams = [_member_stream(m, pool.n, device) for m in members]
+    captured: list[Params | None] = [None] * len(members)
+    history: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def evaluate(step: int) -> None:
+        vl, va = _evaluate(params, members, "val", n_layers)
+        tl, ta = _evaluate(params, members, "test", n_layers)
+        history.append((step, vl, va, tl, ta))
+        if on_progress is not None:
+            on_progress(Progress(step, total, len(members), va.tolist()))
+
+    def capture(step: int) -> None:
+        for i, m in enumerate(members):
+            if m.capture_step == step:
+                captured[i] = {k: v[i].detach().cpu().clone() for k, v in params.items()}
+
+    evaluate(0)
+    capture(0)
+    order = None
+    for step in range(total):
+        pos = step % steps_per_epoch
+        if pos == 0:
+            order = torch.stack([s() for s in streams])
+        assert order is not None
+        idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
+        xb, yb = pool.batch(idx)
+        logits = forward(params, xb, n_layers)
+        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / idx.shape[1]
+        opt.zero_grad(set_to_none=False)
+        loss.backward()
+        for k, mk in masks.items():
+            params[k].grad.mul_(mk)
+        opt.step()
+        done = step + 1
+        capture(done)
+        if done % cfg.eval_every == 0 or done == total:
+            evaluate(done)
+        elif on_progress is not None and done % 50 == 0:
+            on_progress(Progress(done, total, len(members)))
+
+    wall = time.perf_counter() - start
+    cols = list(zip(*history, strict=True))
+    steps = cols[0]
+    vl, va, tl, ta = (torch.stack(c).cpu() for c in cols[1:])
+    weights = unstack({k: v.detach().cpu() for k, v in params.items()})
+    results = []
+    for i in range(len(members)):
+        evals = [
+            EvalPoint(s, vl[j, i].item(), va[j, i].item(), tl[j, i].item(), ta[j, i].item())
+            for j, s in enumerate(steps)
+        ]
+        results.append(TrainResult(weights[i], evals, wall, captured[i]))
+    return results
