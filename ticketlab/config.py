@@ -253,7 +253,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
         )
     kwargs = {}
     for key, value in data.items():
-        kwargs[key] = _coerce(hints[key], value, f"{key}" if where == "config" else f"{where}.{key}")
+        kwargs[key] = _coerce(hints[key], value, key if where == "config" else f"{where}.{key}")
     return cls(**kwargs)
 
 
@@ -273,6 +273,11 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
         (item,) = typing.get_args(tp)
         return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 3e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where} must be a number, got {value!r}")
         return float(value)

@@ -132,9 +132,8 @@ def round_keys(cfg: Config, r: int, seed: int) -> list[TrainingKey]:
 
 def plan(cfg: Config) -> list[TrainingKey]:
     """Every training the full run consists of, in order."""
-    return [
-        k for r in range(cfg.prune.rounds + 1) for seed in cfg.seeds for k in round_keys(cfg, r, seed)
-    ]
+    rounds = range(cfg.prune.rounds + 1)
+    return [k for r in rounds for seed in cfg.seeds for k in round_keys(cfg, r, seed)]
 
 
 @dataclass

@@ -156,7 +156,8 @@ class RunDir:
     # -- locking -------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Exclusive lock for the duration of a run (released by the OS if killed)."""
+        """Exclusive lock for the duration of a run (released by the OS if killed). Once
+        held, temporary files left by a killed writer are removed."""
         with open(self.path / ".lock", "w") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -164,6 +165,8 @@ class RunDir:
                 raise TicketlabError(
                     f"{self.path} is being written by another ticketlab process"
                 ) from None
+            for stale in self.path.rglob(".*.tmp"):
+                stale.unlink()
             yield
 
     # -- database ------------------------------------------------------------------------

@@ -170,9 +170,8 @@ def train_cohort(
     total = cfg.total_steps(pool.n)
     steps_per_epoch = -(-pool.n // cfg.batch_size)
     n_layers = spec.n_layers
-    masks = {
-        k: v.to(device=device, dtype=torch.float32) for k, v in stack([m.mask for m in members]).items()
-    }
+    stacked_masks = stack([m.mask for m in members])
+    masks = {k: v.to(device=device, dtype=torch.float32) for k, v in stacked_masks.items()}
     params = {k: v.to(device) for k, v in stack([m.init for m in members]).items()}
     for k, mk in masks.items():
         params[k].mul_(mk)

@@ -1,0 +1,99 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ticketlab.config import PRESETS, load_config, preset
+from ticketlab.errors import ConfigError
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_presets_are_valid_and_round_trip_through_yaml(name: str, tmp_path: Path) -> None:
+    cfg = preset(name)
+    f = tmp_path / "c.yaml"
+    f.write_text(cfg.to_yaml())
+    again = load_config(f)
+    assert again.to_dict() | {"name": name} == cfg.to_dict()
+    assert again.identity_hash() == cfg.identity_hash()
+
+
+def test_seed_preset_matches_the_reference() -> None:
+    c = preset("seed")
+    assert (c.model.hidden, c.train.optimizer, c.train.lr) == ([300, 100], "adam", 1.2e-3)
+    assert (c.train.epochs, c.train.batch_size, c.prune.p_final, c.prune.rounds) == (
+        10, 128, 0.01, 20)
+    assert c.train.total_steps(55_000) == 4300
+
+
+def test_frankle_carbin_preset() -> None:
+    c = preset("frankle-carbin")
+    assert (c.train.batch_size, c.train.steps, c.prune.rate, c.prune.output_rate) == (
+        60, 50_000, 0.2, 0.1)
+    assert c.model.init == "glorot_normal" and c.data.val_size == 5000
+
+
+def test_overrides_and_seeds() -> None:
+    c = load_config(preset_name="seed", overrides=["train.lr=3e-3", "prune.rounds=5"],
+                    seeds=[0, 1, 2])
+    assert (c.train.lr, c.prune.rounds, c.seeds) == (3e-3, 5, [0, 1, 2])
+    assert c.identity_hash() != preset("seed").identity_hash()
+
+
+def test_schedule_keep_fraction() -> None:
+    c = preset("seed")
+    assert (1 - c.prune.round_rate()) ** c.prune.rounds == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("prune.p_final=0", "p_final must be in (0, 1]"),
+        ("prune.p_final=1.5", "p_final must be in (0, 1]"),
+        ("prune.rounds=0", "prune.rounds must be an integer >= 1"),
+        ("train.lr=0", "train.lr must be > 0"),
+        ("train.lr=-1e-3", "train.lr must be > 0"),
+        ("train.batch_size=0", "train.batch_size must be an integer >= 1"),
+        ("train.batch_size=-5", "train.batch_size must be an integer >= 1"),
+        ("data.dataset=imagenet", "data.dataset must be one of"),
+        ("model.init=zeros", "model.init must be one of"),
+        ("train.optimizer=rmsprop", "train.optimizer must be one of"),
+        ("train.lr=fast", "train.lr must be a number"),
+        ("train.colour=red", "unknown key 'train.colour'"),
+        ("nosuch.key=1", "nosuch is not a config section"),
+        ("train.lr", "expects KEY=VALUE"),
+    ],
+)
+def test_invalid_values_are_rejected(override: str, message: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_config(preset_name="seed", overrides=[override])
+    assert message in str(e.value)
+
+
+def test_unknown_preset() -> None:
+    with pytest.raises(ConfigError, match="unknown preset 'nope'; choose one of: quick, seed"):
+        preset("nope")
+
+
+def test_yaml_file_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train: {lr: [1, 2\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(yaml.safe_dump({"train": {"learning_rate": 1e-3}}))
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) in train: learning_rate"):
+        load_config(unknown)
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_partial_yaml_takes_defaults(tmp_path: Path) -> None:
+    f = tmp_path / "mine.yaml"
+    f.write_text("prune: {rounds: 3}\nseeds: [4]\n")
+    c = load_config(f)
+    assert (c.name, c.prune.rounds, c.seeds, c.train.lr) == ("mine", 3, [4], 1.2e-3)
+
+
+def test_p_final_and_rate_are_exclusive() -> None:
+    with pytest.raises(ConfigError, match="exactly one of prune.p_final"):
+        load_config(preset_name="seed", overrides=["prune.rate=0.2"])

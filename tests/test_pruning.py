@@ -1,0 +1,90 @@
+import pytest
+import torch
+
+from ticketlab.config import PruneConfig
+from ticketlab.model import MLPSpec, init_params
+from ticketlab.pruning import (
+    density,
+    full_mask,
+    layer_density,
+    prune,
+    prune_layerwise,
+    random_mask_like,
+)
+
+SPEC = MLPSpec((784, 300, 100, 10))
+
+
+def weights(seed: int = 0):
+    return init_params(SPEC, "glorot_normal", seed)
+
+
+def test_layerwise_removes_the_given_fraction_of_survivors_smallest_first() -> None:
+    w, m = weights(), full_mask(SPEC)
+    new = prune_layerwise(w, m, dict.fromkeys(m, 0.2))
+    for name, mask in new.items():
+        n = m[name].numel()
+        assert int(mask.sum()) == n - round(0.2 * n)
+        kept, dropped = w[name][mask].abs(), w[name][~mask].abs()
+        assert dropped.max() <= kept.min()
+    again = prune_layerwise(w, new, dict.fromkeys(m, 0.2))
+    assert int(again["fc1.weight"].sum()) == 188160 - round(0.2 * 188160)
+
+
+def test_schedule_reaches_p_final_after_n_rounds_per_layer() -> None:
+    cfg = PruneConfig(p_final=0.01, rounds=20)
+    w, m = weights(), full_mask(SPEC)
+    for r in range(cfg.rounds):
+        m = prune(weights(r), m, SPEC, cfg, seed=r)
+    for name, d in layer_density(m).items():
+        assert d == pytest.approx(0.01, abs=0.002), name
+    assert density(m) == pytest.approx(0.01, abs=0.001)
+    del w
+
+
+def test_output_layer_rate() -> None:
+    cfg = PruneConfig(p_final=None, rate=0.2, output_rate=0.1, rounds=1)
+    m = prune(weights(), full_mask(SPEC), SPEC, cfg, seed=0)
+    assert layer_density(m) == {"fc1.weight": 0.8, "fc2.weight": 0.8, "fc3.weight": 0.9}
+
+
+@pytest.mark.parametrize("method", ["layerwise", "global", "random"])
+def test_pruned_weights_never_come_back(method: str) -> None:
+    cfg = PruneConfig(method=method, p_final=0.05, rounds=5)
+    m = full_mask(SPEC)
+    for r in range(5):
+        # Fresh weights every round, as if training had regrown pruned positions.
+        new = prune(weights(r + 10), m, SPEC, cfg, seed=r)
+        for name in m:
+            assert not (new[name] & ~m[name]).any(), f"{method}: a pruned weight came back"
+        assert density(new) < density(m)
+        m = new
+    assert density(m) == pytest.approx(0.05, abs=0.01)
+
+
+def test_global_pruning_uses_one_threshold_across_hidden_layers() -> None:
+    cfg = PruneConfig(method="global", p_final=None, rate=0.5, rounds=1)
+    w = weights()
+    m = prune(w, full_mask(SPEC), SPEC, cfg, seed=0)
+    kept = torch.cat([w[n][m[n]].abs() for n in ("fc1.weight", "fc2.weight")])
+    dropped = torch.cat([w[n][~m[n]].abs() for n in ("fc1.weight", "fc2.weight")])
+    assert dropped.max() <= kept.min()
+    hidden = sum(int(m[n].sum()) for n in ("fc1.weight", "fc2.weight"))
+    assert hidden == (235200 + 30000) // 2
+    assert layer_density(m)["fc1.weight"] != layer_density(m)["fc2.weight"]
+
+
+def test_ties_are_broken_deterministically_by_index() -> None:
+    spec = MLPSpec((4, 2, 2))
+    w = {"fc1.weight": torch.ones(2, 4), "fc2.weight": torch.ones(2, 2)}
+    m = prune_layerwise(w, full_mask(spec), {"fc1.weight": 0.5, "fc2.weight": 0.5})
+    assert m["fc1.weight"].flatten().tolist() == [False] * 4 + [True] * 4
+    assert m["fc2.weight"].flatten().tolist() == [False, False, True, True]
+
+
+def test_random_mask_like_keeps_per_layer_counts() -> None:
+    m = prune(weights(), full_mask(SPEC), SPEC, PruneConfig(p_final=0.3, rounds=1), seed=0)
+    r = random_mask_like(m, seed=1)
+    assert {k: int(v.sum()) for k, v in r.items()} == {k: int(v.sum()) for k, v in m.items()}
+    assert not torch.equal(r["fc1.weight"], m["fc1.weight"])
+    assert torch.equal(r["fc1.weight"], random_mask_like(m, seed=1)["fc1.weight"])

@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from ticketlab.config import PruneConfig, TrainConfig
+from ticketlab.data import Dataset
+from ticketlab.model import MLPSpec, init_params
+from ticketlab.pruning import full_mask, prune
+from ticketlab.trainer import Member, train_cohort
+
+SPEC = MLPSpec((784, 300, 100, 10))
+CPU = torch.device("cpu")
+
+
+def members(data: Dataset, n: int) -> list[Member]:
+    out = []
+    for i in range(n):
+        mask = full_mask(SPEC)
+        for r in range(i):  # member i has been pruned i times: different masks
+            mask = prune(init_params(SPEC, "glorot_normal", 100 + r), mask, SPEC,
+                         PruneConfig(p_final=None, rate=0.5, rounds=4), seed=r)
+        out.append(Member(init_params(SPEC, "pytorch_default", i), mask, data, data_seed=7 * i))
+    return out
+
+
+@pytest.mark.parametrize("cfg", [
+    TrainConfig(optimizer="adam", lr=1.2e-3, batch_size=64, steps=40, eval_every=15),
+    TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=50, steps=40, eval_every=15),
+], ids=["adam", "sgd-momentum"])
+def test_cohort_equals_training_each_alone(mnist_small: Dataset, cfg: TrainConfig) -> None:
+    ms = members(mnist_small, 4)
+    together = train_cohort(ms, SPEC, cfg, CPU)
+    for m, res in zip(ms, together, strict=True):
+        (alone,) = train_cohort([m], SPEC, cfg, CPU)
+        for k in res.weights:
+            torch.testing.assert_close(res.weights[k], alone.weights[k], rtol=1e-5, atol=1e-6)
+        assert [e.step for e in res.evals] == [0, 15, 30, 40]
+        for a, b in zip(res.evals, alone.evals, strict=True):
+            assert a.test_acc == pytest.approx(b.test_acc, abs=1e-3)
+            assert a.val_loss == pytest.approx(b.val_loss, rel=1e-4)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_pruned_weights_stay_exactly_zero(mnist_small: Dataset, optimizer: str) -> None:
+    cfg = TrainConfig(optimizer=optimizer, lr=0.01, momentum=0.9, batch_size=64, steps=30,
+                      eval_every=30)
+    ms = members(mnist_small, 3)
+    for m, res in zip(ms, train_cohort(ms, SPEC, cfg, CPU), strict=True):
+        for k, mask in m.mask.items():
+            assert (res.weights[k][~mask] == 0).all()
+            moved = (res.weights[k][mask] != m.init[k][mask]).float().mean()
+            assert moved > 0.5, "surviving weights should train"
+
+
+def test_same_seed_same_numbers_other_order_other_numbers(mnist_small: Dataset) -> None:
+    cfg = TrainConfig(batch_size=64, steps=25, eval_every=25)
+    m = members(mnist_small, 1)[0]
+    a, b = (train_cohort([m], SPEC, cfg, CPU)[0] for _ in range(2))
+    assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+    assert a.evals == b.evals
+    other = Member(m.init, m.mask, m.data, data_seed=m.data_seed + 1)
+    c = train_cohort([other], SPEC, cfg, CPU)[0]
+    assert not torch.equal(a.weights["fc1.weight"], c.weights["fc1.weight"])
+
+
+def test_training_learns_and_records_early_stopping(mnist_small: Dataset) -> None:
+    cfg = TrainConfig(batch_size=100, epochs=2, eval_every=10)
+    (res,) = train_cohort(members(mnist_small, 1), SPEC, cfg, CPU)
+    assert res.evals[0].step == 0 and res.evals[-1].step == 40  # 2000 / 100 x 2 epochs
+    assert res.evals[0].test_acc < 0.2 < 0.8 < res.final.test_acc
+    es = res.early_stop
+    assert es.val_loss == min(e.val_loss for e in res.evals)
+
+
+def test_capture_step_gives_the_weights_after_that_many_steps(mnist_small: Dataset) -> None:
+    m = members(mnist_small, 1)[0]
+    m.capture_step = 12
+    full = train_cohort([m], SPEC, TrainConfig(batch_size=64, steps=30, eval_every=30), CPU)[0]
+    short = train_cohort([m], SPEC, TrainConfig(batch_size=64, steps=12, eval_every=12), CPU)[0]
+    assert full.captured is not None
+    assert all(torch.equal(full.captured[k], short.weights[k]) for k in short.weights)
