@@ -29,5 +29,6 @@ def mnist() -> Dataset:
 
 @pytest.fixture(scope="session")
 def mnist_small() -> Dataset:
-    return load_dataset(DataConfig(train_subset=2000, val_size=1000, test_subset=2000),
-                        download=False)
+    return load_dataset(
+        DataConfig(train_subset=2000, val_size=1000, test_subset=2000), download=False
+    )

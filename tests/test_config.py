@@ -21,20 +21,29 @@ def test_seed_preset_matches_the_reference() -> None:
     c = preset("seed")
     assert (c.model.hidden, c.train.optimizer, c.train.lr) == ([300, 100], "adam", 1.2e-3)
     assert (c.train.epochs, c.train.batch_size, c.prune.p_final, c.prune.rounds) == (
-        10, 128, 0.01, 20)
+        10,
+        128,
+        0.01,
+        20,
+    )
     assert c.train.total_steps(55_000) == 4300
 
 
 def test_frankle_carbin_preset() -> None:
     c = preset("frankle-carbin")
     assert (c.train.batch_size, c.train.steps, c.prune.rate, c.prune.output_rate) == (
-        60, 50_000, 0.2, 0.1)
+        60,
+        50_000,
+        0.2,
+        0.1,
+    )
     assert c.model.init == "glorot_normal" and c.data.val_size == 5000
 
 
 def test_overrides_and_seeds() -> None:
-    c = load_config(preset_name="seed", overrides=["train.lr=3e-3", "prune.rounds=5"],
-                    seeds=[0, 1, 2])
+    c = load_config(
+        preset_name="seed", overrides=["train.lr=3e-3", "prune.rounds=5"], seeds=[0, 1, 2]
+    )
     assert (c.train.lr, c.prune.rounds, c.seeds) == (3e-3, 5, [0, 1, 2])
     assert c.identity_hash() != preset("seed").identity_hash()
 
@@ -95,5 +104,5 @@ def test_partial_yaml_takes_defaults(tmp_path: Path) -> None:
 
 
 def test_p_final_and_rate_are_exclusive() -> None:
-    with pytest.raises(ConfigError, match="exactly one of prune.p_final"):
+    with pytest.raises(ConfigError, match=r"exactly one of prune\.p_final"):
         load_config(preset_name="seed", overrides=["prune.rate=0.2"])

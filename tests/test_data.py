@@ -12,8 +12,9 @@ from ticketlab.data import IDX_FILES, Dataset, load_dataset, read_idx
 from ticketlab.errors import DataError
 
 
-def write_idx(path: Path, arr: np.ndarray, magic: int | None = None, compress: bool = True,
-              cut: int = 0) -> None:
+def write_idx(
+    path: Path, arr: np.ndarray, magic: int | None = None, compress: bool = True, cut: int = 0
+) -> None:
     code = magic if magic is not None else (0x0801 if arr.ndim == 1 else 0x0803)
     blob = struct.pack(">I", code) + struct.pack(f">{arr.ndim}I", *arr.shape)
     blob += arr.astype(np.uint8).tobytes()
@@ -40,7 +41,17 @@ def test_real_mnist_matches_its_documented_checks(mnist: Dataset) -> None:
     assert mnist.test.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
     all_y = torch.cat([mnist.train.y, mnist.val.y])
     assert torch.bincount(all_y).tolist() == [
-        5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+        5923,
+        6742,
+        5958,
+        6131,
+        5842,
+        5421,
+        5918,
+        6265,
+        5851,
+        5949,
+    ]
     assert mnist.mean == pytest.approx(0.1307, abs=5e-4)
     assert mnist.std == pytest.approx(0.3081, abs=5e-4)
     x = mnist.normalise(mnist.train.x)
@@ -78,16 +89,21 @@ def test_uncompressed_files_and_env_var(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(load_dataset(DataConfig(val_size=5), None, download=False).train) == 25
 
 
-def test_missing_files_name_files_and_places(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_files_name_files_and_places(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("TICKETLAB_DATA", str(tmp_path / "env"))
     with pytest.raises(DataError) as e:
         load_dataset(DataConfig(), tmp_path / "explicit", download=False)
     msg = str(e.value)
     assert "train-images-idx3-ubyte.gz" in msg and "t10k-labels-idx1-ubyte.gz" in msg
     cache = Path(os.environ["TICKETLAB_CACHE"])
-    for place in (tmp_path / "explicit", tmp_path / "explicit" / "MNIST" / "raw",
-                  tmp_path / "env" / "mnist", cache):
+    for place in (
+        tmp_path / "explicit",
+        tmp_path / "explicit" / "MNIST" / "raw",
+        tmp_path / "env" / "mnist",
+        cache,
+    ):
         assert f"  {place}\n" in msg
     assert msg.index(str(tmp_path / "explicit")) < msg.index(str(tmp_path / "env"))
     assert "TICKETLAB_DATA" in msg
@@ -101,8 +117,11 @@ def test_wrong_magic(tmp_path: Path) -> None:
 
 def test_truncated_payload(tmp_path: Path) -> None:
     write_idx(tmp_path / "x.gz", np.zeros((4, 28, 28)), cut=100)
-    with pytest.raises(DataError, match=r"header says 4x28x28 = 3136 bytes of data but the file"
-                                        r" holds 3036"):
+    with pytest.raises(
+        DataError,
+        match=r"header says 4x28x28 = 3136 bytes of data but the file"
+        r" holds 3036",
+    ):
         read_idx(tmp_path / "x.gz")
 
 
@@ -117,5 +136,5 @@ def test_truncated_gzip(tmp_path: Path) -> None:
 def test_mismatched_counts(tmp_path: Path) -> None:
     write_dataset(tmp_path)
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(49))
-    with pytest.raises(DataError, match="holds 50 images but .* holds 49 labels"):
+    with pytest.raises(DataError, match=r"holds 50 images but .* holds 49 labels"):
         load_dataset(DataConfig(val_size=10), tmp_path, download=False)

@@ -16,15 +16,48 @@ from ticketlab.cli import main
 from ticketlab.experiment import RoundProgress
 
 TINY = [
-    "--set", "data.train_subset=1000", "--set", "data.val_size=500",
-    "--set", "data.test_subset=1000", "--set", "prune.rounds=2", "--set", "prune.p_final=0.25",
-    "--set", "train.epochs=2", "--set", "train.batch_size=100", "--set", "train.eval_every=5",
+    "--set",
+    "data.train_subset=1000",
+    "--set",
+    "data.val_size=500",
+    "--set",
+    "data.test_subset=1000",
+    "--set",
+    "prune.rounds=2",
+    "--set",
+    "prune.p_final=0.25",
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "train.batch_size=100",
+    "--set",
+    "train.eval_every=5",
 ]
 FIELDS = {
-    "round", "seed", "kind", "control", "dataset", "setting", "optimizer", "lr", "momentum",
-    "batch_size", "steps", "weights_remaining", "weights_remaining_per_layer", "final_test_acc",
-    "final_test_loss", "final_val_acc", "es_step", "es_test_acc", "es_val_loss", "wall_time_s",
-    "cohort_size", "init_seed", "data_seed", "finished_at",
+    "round",
+    "seed",
+    "kind",
+    "control",
+    "dataset",
+    "setting",
+    "optimizer",
+    "lr",
+    "momentum",
+    "batch_size",
+    "steps",
+    "weights_remaining",
+    "weights_remaining_per_layer",
+    "final_test_acc",
+    "final_test_loss",
+    "final_val_acc",
+    "es_step",
+    "es_test_acc",
+    "es_val_loss",
+    "wall_time_s",
+    "cohort_size",
+    "init_seed",
+    "data_seed",
+    "finished_at",
 }
 
 
@@ -35,32 +68,52 @@ def records(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
 
 
 def numbers(rows: list[dict]) -> list[tuple]:
-    keep = ("round", "seed", "kind", "control", "weights_remaining", "final_test_acc",
-            "es_step", "es_test_acc", "es_val_loss", "init_seed")
+    keep = (
+        "round",
+        "seed",
+        "kind",
+        "control",
+        "weights_remaining",
+        "final_test_acc",
+        "es_step",
+        "es_test_acc",
+        "es_val_loss",
+        "init_seed",
+    )
     return [tuple(r[k] for k in keep) for r in rows]
 
 
 @pytest.mark.slow
 def test_cli_run_show_plot_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "runs" / "tiny"
-    assert main(["run", "--preset", "seed", *TINY, "--seeds", "0", "1", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(["run", "--preset", "seed", *TINY, "--seeds", "0", "1", "--out", str(out), "--quiet"])
+        == 0
+    )
     rows = records(out, capsys)
     assert len(rows) == 2 * 3 * 2  # seeds x rounds x (ticket, control)
     assert all(set(r) == FIELDS for r in rows)
     tickets = [r for r in rows if r["kind"] == "ticket" and r["seed"] == 0]
     assert [r["weights_remaining"] for r in tickets] == pytest.approx([1.0, 0.5, 0.25], abs=1e-3)
     assert tickets[2]["weights_remaining_per_layer"] == pytest.approx(
-        {"fc1.weight": 0.25, "fc2.weight": 0.25, "fc3.weight": 0.25}, abs=1e-3)
+        {"fc1.weight": 0.25, "fc2.weight": 0.25, "fc3.weight": 0.25}, abs=1e-3
+    )
     assert {r["control"] for r in rows if r["kind"] == "control"} == {"reinit"}
     assert all(r["dataset"] == "mnist" and r["setting"] == "adam lr=0.0012" for r in rows)
     assert all(r["steps"] == 20 and r["final_test_acc"] > 0.3 for r in rows)
     assert min(r["final_test_acc"] for r in tickets) > 0.7
     assert rows[0]["init_seed"] != rows[1]["init_seed"]  # the control has its own init
 
-    for name in ("config.yaml", "run.json", "metrics.sqlite", "figures/figure1.png",
-                 "figures/figure1.svg", "masks/seed1/round02.safetensors",
-                 "inits/seed0/ticket.safetensors", "inits/seed0/round01-reinit.safetensors"):
+    for name in (
+        "config.yaml",
+        "run.json",
+        "metrics.sqlite",
+        "figures/figure1.png",
+        "figures/figure1.svg",
+        "masks/seed1/round02.safetensors",
+        "inits/seed0/ticket.safetensors",
+        "inits/seed0/round01-reinit.safetensors",
+    ):
         assert (out / name).is_file(), name
     meta = json.loads((out / "run.json").read_text())
     assert meta["invocations"][0]["outcome"] == "complete"
@@ -71,8 +124,10 @@ def test_cli_run_show_plot_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
     # Re-running a finished run does nothing.
     before = (out / "metrics.sqlite").stat().st_mtime_ns
-    assert main(["run", "--preset", "seed", *TINY, "--seeds", "0", "1", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(["run", "--preset", "seed", *TINY, "--seeds", "0", "1", "--out", str(out), "--quiet"])
+        == 0
+    )
     assert (out / "metrics.sqlite").stat().st_mtime_ns == before
     assert len(json.loads((out / "run.json").read_text())["invocations"]) == 1
 
@@ -90,12 +145,39 @@ def test_different_config_into_existing_run_is_refused(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "r"
-    assert main(["run", "--preset", "seed", *TINY, "--set", "prune.rounds=1", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--preset",
+                "seed",
+                *TINY,
+                "--set",
+                "prune.rounds=1",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     snapshot = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     capsys.readouterr()
-    code = main(["run", "--preset", "seed", *TINY, "--set", "prune.rounds=1",
-                 "--set", "train.lr=0.01", "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--preset",
+            "seed",
+            *TINY,
+            "--set",
+            "prune.rounds=1",
+            "--set",
+            "train.lr=0.01",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "holds a run of a different config (train.lr: 0.0012 there, 0.01 now)" in err
@@ -120,26 +202,45 @@ def test_resume_after_ctrl_c_gives_the_uninterrupted_numbers(
     with pytest.raises(Stop):
         ticketlab.run(cfg, tmp_path / "resumed", on_progress=interrupt, make_figures=False)
     rd = ticketlab.RunDir.open(tmp_path / "resumed")
-    assert rd.status() == {"status": "interrupted", "trainings_done": 2, "trainings_total": 6,
-                           "next_round": 1}
+    assert rd.status() == {
+        "status": "interrupted",
+        "trainings_done": 2,
+        "trainings_total": 6,
+        "next_round": 1,
+    }
     capsys.readouterr()
     assert main(["ls", str(tmp_path)]) == 0
     assert "interrupted at round 1 (2/6)" in capsys.readouterr().out
     ticketlab.run(cfg, tmp_path / "resumed", make_figures=False)
     assert numbers(records(tmp_path / "resumed", capsys)) == numbers(
-        records(tmp_path / "straight", capsys))
+        records(tmp_path / "straight", capsys)
+    )
     meta = json.loads((tmp_path / "resumed" / "run.json").read_text())
     assert [i["outcome"] for i in meta["invocations"]] == ["stopped: Stop", "complete"]
 
 
 @pytest.mark.slow
 def test_resume_after_kill_9(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["run", "--preset", "seed", *TINY, "--set", "prune.rounds=4", "--set",
-            "train.epochs=6", "--seeds", "5", "--quiet"]
+    args = [
+        "run",
+        "--preset",
+        "seed",
+        *TINY,
+        "--set",
+        "prune.rounds=4",
+        "--set",
+        "train.epochs=6",
+        "--seeds",
+        "5",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "straight")]) == 0
     out = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "ticketlab.cli", *args, "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ticketlab.cli", *args, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db = out / "metrics.sqlite"
     deadline = time.time() + 120
     done = 0
@@ -161,15 +262,24 @@ def test_resume_after_kill_9(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert not list(out.rglob("*.tmp")), "no temporary files left behind"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["run", "--preset", "nope"], "unknown preset 'nope'"),
-    (["run", "--preset", "quick", "--set", "prune.p_final=0"], "prune.p_final must be in (0, 1]"),
-    (["run", "--preset", "quick", "--set", "prune.rounds=0"], "prune.rounds must be an integer"),
-    (["run", "--preset", "quick", "--set", "train.lr=-1"], "train.lr must be > 0"),
-    (["run", "--preset", "quick", "--set", "train.batch_size=0"], "train.batch_size must be"),
-    (["run", "--preset", "quick", "--set", "data.dataset=svhn"], "data.dataset must be one of"),
-    (["run", "--preset", "quick", "--set", "model.kind=cnn"], "unknown key 'model.kind'"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["run", "--preset", "nope"], "unknown preset 'nope'"),
+        (
+            ["run", "--preset", "quick", "--set", "prune.p_final=0"],
+            "prune.p_final must be in (0, 1]",
+        ),
+        (
+            ["run", "--preset", "quick", "--set", "prune.rounds=0"],
+            "prune.rounds must be an integer",
+        ),
+        (["run", "--preset", "quick", "--set", "train.lr=-1"], "train.lr must be > 0"),
+        (["run", "--preset", "quick", "--set", "train.batch_size=0"], "train.batch_size must be"),
+        (["run", "--preset", "quick", "--set", "data.dataset=svhn"], "data.dataset must be one of"),
+        (["run", "--preset", "quick", "--set", "model.kind=cnn"], "unknown key 'model.kind'"),
+    ],
+)
 def test_bad_input_exits_nonzero_with_a_clear_message(
     argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -187,11 +297,23 @@ def test_invalid_yaml_config_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert not (tmp_path / "never").exists()
 
 
-def test_missing_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_data_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("TICKETLAB_DATA")
-    code = main(["run", "--preset", "quick", "--data-dir", str(tmp_path / "empty"),
-                 "--no-download", "--out", str(tmp_path / "run"), "--quiet"])
+    code = main(
+        [
+            "run",
+            "--preset",
+            "quick",
+            "--data-dir",
+            str(tmp_path / "empty"),
+            "--no-download",
+            "--out",
+            str(tmp_path / "run"),
+            "--quiet",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "dataset 'mnist' not found" in err and str(tmp_path / "empty") in err

@@ -16,16 +16,25 @@ def members(data: Dataset, n: int) -> list[Member]:
     for i in range(n):
         mask = full_mask(SPEC)
         for r in range(i):  # member i has been pruned i times: different masks
-            mask = prune(init_params(SPEC, "glorot_normal", 100 + r), mask, SPEC,
-                         PruneConfig(p_final=None, rate=0.5, rounds=4), seed=r)
+            mask = prune(
+                init_params(SPEC, "glorot_normal", 100 + r),
+                mask,
+                SPEC,
+                PruneConfig(p_final=None, rate=0.5, rounds=4),
+                seed=r,
+            )
         out.append(Member(init_params(SPEC, "pytorch_default", i), mask, data, data_seed=7 * i))
     return out
 
 
-@pytest.mark.parametrize("cfg", [
-    TrainConfig(optimizer="adam", lr=1.2e-3, batch_size=64, steps=40, eval_every=15),
-    TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=50, steps=40, eval_every=15),
-], ids=["adam", "sgd-momentum"])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        TrainConfig(optimizer="adam", lr=1.2e-3, batch_size=64, steps=40, eval_every=15),
+        TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=50, steps=40, eval_every=15),
+    ],
+    ids=["adam", "sgd-momentum"],
+)
 def test_cohort_equals_training_each_alone(mnist_small: Dataset, cfg: TrainConfig) -> None:
     ms = members(mnist_small, 4)
     together = train_cohort(ms, SPEC, cfg, CPU)
@@ -41,8 +50,9 @@ def test_cohort_equals_training_each_alone(mnist_small: Dataset, cfg: TrainConfi
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
 def test_pruned_weights_stay_exactly_zero(mnist_small: Dataset, optimizer: str) -> None:
-    cfg = TrainConfig(optimizer=optimizer, lr=0.01, momentum=0.9, batch_size=64, steps=30,
-                      eval_every=30)
+    cfg = TrainConfig(
+        optimizer=optimizer, lr=0.01, momentum=0.9, batch_size=64, steps=30, eval_every=30
+    )
     ms = members(mnist_small, 3)
     for m, res in zip(ms, train_cohort(ms, SPEC, cfg, CPU), strict=True):
         for k, mask in m.mask.items():

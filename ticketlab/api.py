@@ -1,10 +1,10 @@
 """The Python API: everything the CLI does, callable from a notebook.
 
-    import ticketlab
-    cfg = ticketlab.load_config(preset_name="quick", seeds=[0, 1])
-    run = ticketlab.run(cfg, out="runs/my-run", data_dir="../shared/data")
-    rows = run.summaries()          # one dict per finished training
-    ticketlab.plot(run.path)
+import ticketlab
+cfg = ticketlab.load_config(preset_name="quick", seeds=[0, 1])
+run = ticketlab.run(cfg, out="runs/my-run", data_dir="../shared/data")
+rows = run.summaries()          # one dict per finished training
+ticketlab.plot(run.path)
 """
 
 from __future__ import annotations
@@ -68,8 +68,12 @@ def run(
         data = load_dataset(cfg.data, data_dir, download)
         entry["data_load_s"] = round(time.perf_counter() - t0, 3)
         entry["dataset"] = {
-            "name": data.name, "train": len(data.train), "val": len(data.val),
-            "test": len(data.test), "mean": data.mean, "std": data.std,
+            "name": data.name,
+            "train": len(data.train),
+            "val": len(data.val),
+            "test": len(data.test),
+            "mean": data.mean,
+            "std": data.std,
         }
         data = data.to(device)
         try:
@@ -113,8 +117,11 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
 
 def headline(rd: RunDir) -> dict[str, Any]:
     """Dense accuracy and the sparsest ticket's accuracy (means over seeds)."""
-    tickets = [r for r in rd.summaries() if r["kind"] == "ticket"
-               and r["dataset"] == rd.config.data.dataset]
+    tickets = [
+        r
+        for r in rd.summaries()
+        if r["kind"] == "ticket" and r["dataset"] == rd.config.data.dataset
+    ]
     if not tickets:
         return {}
 

@@ -20,8 +20,14 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="a YAML config file (see `ticketlab config`)")
     p.add_argument("--preset", help=f"a preset: {', '.join(PRESETS)}")
     p.add_argument("--seeds", type=int, nargs="+", help="replicate seeds, e.g. --seeds 0 1 2")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one config value, e.g. --set train.lr=3e-3 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set train.lr=3e-3 (repeatable)",
+    )
     p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
 
 
@@ -30,8 +36,12 @@ def _resolve(args: argparse.Namespace) -> Any:
     if args.device:
         overrides.append(f"device={args.device}")
     preset = args.preset if args.preset or args.config else "quick"
-    return load_config(args.config, preset_name=preset if not args.config else None,
-                       overrides=overrides, seeds=args.seeds)
+    return load_config(
+        args.config,
+        preset_name=preset if not args.config else None,
+        overrides=overrides,
+        seeds=args.seeds,
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -39,8 +49,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or api.default_run_dir(cfg)
     print(f"run directory: {out}", file=sys.stderr)
     progress = None if args.quiet else ProgressDisplay()
-    rd = api.run(cfg, out, data_dir=args.data_dir, download=not args.no_download,
-                 on_progress=progress)
+    rd = api.run(
+        cfg, out, data_dir=args.data_dir, download=not args.no_download, on_progress=progress
+    )
     print(_table(rd))
     print(f"figures: {rd.path / 'figures'}", file=sys.stderr)
     return 0
@@ -71,8 +82,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
         dense = f"{r['dense_test_acc'] * 100:.2f}%" if "dense_test_acc" in r else "-"
         sparse = "-"
         if "sparsest_ticket_test_acc" in r:
-            sparse = (f"{r['sparsest_ticket_test_acc'] * 100:.2f}% at "
-                      f"{r['sparsest_weights_remaining'] * 100:.2f}% w")
+            sparse = (
+                f"{r['sparsest_ticket_test_acc'] * 100:.2f}% at "
+                f"{r['sparsest_weights_remaining'] * 100:.2f}% w"
+            )
         print(f"{Path(r['path']).name:<40} {status:<24} {dense:>7} {sparse:>22}")
     return 0
 
@@ -160,8 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ticketlab: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nticketlab: interrupted; run the same command again to resume.",
-              file=sys.stderr)
+        print("\nticketlab: interrupted; run the same command again to resume.", file=sys.stderr)
         return 130
 
 

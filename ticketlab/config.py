@@ -140,8 +140,10 @@ class ExperimentConfig:
             _choice(f"experiment.controls[{i}]", c, CONTROLS)
         if len(set(self.controls)) != len(self.controls):
             raise ConfigError(f"experiment.controls lists a control twice: {self.controls}")
-        if isinstance(self.rewind_step, bool) or not isinstance(self.rewind_step, int) or (
-            self.rewind_step < 0
+        if (
+            isinstance(self.rewind_step, bool)
+            or not isinstance(self.rewind_step, int)
+            or (self.rewind_step < 0)
         ):
             raise ConfigError(f"experiment.rewind_step must be >= 0, got {self.rewind_step!r}")
 

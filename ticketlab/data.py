@@ -113,7 +113,12 @@ class Dataset:
             return Split(s.x.to(device), s.y.to(device))
 
         return Dataset(
-            self.name, move(self.train), move(self.val), move(self.test), self.mean, self.std,
+            self.name,
+            move(self.train),
+            move(self.val),
+            move(self.test),
+            self.mean,
+            self.std,
             self.num_classes,
         )
 
@@ -261,15 +266,13 @@ def load_idx_arrays(
     xtr, ytr = _pair(files["train_images"], files["train_labels"])
     xte, yte = _pair(files["test_images"], files["test_labels"])
     if xtr.shape[1] != xte.shape[1]:
-        raise DataError(
-            f"train images have {xtr.shape[1]} pixels but test images {xte.shape[1]}"
-        )
+        raise DataError(f"train images have {xtr.shape[1]} pixels but test images {xte.shape[1]}")
     return xtr, ytr, xte, yte
 
 
-def split_indices(n: int, val_size: int, seed: int, subset: int | None) -> tuple[
-    torch.Tensor, torch.Tensor
-]:
+def split_indices(
+    n: int, val_size: int, seed: int, subset: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Deterministic train/validation split of ``n`` examples (sorted index sets)."""
     if val_size >= n:
         raise DataError(f"data.val_size={val_size} leaves no training data out of {n} examples")
@@ -282,8 +285,13 @@ def split_indices(n: int, val_size: int, seed: int, subset: int | None) -> tuple
 
 
 def build_dataset(
-    name: str, xtr: np.ndarray, ytr: np.ndarray, xte: np.ndarray, yte: np.ndarray,
-    cfg: DataConfig, num_classes: int,
+    name: str,
+    xtr: np.ndarray,
+    ytr: np.ndarray,
+    xte: np.ndarray,
+    yte: np.ndarray,
+    cfg: DataConfig,
+    num_classes: int,
 ) -> Dataset:
     """Split and wrap arrays; the mean/std come from the training split only."""
     tr_idx, val_idx = split_indices(len(ytr), cfg.val_size, cfg.split_seed, cfg.train_subset)

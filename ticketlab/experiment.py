@@ -179,15 +179,24 @@ class Experiment:
             planned = self._plan_round(r, done)
             if not planned:
                 continue
-            labels = [f"{p.key.kind}{'' if p.key.control is None else ':' + p.key.control}"
-                      f"/s{p.key.seed}" for p in planned]
+            labels = [
+                f"{p.key.kind}{'' if p.key.control is None else ':' + p.key.control}/s{p.key.seed}"
+                for p in planned
+            ]
 
-            def report(p: Progress, r: int = r, labels: list[str] = labels,
-                       base: int = work_done, n: int = len(planned)) -> None:
+            def report(
+                p: Progress,
+                r: int = r,
+                labels: list[str] = labels,
+                base: int = work_done,
+                n: int = len(planned),
+            ) -> None:
                 if self.on_progress is not None:
-                    self.on_progress(RoundProgress(
-                        r, self.cfg.prune.rounds, labels, p, base + p.step * n, work_total
-                    ))
+                    self.on_progress(
+                        RoundProgress(
+                            r, self.cfg.prune.rounds, labels, p, base + p.step * n, work_total
+                        )
+                    )
 
             results = train_cohort(
                 [p.member for p in planned], self.spec, self.cfg.train, self.device, report
@@ -249,9 +258,7 @@ class Experiment:
                 planned.append(_Planned(key, member, init_seed))
         return planned
 
-    def _finish_round(
-        self, r: int, planned: list[_Planned], results: list[TrainResult]
-    ) -> None:
+    def _finish_round(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
         """Save what the next round needs (masks, rewind weights), then record atomically.
         A crash between the two only means the trainings are redone on resume."""
         for p, res in zip(planned, results, strict=True):
@@ -262,11 +269,26 @@ class Experiment:
                 assert res.captured is not None
                 self.state.save_tensors(f"inits/seed{seed}/rewind", res.captured)
             if r < self.cfg.prune.rounds:
-                nxt = prune(res.weights, p.member.mask, self.spec, self.cfg.prune,
-                            derive_seed(seed, r, "prune"))
+                nxt = prune(
+                    res.weights,
+                    p.member.mask,
+                    self.spec,
+                    self.cfg.prune,
+                    derive_seed(seed, r, "prune"),
+                )
                 self.state.save_tensors(f"masks/seed{seed}/round{r + 1:02d}", nxt)
-        self.state.record([
-            TrainingRecord(p.key, self.cfg.train, self.steps, p.member.mask, p.init_seed,
-                           p.member.data_seed, res, len(planned))
-            for p, res in zip(planned, results, strict=True)
-        ])
+        self.state.record(
+            [
+                TrainingRecord(
+                    p.key,
+                    self.cfg.train,
+                    self.steps,
+                    p.member.mask,
+                    p.init_seed,
+                    p.member.data_seed,
+                    res,
+                    len(planned),
+                )
+                for p, res in zip(planned, results, strict=True)
+            ]
+        )

@@ -19,9 +19,7 @@ Mask = dict[str, torch.Tensor]
 
 
 def full_mask(spec: MLPSpec) -> Mask:
-    return {
-        name: torch.ones(spec.shapes()[name], dtype=torch.bool) for name in spec.weight_names()
-    }
+    return {name: torch.ones(spec.shapes()[name], dtype=torch.bool) for name in spec.weight_names()}
 
 
 def density(mask: Mask) -> float:
@@ -99,9 +97,7 @@ def prune_random(mask: Mask, rates: dict[str, float], seed: int) -> Mask:
     return new
 
 
-def prune(
-    weights: Params, mask: Mask, spec: MLPSpec, cfg: PruneConfig, seed: int
-) -> Mask:
+def prune(weights: Params, mask: Mask, spec: MLPSpec, cfg: PruneConfig, seed: int) -> Mask:
     """Next round's mask from this round's trained weights, by ``cfg.method``."""
     rates = layer_rates(spec, cfg)
     cpu_w = {k: v.detach().cpu() for k, v in weights.items()}

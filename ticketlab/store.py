@@ -64,10 +64,30 @@ CREATE TABLE IF NOT EXISTS evals (
 """
 
 SUMMARY_FIELDS = (
-    "round", "seed", "kind", "control", "dataset", "setting", "optimizer", "lr", "momentum",
-    "batch_size", "steps", "weights_remaining", "weights_remaining_per_layer",
-    "final_test_acc", "final_test_loss", "final_val_acc", "es_step", "es_test_acc",
-    "es_val_loss", "wall_time_s", "cohort_size", "init_seed", "data_seed", "finished_at",
+    "round",
+    "seed",
+    "kind",
+    "control",
+    "dataset",
+    "setting",
+    "optimizer",
+    "lr",
+    "momentum",
+    "batch_size",
+    "steps",
+    "weights_remaining",
+    "weights_remaining_per_layer",
+    "final_test_acc",
+    "final_test_loss",
+    "final_val_acc",
+    "es_step",
+    "es_test_acc",
+    "es_val_loss",
+    "wall_time_s",
+    "cohort_size",
+    "init_seed",
+    "data_seed",
+    "finished_at",
 )
 
 
@@ -202,8 +222,10 @@ class RunDir:
                 self.db.execute("DELETE FROM evals WHERE training_id = ?", (rec.key.id,))
                 self.db.executemany(
                     "INSERT INTO evals VALUES (?, ?, ?, ?, ?, ?)",
-                    [(rec.key.id, e.step, e.val_loss, e.val_acc, e.test_loss, e.test_acc)
-                     for e in rec.result.evals],
+                    [
+                        (rec.key.id, e.step, e.val_loss, e.val_acc, e.test_loss, e.test_acc)
+                        for e in rec.result.evals
+                    ],
                 )
 
     def summaries(self) -> list[dict[str, Any]]:

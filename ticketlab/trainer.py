@@ -105,9 +105,9 @@ class _Pool:
         self.scale = torch.tensor(
             [1.0 / (255.0 * m.data.std) for m in members], device=device
         ).view(-1, 1, 1)
-        self.shift = torch.tensor(
-            [-m.data.mean / m.data.std for m in members], device=device
-        ).view(-1, 1, 1)
+        self.shift = torch.tensor([-m.data.mean / m.data.std for m in members], device=device).view(
+            -1, 1, 1
+        )
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``idx`` is ``[M, b]`` positions within each member's dataset."""
@@ -146,9 +146,9 @@ def _evaluate(
             xb = data.normalise(part.x[start : start + EVAL_CHUNK])
             yb = part.y[start : start + EVAL_CHUNK]
             logits = forward(sub, xb, n_layers)
-            ce = F.cross_entropy(
-                logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
-            ).view(len(rows), -1)
+            ce = F.cross_entropy(logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none").view(
+                len(rows), -1
+            )
             tot_loss += ce.sum(1)
             correct += (logits.argmax(-1) == yb).sum(1)
         loss[sel] = tot_loss / len(part)
