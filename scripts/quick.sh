@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Set up (a .venv with the pinned CPU torch) and run the quick replication (~1 minute).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -c constraints.txt -e .
+export TICKETLAB_DATA="${TICKETLAB_DATA:-$(cd .. && pwd)/shared/data}"
+.venv/bin/ticketlab run --preset quick "$@"

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (a .venv with the pinned CPU torch) and run the linter and the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/pip install -q -c constraints.txt -e '.[dev]'
+export TICKETLAB_DATA="${TICKETLAB_DATA:-$(cd .. && pwd)/shared/data}"
+.venv/bin/ruff check .
+.venv/bin/python -m pytest -q "$@"
