@@ -117,9 +117,16 @@ class _Pool:
 
 
 def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+    """Fused kernels where this torch build has them for the device (one pass over the
+    stacked tensors), else the multi-tensor ``foreach`` path; both are elementwise."""
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, foreach=True)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, foreach=True)
+        cls, kw = torch.optim.Adam, {}
+    else:
+        cls, kw = torch.optim.SGD, {"momentum": cfg.momentum}
+    try:
+        return cls(params, lr=cfg.lr, fused=True, **kw)
+    except (RuntimeError, TypeError):
+        return cls(params, lr=cfg.lr, foreach=True, **kw)
 
 
 @torch.no_grad()
@@ -170,8 +177,12 @@ def train_cohort(
     total = cfg.total_steps(pool.n)
     steps_per_epoch = -(-pool.n // cfg.batch_size)
     n_layers = spec.n_layers
-    stacked_masks = stack([m.mask for m in members])
-    masks = {k: v.to(device=device, dtype=torch.float32) for k, v in stacked_masks.items()}
+    # Only layers where some member has pruned weights need their gradients masked.
+    masks = {
+        k: v.to(device=device, dtype=torch.float32)
+        for k, v in stack([m.mask for m in members]).items()
+        if not v.all()
+    }
     params = {k: v.to(device) for k, v in stack([m.init for m in members]).items()}
     for k, mk in masks.items():
         params[k].mul_(mk)
@@ -205,7 +216,7 @@ def train_cohort(
         xb, yb = pool.batch(idx)
         logits = forward(params, xb, n_layers)
         loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / idx.shape[1]
-        opt.zero_grad(set_to_none=False)
+        opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
         loss.backward()
         for k, mk in masks.items():
             params[k].grad.mul_(mk)
