@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from ticketlab.config import DataConfig
-from ticketlab.data import IDX_FILES, Dataset, load_dataset, read_idx
+from ticketlab.data import Dataset, load_dataset
 from ticketlab.errors import DataError
+from ticketlab.idx import IDX_FILES, read_idx
 
 
 def write_idx(

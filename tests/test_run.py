@@ -99,7 +99,7 @@ def test_cli_run_show_plot_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         {"fc1.weight": 0.25, "fc2.weight": 0.25, "fc3.weight": 0.25}, abs=1e-3
     )
     assert {r["control"] for r in rows if r["kind"] == "control"} == {"reinit"}
-    assert all(r["dataset"] == "mnist" and r["setting"] == "adam lr=0.0012" for r in rows)
+    assert all(r["dataset"] == "mnist" and r["setting"] == "adam lr=0.0012, 2 epochs" for r in rows)
     assert all(r["steps"] == 20 and r["final_test_acc"] > 0.3 for r in rows)
     assert min(r["final_test_acc"] for r in tickets) > 0.7
     assert rows[0]["init_seed"] != rows[1]["init_seed"]  # the control has its own init

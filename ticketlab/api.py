@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from .config import Config
-from .data import load_dataset
+from .data import Dataset, load_dataset
 from .errors import TicketlabError
 from .experiment import Experiment, RoundProgress
 from .figures import figure1
@@ -33,6 +33,17 @@ def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise TicketlabError("device 'cuda' was asked for but CUDA is not available here")
     return torch.device(name)
+
+
+def load_datasets(
+    cfg: Config, data_dir: str | Path | None = None, download: bool = True
+) -> dict[str, Dataset]:
+    """The main dataset and every transfer dataset, each split and standardised by
+    ``cfg.data`` (CPU tensors)."""
+    return {
+        name: load_dataset(cfg.data, data_dir, download, name=name, maxgroup_cfg=cfg.maxgroup)
+        for name in [cfg.data.dataset, *cfg.transfer.datasets]
+    }
 
 
 def default_run_dir(cfg: Config, root: Path = RUNS_ROOT) -> Path:
@@ -65,19 +76,22 @@ def run(
         meta["invocations"].append(entry)
         run_dir.write_meta(meta)
         t0 = time.perf_counter()
-        data = load_dataset(cfg.data, data_dir, download)
+        datasets = load_datasets(cfg, data_dir, download)
         entry["data_load_s"] = round(time.perf_counter() - t0, 3)
-        entry["dataset"] = {
-            "name": data.name,
-            "train": len(data.train),
-            "val": len(data.val),
-            "test": len(data.test),
-            "mean": data.mean,
-            "std": data.std,
+        entry["datasets"] = {
+            name: {
+                "train": len(d.train),
+                "val": len(d.val),
+                "test": len(d.test),
+                "mean": d.mean,
+                "std": d.std,
+                "classes": d.num_classes,
+            }
+            for name, d in datasets.items()
         }
-        data = data.to(device)
+        datasets = {name: d.to(device) for name, d in datasets.items()}
         try:
-            Experiment(cfg, data, run_dir, device, on_progress).run()
+            Experiment(cfg, datasets, run_dir, device, on_progress).run()
             entry["outcome"] = "complete"
         except BaseException as e:
             entry["outcome"] = f"stopped: {type(e).__name__}"

@@ -21,7 +21,7 @@ import yaml
 
 from .errors import ConfigError
 
-DATASETS = ("mnist", "fashion_mnist")
+DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default")
 PRUNE_METHODS = ("layerwise", "global", "random")
 OPTIMIZERS = ("adam", "sgd")
@@ -38,7 +38,7 @@ class DataConfig:
     test_subset: int | None = None
 
     def validate(self) -> None:
-        _choice("data.dataset", self.dataset, DATASETS)
+        check_dataset_name("data.dataset", self.dataset)
         _at_least("data.val_size", self.val_size, 1)
         if self.train_subset is not None:
             _at_least("data.train_subset", self.train_subset, 1)
@@ -122,6 +122,14 @@ class TrainConfig:
             _at_least(f"{where}.steps", self.steps, 1)
         _at_least(f"{where}.eval_every", self.eval_every, 1)
 
+    def label(self) -> str:
+        """Short name of the setting, e.g. ``adam lr=0.0012, 10 epochs``."""
+        label = f"{self.optimizer} lr={self.lr:g}"
+        if self.optimizer == "sgd" and self.momentum:
+            label += f" momentum={self.momentum:g}"
+        length = f"{self.steps} steps" if self.steps is not None else f"{self.epochs} epochs"
+        return f"{label}, {length}"
+
     def total_steps(self, n_train: int) -> int:
         if self.steps is not None:
             return self.steps
@@ -149,6 +157,53 @@ class ExperimentConfig:
 
 
 @dataclass
+class TransferConfig:
+    """Step 6 of the reference: before each pruning round, the round's ticket (same initial
+    weights, current mask) and its controls are also trained on each of ``datasets``, with
+    each optimiser setting in ``settings`` (null: the same setting as ``train``)."""
+
+    datasets: list[str] = field(default_factory=list)
+    settings: list[TrainConfig] | None = None
+
+    def validate(self, main: str) -> None:
+        for i, name in enumerate(self.datasets):
+            check_dataset_name(f"transfer.datasets[{i}]", name)
+            if name == main:
+                raise ConfigError(
+                    f"transfer.datasets[{i}] is {name!r}, the dataset tickets are found on; "
+                    "list only other datasets"
+                )
+        if len(set(self.datasets)) != len(self.datasets):
+            raise ConfigError(f"transfer.datasets lists a dataset twice: {self.datasets}")
+        if self.settings is not None:
+            if not self.settings:
+                raise ConfigError("transfer.settings must list at least one setting (or null)")
+            for i, s in enumerate(self.settings):
+                s.validate(f"transfer.settings[{i}]")
+            labels = [s.label() for s in self.settings]
+            if len(set(labels)) != len(labels):
+                raise ConfigError(f"transfer.settings has two settings named alike: {labels}")
+
+
+@dataclass
+class MaxGroupConfig:
+    """The synthetic MaxGroup dataset (see ``maxgroup.py``)."""
+
+    train_size: int = 60_000
+    test_size: int = 10_000
+    groups: int = 10
+    seed: int = 0
+
+    def validate(self) -> None:
+        _at_least("maxgroup.train_size", self.train_size, 2)
+        _at_least("maxgroup.test_size", self.test_size, 1)
+        _at_least("maxgroup.groups", self.groups, 2)
+        if self.groups > 784:
+            raise ConfigError(f"maxgroup.groups must be at most 784, got {self.groups}")
+        _at_least("maxgroup.seed", self.seed, 0)
+
+
+@dataclass
 class Config:
     name: str = "custom"
     seeds: list[int] = field(default_factory=lambda: [0])
@@ -158,6 +213,11 @@ class Config:
     prune: PruneConfig = field(default_factory=PruneConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    maxgroup: MaxGroupConfig = field(default_factory=MaxGroupConfig)
+
+    def transfer_settings(self) -> list[TrainConfig]:
+        return self.transfer.settings if self.transfer.settings is not None else [self.train]
 
     def validate(self) -> Config:
         if not self.seeds:
@@ -172,6 +232,8 @@ class Config:
         self.prune.validate()
         self.train.validate()
         self.experiment.validate()
+        self.transfer.validate(self.data.dataset)
+        self.maxgroup.validate()
         if self.train.steps is not None and self.experiment.rewind_step >= self.train.steps:
             raise ConfigError(
                 f"experiment.rewind_step ({self.experiment.rewind_step}) must be smaller than "
@@ -193,9 +255,20 @@ class Config:
         return hashlib.sha256(blob).hexdigest()[:8]
 
 
+TRANSFER_DATASETS = ["fashion_mnist", "cifar10", "maxgroup"]
+
+
 def _preset_seed() -> Config:
     c = Config(name="seed")
     c.train.eval_every = 215
+    c.transfer.datasets = list(TRANSFER_DATASETS)
+    return c
+
+
+def _preset_seed_high_lr() -> Config:
+    c = _preset_seed()
+    c.name = "seed-high-lr"
+    c.transfer.settings = [TrainConfig(optimizer="sgd", lr=1e-2, epochs=3, eval_every=215)]
     return c
 
 
@@ -207,6 +280,7 @@ def _preset_quick() -> Config:
     c.prune.rounds = 8
     c.train.epochs = 3
     c.train.eval_every = 50
+    c.transfer.datasets = list(TRANSFER_DATASETS)
     return c
 
 
@@ -226,6 +300,7 @@ def _preset_frankle_carbin() -> Config:
 PRESETS = {
     "quick": _preset_quick,
     "seed": _preset_seed,
+    "seed-high-lr": _preset_seed_high_lr,
     "frankle-carbin": _preset_frankle_carbin,
 }
 
@@ -350,6 +425,16 @@ def load_config(
     if seeds is not None:
         d["seeds"] = list(seeds)
     return from_dict(d)
+
+
+def check_dataset_name(where: str, name: str) -> None:
+    if name in DATASETS:
+        return
+    if name.startswith("imagefolder:") and len(name) > len("imagefolder:"):
+        return
+    raise ConfigError(
+        f"{where} must be one of {', '.join(DATASETS)} or imagefolder:PATH; got {name!r}"
+    )
 
 
 def _choice(where: str, value: Any, options: tuple[str, ...]) -> None:

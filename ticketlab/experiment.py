@@ -4,8 +4,11 @@ Round 0 trains the dense network. Every round r trains, for every seed, the winn
 (the original initial weights, or the weights at ``rewind_step``, under the round's mask) and
 the configured controls under the same mask: ``reinit`` (fresh random weights from a
 recorded seed) and ``random_mask`` (original weights, a random mask with the same per-layer
-counts). The trained ticket's weights are then pruned to make round r+1's mask. All the
-round's trainings of all seeds go through the trainer as one cohort.
+counts). Before pruning, the same ticket and controls are also trained on every transfer
+dataset with every transfer setting (step 6 of the reference). The trained main-dataset
+ticket's weights are then pruned to make round r+1's mask. The round's trainings of all
+seeds and datasets go through the trainer in as few cohorts as their settings allow: one per
+(optimiser setting, training-set size).
 
 The experiment keeps no state of its own between trainings: it reads and writes through a
 ``RunState`` (the store implements it), so an interrupted run resumes at the training it was
@@ -23,6 +26,7 @@ import torch
 
 from .config import Config, TrainConfig
 from .data import Dataset
+from .errors import TicketlabError
 from .model import MLPSpec, Params, init_params
 from .pruning import Mask, density, full_mask, layer_density, prune, random_mask_like
 from .trainer import EvalPoint, Member, Progress, TrainResult, train_cohort
@@ -32,14 +36,6 @@ def derive_seed(*parts: object) -> int:
     """A 63-bit seed from any parts, stable across Python versions and machines."""
     blob = "/".join(map(str, parts)).encode()
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big") >> 1
-
-
-def setting_label(cfg: TrainConfig) -> str:
-    """Short name of an optimiser setting, e.g. ``adam lr=0.0012``."""
-    label = f"{cfg.optimizer} lr={cfg.lr:g}"
-    if cfg.optimizer == "sgd" and cfg.momentum:
-        label += f" momentum={cfg.momentum:g}"
-    return label
 
 
 @dataclass(frozen=True)
@@ -123,17 +119,31 @@ def controls_at(cfg: Config, r: int) -> list[str]:
     return [c for c in cfg.experiment.controls if not (r == 0 and c == "random_mask")]
 
 
-def round_keys(cfg: Config, r: int, seed: int) -> list[TrainingKey]:
-    setting = setting_label(cfg.train)
-    return [TrainingKey(r, seed, "ticket", None, cfg.data.dataset, setting)] + [
-        TrainingKey(r, seed, "control", c, cfg.data.dataset, setting) for c in controls_at(cfg, r)
-    ]
+def trainings_of(cfg: Config) -> list[tuple[str, TrainConfig]]:
+    """Every (dataset, optimiser setting) pair a round trains tickets and controls on: the
+    main dataset with ``train``, then each transfer dataset with each transfer setting."""
+    pairs = [(cfg.data.dataset, cfg.train)]
+    for setting in cfg.transfer_settings():
+        pairs += [(name, setting) for name in cfg.transfer.datasets]
+    return pairs
+
+
+def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainConfig]]:
+    out = []
+    for dataset, setting in trainings_of(cfg):
+        label = setting.label()
+        out.append((TrainingKey(r, seed, "ticket", None, dataset, label), setting))
+        out += [
+            (TrainingKey(r, seed, "control", c, dataset, label), setting)
+            for c in controls_at(cfg, r)
+        ]
+    return out
 
 
 def plan(cfg: Config) -> list[TrainingKey]:
     """Every training the full run consists of, in order."""
     rounds = range(cfg.prune.rounds + 1)
-    return [k for r in rounds for seed in cfg.seeds for k in round_keys(cfg, r, seed)]
+    return [k for r in rounds for seed in cfg.seeds for k, _ in round_keys(cfg, r, seed)]
 
 
 @dataclass
@@ -149,67 +159,87 @@ class RoundProgress:
 @dataclass
 class _Planned:
     key: TrainingKey
+    train: TrainConfig
     member: Member
     init_seed: int
 
 
 @dataclass
 class Experiment:
+    """Runs (or resumes) the IMP experiment of ``cfg`` over ``datasets`` (the main dataset
+    and every transfer dataset, by name), reading and writing through ``state``."""
+
     cfg: Config
-    data: Dataset
+    datasets: dict[str, Dataset]
     state: RunState
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     on_progress: Callable[[RoundProgress], None] | None = None
 
     def __post_init__(self) -> None:
-        self.spec = MLPSpec.from_config(self.cfg.model, self.data.input_dim, self.data.num_classes)
-        self.steps = self.cfg.train.total_steps(len(self.data.train))
-        if self.cfg.experiment.rewind_step >= self.steps:
-            raise ValueError(
+        main = self.datasets[self.cfg.data.dataset]
+        self.spec = MLPSpec.from_config(self.cfg.model, main.input_dim, main.num_classes)
+        for name, ds in self.datasets.items():
+            if (ds.input_dim, ds.num_classes) != (main.input_dim, main.num_classes):
+                raise TicketlabError(
+                    f"dataset {name!r} has {ds.input_dim} inputs and {ds.num_classes} classes; "
+                    f"a ticket found on {main.name!r} needs {main.input_dim} and "
+                    f"{main.num_classes}"
+                )
+        steps = self.cfg.train.total_steps(len(main.train))
+        if self.cfg.experiment.rewind_step >= steps:
+            raise TicketlabError(
                 f"experiment.rewind_step ({self.cfg.experiment.rewind_step}) must be smaller "
-                f"than the training length ({self.steps} steps)"
+                f"than the training length ({steps} steps)"
             )
+
+    def _steps(self, p: _Planned) -> int:
+        return p.train.total_steps(len(p.member.data.train))
 
     def run(self) -> None:
         done = self.state.completed()
-        todo = [k for k in plan(self.cfg) if k.id not in done]
-        work_total = len(todo) * self.steps
+        rounds = self.cfg.prune.rounds
+        work_total = sum(
+            t.total_steps(len(self.datasets[k.dataset].train))
+            for r in range(rounds + 1)
+            for seed in self.cfg.seeds
+            for k, t in round_keys(self.cfg, r, seed)
+            if k.id not in done
+        )
         work_done = 0
-        for r in range(self.cfg.prune.rounds + 1):
-            planned = self._plan_round(r, done)
-            if not planned:
-                continue
-            labels = [
-                f"{p.key.kind}{'' if p.key.control is None else ':' + p.key.control}/s{p.key.seed}"
-                for p in planned
-            ]
+        for r in range(rounds + 1):
+            # One cohort per (setting, training-set size): they share the step schedule.
+            cohorts: dict[tuple[str, int], list[_Planned]] = {}
+            for p in self._plan_round(r, done):
+                cohorts.setdefault((p.key.setting, len(p.member.data.train)), []).append(p)
+            for planned in cohorts.values():
+                labels = [
+                    f"{p.key.dataset}:{p.key.control or 'ticket'}/s{p.key.seed}" for p in planned
+                ]
 
-            def report(
-                p: Progress,
-                r: int = r,
-                labels: list[str] = labels,
-                base: int = work_done,
-                n: int = len(planned),
-            ) -> None:
-                if self.on_progress is not None:
-                    self.on_progress(
-                        RoundProgress(
-                            r, self.cfg.prune.rounds, labels, p, base + p.step * n, work_total
+                def report(
+                    prog: Progress,
+                    r: int = r,
+                    labels: list[str] = labels,
+                    base: int = work_done,
+                    n: int = len(planned),
+                ) -> None:
+                    if self.on_progress is not None:
+                        self.on_progress(
+                            RoundProgress(r, rounds, labels, prog, base + prog.step * n, work_total)
                         )
-                    )
 
-            results = train_cohort(
-                [p.member for p in planned], self.spec, self.cfg.train, self.device, report
-            )
-            work_done += len(planned) * self.steps
-            self._finish_round(r, planned, results)
+                results = train_cohort(
+                    [p.member for p in planned], self.spec, planned[0].train, self.device, report
+                )
+                work_done += sum(self._steps(p) for p in planned)
+                self._finish(r, planned, results)
 
     def _mask(self, seed: int, r: int) -> Mask:
         if r == 0:
             return full_mask(self.spec)
         mask = self.state.load_tensors(f"masks/seed{seed}/round{r:02d}")
         if mask is None:
-            raise RuntimeError(
+            raise TicketlabError(
                 f"round {r} of seed {seed} needs the mask made by round {r - 1}, which is "
                 "missing from the run directory; the run is damaged (re-run into a new --out)"
             )
@@ -220,7 +250,7 @@ class Experiment:
         if r > 0 and self.cfg.experiment.rewind_step > 0:
             rewound = self.state.load_tensors(f"inits/seed{seed}/rewind")
             if rewound is None:
-                raise RuntimeError(
+                raise TicketlabError(
                     f"seed {seed}: the rewind weights saved by round 0 are missing; the run is "
                     "damaged (re-run into a new --out)"
                 )
@@ -231,38 +261,49 @@ class Experiment:
         return params, init_seed
 
     def _plan_round(self, r: int, done: set[str]) -> list[_Planned]:
+        """The round's unfinished trainings. Controls share one init (``reinit``) or one
+        mask (``random_mask``) across datasets and settings, saved once."""
         planned = []
         for seed in self.cfg.seeds:
-            keys = round_keys(self.cfg, r, seed)
-            if all(k.id in done for k in keys):
+            keys = [(k, t) for k, t in round_keys(self.cfg, r, seed) if k.id not in done]
+            if not keys:
                 continue
             mask = self._mask(seed, r)
             data_seed = derive_seed(seed, "data")
-            for key in keys:
-                if key.id in done:
-                    continue
-                if key.control is None:
-                    init, init_seed = self._ticket_init(seed, r)
-                    capture = self.cfg.experiment.rewind_step if r == 0 else None
-                    member = Member(init, mask, self.data, data_seed, capture)
-                elif key.control == "reinit":
+            ticket = self._ticket_init(seed, r)
+            controls: dict[str, tuple[Params, Mask, int]] = {}
+            for c in {k.control for k, _ in keys} - {None}:
+                if c == "reinit":
                     init_seed = derive_seed(seed, r, "reinit")
                     init = init_params(self.spec, self.cfg.model.init, init_seed)
                     self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-reinit", init)
-                    member = Member(init, mask, self.data, data_seed)
+                    controls[c] = (init, mask, init_seed)
                 else:
-                    init, init_seed = self._ticket_init(seed, r)
                     rmask = random_mask_like(mask, derive_seed(seed, r, "random_mask"))
                     self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-random_mask", rmask)
-                    member = Member(init, rmask, self.data, data_seed)
-                planned.append(_Planned(key, member, init_seed))
+                    controls[c] = (ticket[0], rmask, ticket[1])
+            for key, train in keys:
+                data = self.datasets[key.dataset]
+                if key.control is None:
+                    capture = (
+                        self.cfg.experiment.rewind_step
+                        if r == 0 and key.dataset == self.cfg.data.dataset
+                        else None
+                    )
+                    member = Member(ticket[0], mask, data, data_seed, capture)
+                    init_seed = ticket[1]
+                else:
+                    init, cmask, init_seed = controls[key.control]
+                    member = Member(init, cmask, data, data_seed)
+                planned.append(_Planned(key, train, member, init_seed))
         return planned
 
-    def _finish_round(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
-        """Save what the next round needs (masks, rewind weights), then record atomically.
-        A crash between the two only means the trainings are redone on resume."""
+    def _finish(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
+        """Save what the next round needs (masks, rewind weights), then record the cohort
+        atomically. A crash between the two only means its trainings are redone."""
+        main = self.cfg.data.dataset
         for p, res in zip(planned, results, strict=True):
-            if p.key.kind != "ticket":
+            if p.key.kind != "ticket" or p.key.dataset != main:
                 continue
             seed = p.key.seed
             if r == 0 and self.cfg.experiment.rewind_step > 0:
@@ -281,8 +322,8 @@ class Experiment:
             [
                 TrainingRecord(
                     p.key,
-                    self.cfg.train,
-                    self.steps,
+                    p.train,
+                    self._steps(p),
                     p.member.mask,
                     p.init_seed,
                     p.member.data_seed,
