@@ -16,10 +16,16 @@ os.environ.setdefault("TICKETLAB_DATA", str(ROOT.parent / "shared" / "data"))
 DATA_DIR = Path(os.environ["TICKETLAB_DATA"])
 
 
+@pytest.fixture(scope="session")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    """Keep tests away from the user's cache."""
-    monkeypatch.setenv("TICKETLAB_CACHE", str(tmp_path_factory.mktemp("cache")))
+def _private_cache(cache_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests away from the user's cache (one cache for the session, so the real
+    CIFAR-10 images are decoded once)."""
+    monkeypatch.setenv("TICKETLAB_CACHE", str(cache_root))
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,8 @@ from .config import Config
 from .data import Dataset, load_dataset
 from .errors import TicketlabError
 from .experiment import Experiment, RoundProgress
-from .figures import figure1
+from .figures import figure1, figure2
+from .report import write_report
 from .store import RunDir, environment
 
 RUNS_ROOT = Path("runs")
@@ -111,7 +112,20 @@ def plot(run_path: str | Path) -> list[Path]:
     rows = rd.summaries()
     if not rows:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
-    return figure1(rows, rd.config.data.dataset, rd.path / "figures")
+    main, out = rd.config.data.dataset, rd.path / "figures"
+    return figure1(rows, main, out) + figure2(rows, main, out)
+
+
+def report(run_path: str | Path) -> list[Path]:
+    """Redraw the figures and write ``report.html`` and ``report.md`` into the run."""
+    figures = plot(run_path)
+    return write_report(RunDir.open(run_path), figures)
+
+
+def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:
+    """Write the run's metrics as CSV and JSON into ``dest`` (default ``RUN_DIR/export``)."""
+    rd = RunDir.open(run_path)
+    return rd.export(Path(dest) if dest is not None else rd.path / "export")
 
 
 def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:

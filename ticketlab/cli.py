@@ -68,6 +68,18 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    for p in api.report(args.run_dir):
+        print(p)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    for p in api.export(args.run_dir, args.to):
+        print(p)
+    return 0
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     runs = api.list_runs(args.root)
     if not runs:
@@ -155,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="draw a run's figures")
     p.add_argument("run_dir")
     p.set_defaults(func=cmd_plot)
+    p = sub.add_parser("report", help="write RUN_DIR/report.html and report.md")
+    p.add_argument("run_dir")
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("export", help="metrics as CSV and JSON (default: RUN_DIR/export)")
+    p.add_argument("run_dir")
+    p.add_argument("--to", help="folder to write into")
+    p.set_defaults(func=cmd_export)
     p = sub.add_parser("ls", help="list runs and their status")
     p.add_argument("root", nargs="?", default=str(api.RUNS_ROOT))
     p.set_defaults(func=cmd_ls)

@@ -1,13 +1,19 @@
 """Figures from a run's per-training summaries (matplotlib, PNG and SVG).
 
-Figure 1 (Frankle & Carbin's Figure 3 style): test accuracy at the early-stopping iteration
-against the fraction of weights remaining, log axis decreasing to the right; winning tickets
-in green, random re-initialisation in orange, random masks in blue; line = mean over seeds,
-band = min to max over seeds. A second panel shows the early-stopping iteration.
+Every panel plots test accuracy at the early-stopping iteration against the fraction of
+weights remaining, log axis decreasing to the right; winning tickets in green, random
+re-initialisation in orange, random masks in blue; line = mean over seeds, band = min to max
+over seeds.
+
+- Figure 1: the main dataset, with a second panel showing the early-stopping iteration.
+- Figure 2: one figure per optimiser setting, one panel per transfer dataset
+  (``figure2-<setting>``), and one grid of every dataset by every setting
+  (``figure2-grid``).
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -47,7 +53,13 @@ def aggregate(rows: Iterable[dict[str, Any]], field: str) -> dict[str, np.ndarra
     return out
 
 
-def _panel(ax: Any, rows: list[dict[str, Any]], field: str, scale: float, ylabel: str) -> None:
+def _panel(
+    ax: Any,
+    rows: list[dict[str, Any]],
+    field: str = "es_test_acc",
+    scale: float = 100,
+    ylabel: str = "test accuracy at early stopping (%)",
+) -> None:
     for curve, t in sorted(aggregate(rows, field).items(), key=lambda kv: kv[0] != "ticket"):
         label, color = STYLE.get(curve, (curve, "gray"))
         x = t[:, 1] * 100
@@ -73,12 +85,20 @@ def accuracy_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[P
     band = "; band: min-max over seeds" if len(seeds) > 1 else ""
     fig.suptitle(f"{title} — mean of {len(seeds)} seed(s){band}")
     fig.tight_layout()
+    return _save(fig, out)
+
+
+def _save(fig: Any, out: Path) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_suffix(".png"), out.with_suffix(".svg")]
+    paths = [out.parent / f"{out.name}.png", out.parent / f"{out.name}.svg"]
     fig.savefig(paths[0], dpi=150)
     fig.savefig(paths[1], metadata={"Date": None})
     plt.close(fig)
     return paths
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 def figure1(rows: list[dict[str, Any]], dataset: str, out_dir: Path) -> list[Path]:
@@ -87,3 +107,48 @@ def figure1(rows: list[dict[str, Any]], dataset: str, out_dir: Path) -> list[Pat
         return []
     setting = mine[0]["setting"]
     return accuracy_figure(mine, f"Figure 1: LeNet on {dataset} ({setting})", out_dir / "figure1")
+
+
+def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
+    """Transfer figures: one per setting (a panel per transfer dataset) and the grid."""
+    transfer = [r for r in rows if r["dataset"] != main]
+    if not transfer:
+        return []
+    datasets = list(dict.fromkeys(r["dataset"] for r in transfer))
+    settings = list(dict.fromkeys(r["setting"] for r in transfer))
+    seeds = len({r["seed"] for r in rows})
+    paths = []
+    for setting in settings:
+        fig, axes = plt.subplots(
+            1, len(datasets), figsize=(4.6 * len(datasets), 4.2), squeeze=False
+        )
+        for ax, ds in zip(axes[0], datasets, strict=True):
+            _panel(ax, [r for r in transfer if r["dataset"] == ds and r["setting"] == setting])
+            ax.set_title(ds)
+        axes[0][0].legend(loc="lower left")
+        fig.suptitle(
+            f"Figure 2: MNIST tickets on other datasets ({setting}); mean of {seeds} seed(s)"
+        )
+        fig.tight_layout()
+        paths += _save(fig, out_dir / f"figure2-{slug(setting)}")
+    all_settings = list(dict.fromkeys(r["setting"] for r in rows))
+    all_data = [main, *datasets]
+    fig, axes = plt.subplots(
+        len(all_settings),
+        len(all_data),
+        figsize=(4.2 * len(all_data), 3.6 * len(all_settings)),
+        squeeze=False,
+    )
+    for i, setting in enumerate(all_settings):
+        for j, ds in enumerate(all_data):
+            ax = axes[i][j]
+            mine = [r for r in rows if r["dataset"] == ds and r["setting"] == setting]
+            if mine:
+                _panel(ax, mine)
+            else:
+                ax.set_axis_off()
+            ax.set_title(f"{ds}\n{setting}", fontsize=9)
+    axes[0][0].legend(loc="lower left")
+    fig.suptitle(f"All datasets and settings; mean of {seeds} seed(s)")
+    fig.tight_layout()
+    return paths + _save(fig, out_dir / "figure2-grid")

@@ -22,8 +22,10 @@ half-written. A lock file keeps two processes from writing one run.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import fcntl
+import io
 import json
 import os
 import platform
@@ -262,6 +264,22 @@ class RunDir:
         data = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         atomic_write(self._tensor_path(name), lambda tmp: save_file(data, tmp))
 
+    def export(self, dest: Path) -> list[Path]:
+        """All metrics as ``trainings.csv``, ``evals.csv`` and ``trainings.json`` in
+        ``dest``, for plotting in other tools."""
+        rows = self.summaries()
+        flat = [
+            r | {"weights_remaining_per_layer": json.dumps(r["weights_remaining_per_layer"])}
+            for r in rows
+        ]
+        paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
+        atomic_write_text(paths[0], _csv(list(SUMMARY_FIELDS), flat))
+        evals = self.evals()
+        cols = ["training_id", "step", "val_loss", "val_acc", "test_loss", "test_acc"]
+        atomic_write_text(paths[1], _csv(cols, evals))
+        atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
+        return paths
+
     # -- status and metadata -------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """``complete``, or ``interrupted`` / ``not started`` with the first unfinished
@@ -288,6 +306,14 @@ class RunDir:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write_text(self.path / "run.json", json.dumps(meta, indent=2) + "\n")
+
+
+def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

@@ -1,0 +1,37 @@
+import numpy as np
+import torch
+
+from ticketlab.config import DataConfig, MaxGroupConfig
+from ticketlab.data import load_dataset
+from ticketlab.maxgroup import generate, group_matrix
+
+
+def test_groups_partition_the_pixels() -> None:
+    g = group_matrix(10, seed=3)
+    assert (g.sum(1) == 1).all()
+    assert sorted(g.sum(0).tolist()) == [78] * 6 + [79] * 4
+    assert not torch.equal(g, group_matrix(10, seed=4))
+
+
+def test_labels_are_the_argmax_of_group_sums_and_deterministic() -> None:
+    xtr, ytr, xte, yte = generate(500, 200, 10, seed=7)
+    assert xtr.shape == (500, 784) and xtr.dtype == np.uint8 and xte.shape == (200, 784)
+    groups = group_matrix(10, seed=7).numpy().argmax(1)  # pixel -> group
+    for x, y in ((xtr, ytr), (xte, yte)):
+        sums = np.stack([x[:, groups == k].astype(np.int64).sum(1) for k in range(10)], 1)
+        assert (y == sums.argmax(1)).all()
+    again = generate(500, 200, 10, seed=7)
+    assert all((a == b).all() for a, b in zip(again, (xtr, ytr, xte, yte), strict=True))
+    other = generate(500, 200, 10, seed=8)
+    assert not (other[0] == xtr).all()
+    assert len(set(ytr.tolist())) == 10
+    assert 110 < xtr.mean() < 145  # uniform pixels, mean 127.5
+
+
+def test_maxgroup_dataset_through_the_registry() -> None:
+    ds = load_dataset(
+        DataConfig(val_size=100),
+        name="maxgroup",
+        maxgroup_cfg=MaxGroupConfig(train_size=600, test_size=50, groups=4),
+    )
+    assert (len(ds.train), len(ds.val), len(ds.test), ds.num_classes) == (500, 100, 50, 4)
