@@ -10,6 +10,7 @@ ticketlab.plot(run.path)
 from __future__ import annotations
 
 import datetime as dt
+import resource
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,8 @@ from typing import Any
 
 import torch
 
-from .config import Config
+from .bench import run_bench
+from .config import Config, DataConfig
 from .data import Dataset, load_dataset
 from .errors import TicketlabError
 from .experiment import Experiment, RoundProgress
@@ -99,6 +101,9 @@ def run(
             raise
         finally:
             entry["wall_time_s"] = round(time.perf_counter() - t0, 3)
+            entry["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            if device.type == "cuda":
+                entry["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
             entry["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             run_dir.write_meta(meta)
         if make_figures:
@@ -126,6 +131,27 @@ def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:
     """Write the run's metrics as CSV and JSON into ``dest`` (default ``RUN_DIR/export``)."""
     rd = RunDir.open(run_path)
     return rd.export(Path(dest) if dest is not None else rd.path / "export")
+
+
+def bench(
+    cohorts: list[int],
+    densities: list[float],
+    steps: int = 20,
+    device: str = "auto",
+    data_dir: str | Path | None = None,
+    baseline: bool = True,
+) -> dict[str, Any]:
+    """Measure training throughput on MNIST (see ``bench.py``); 100% density is always
+    included as the reference."""
+    for d in densities:
+        if not 0 < d <= 1:
+            raise TicketlabError(f"densities must be in (0, 1], got {d}")
+    if any(c < 1 for c in cohorts) or steps < 1:
+        raise TicketlabError("cohort sizes and --steps must be at least 1")
+    dev = resolve_device(device)
+    data = load_dataset(DataConfig(), data_dir).to(dev)
+    dens = sorted({1.0, *densities}, reverse=True)
+    return run_bench(data, dev, cohorts, dens, steps, baseline)
 
 
 def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import api
+from .bench import format_bench
 from .config import PRESETS, load_config
 from .errors import TicketlabError
 from .progress import ProgressDisplay
@@ -77,6 +78,19 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     for p in api.export(args.run_dir, args.to):
         print(p)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    result = api.bench(
+        args.cohorts,
+        args.densities,
+        args.steps,
+        args.device or "auto",
+        args.data_dir,
+        baseline=not args.no_baseline,
+    )
+    print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0
 
 
@@ -174,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--to", help="folder to write into")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("bench", help="training throughput vs matmul peak and a plain loop")
+    p.add_argument("--cohorts", type=int, nargs="+", default=[1, 4, 16, 64])
+    p.add_argument("--densities", type=float, nargs="+", default=[1.0, 0.2, 0.05, 0.01])
+    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--data-dir", help="folder holding MNIST (else $TICKETLAB_DATA, cache)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the plain-loop baseline")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_bench)
     p = sub.add_parser("ls", help="list runs and their status")
     p.add_argument("root", nargs="?", default=str(api.RUNS_ROOT))
     p.set_defaults(func=cmd_ls)

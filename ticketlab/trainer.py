@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from .compaction import plan_compaction
 from .config import TrainConfig
 from .data import Dataset
 from .model import MLPSpec, Params, forward, stack, unstack
 from .pruning import Mask
 
 EVAL_CHUNK = 4096
+COMPACT_BELOW = 0.9  # compact when the kept network has at most this share of the weights
 
 
 @dataclass
@@ -86,7 +88,9 @@ class _Pool:
     """The cohort's training data as one index space: members training on different
     datasets gather from a concatenation, each with its own offset and standardisation."""
 
-    def __init__(self, members: list[Member], device: torch.device) -> None:
+    def __init__(
+        self, members: list[Member], device: torch.device, cols: torch.Tensor | None
+    ) -> None:
         unique: list[Dataset] = []
         for m in members:
             if not any(m.data is d for d in unique):
@@ -100,6 +104,8 @@ class _Pool:
         else:
             self.x = torch.cat([d.train.x for d in unique])
             self.y = torch.cat([d.train.y for d in unique])
+        if cols is not None:
+            self.x = self.x[:, cols].contiguous()
         which = [next(i for i, d in enumerate(unique) if d is m.data) for m in members]
         self.offset = torch.tensor([i * self.n for i in which], device=device).view(-1, 1)
         self.scale = torch.tensor(
@@ -131,7 +137,11 @@ def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim
 
 @torch.no_grad()
 def _evaluate(
-    params: Params, members: list[Member], split: str, n_layers: int
+    params: Params,
+    members: list[Member],
+    split: str,
+    n_layers: int,
+    cols: torch.Tensor | None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean loss and accuracy of every member on ``split`` of its own dataset: ``[M]``
     tensors, left on the device (no sync)."""
@@ -149,8 +159,9 @@ def _evaluate(
         sub = {k: v.index_select(0, sel) for k, v in params.items()}
         tot_loss = torch.zeros(len(rows), device=device)
         correct = torch.zeros(len(rows), device=device)
+        x = part.x if cols is None else part.x[:, cols]
         for start in range(0, len(part), EVAL_CHUNK):
-            xb = data.normalise(part.x[start : start + EVAL_CHUNK])
+            xb = data.normalise(x[start : start + EVAL_CHUNK])
             yb = part.y[start : start + EVAL_CHUNK]
             logits = forward(sub, xb, n_layers)
             ce = F.cross_entropy(logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none").view(
@@ -169,42 +180,58 @@ def train_cohort(
     cfg: TrainConfig,
     device: torch.device,
     on_progress: Callable[[Progress], None] | None = None,
+    compact: bool = True,
+    evaluate: bool = True,
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
-    step 0, every ``cfg.eval_every`` steps and at the end."""
+    step 0, every ``cfg.eval_every`` steps and at the end. With ``compact``, units that no
+    member can use are dropped first when that removes at least ``COMPACT_BELOW`` of the
+    weights (exact; see ``compaction.py``). ``evaluate=False`` (for benchmarks) skips every
+    evaluation and returns results with no evaluation points."""
     start = time.perf_counter()
-    pool = _Pool(members, device)
+    n_layers = spec.n_layers
+    full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
+    full = {k: v.to(device) for k, v in stack([m.init for m in members]).items()}
+    for k, mk in full_masks.items():
+        full[k] = full[k] * mk
+    plan = plan_compaction(full_masks, n_layers) if compact else None
+    if plan is not None and plan.size_fraction(spec.sizes) > COMPACT_BELOW:
+        plan = None
+    params = plan.shrink(full) if plan is not None else {k: v.clone() for k, v in full.items()}
+    small_masks = plan.shrink(full_masks) if plan is not None else full_masks
+    # Only layers where some member has pruned weights need their gradients masked.
+    masks = {k: v.float() for k, v in small_masks.items() if k.endswith("weight") and not v.all()}
+    cols = plan.keep[0] if plan is not None else None
+    pool = _Pool(members, device, cols)
     total = cfg.total_steps(pool.n)
     steps_per_epoch = -(-pool.n // cfg.batch_size)
-    n_layers = spec.n_layers
-    # Only layers where some member has pruned weights need their gradients masked.
-    masks = {
-        k: v.to(device=device, dtype=torch.float32)
-        for k, v in stack([m.mask for m in members]).items()
-        if not v.all()
-    }
-    params = {k: v.to(device) for k, v in stack([m.init for m in members]).items()}
-    for k, mk in masks.items():
-        params[k].mul_(mk)
     tensors = [p.requires_grad_() for p in params.values()]
     opt = _make_optimizer(tensors, cfg)
     streams = [_member_stream(m, pool.n, device) for m in members]
     captured: list[Params | None] = [None] * len(members)
     history: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
-    def evaluate(step: int) -> None:
-        vl, va = _evaluate(params, members, "val", n_layers)
-        tl, ta = _evaluate(params, members, "test", n_layers)
+    def evaluate_at(step: int) -> None:
+        if not evaluate:
+            return
+        vl, va = _evaluate(params, members, "val", n_layers, cols)
+        tl, ta = _evaluate(params, members, "test", n_layers, cols)
         history.append((step, vl, va, tl, ta))
         if on_progress is not None:
             on_progress(Progress(step, total, len(members), va.tolist()))
 
-    def capture(step: int) -> None:
-        for i, m in enumerate(members):
-            if m.capture_step == step:
-                captured[i] = {k: v[i].detach().cpu().clone() for k, v in params.items()}
+    def as_full() -> Params:
+        now = {k: v.detach() for k, v in params.items()}
+        return plan.expand(now, full) if plan is not None else now
 
-    evaluate(0)
+    def capture(step: int) -> None:
+        if any(m.capture_step == step for m in members):
+            now = as_full()
+            for i, m in enumerate(members):
+                if m.capture_step == step:
+                    captured[i] = {k: v[i].cpu().clone() for k, v in now.items()}
+
+    evaluate_at(0)
     capture(0)
     order = None
     for step in range(total):
@@ -224,20 +251,24 @@ def train_cohort(
         done = step + 1
         capture(done)
         if done % cfg.eval_every == 0 or done == total:
-            evaluate(done)
+            evaluate_at(done)
         elif on_progress is not None and done % 50 == 0:
             on_progress(Progress(done, total, len(members)))
 
     wall = time.perf_counter() - start
-    cols = list(zip(*history, strict=True))
-    steps = cols[0]
-    vl, va, tl, ta = (torch.stack(c).cpu() for c in cols[1:])
-    weights = unstack({k: v.detach().cpu() for k, v in params.items()})
+    weights = unstack({k: v.cpu() for k, v in as_full().items()})
+    if history:
+        steps = [h[0] for h in history]
+        vl, va, tl, ta = (torch.stack([h[j] for h in history]).cpu() for j in range(1, 5))
     results = []
     for i in range(len(members)):
-        evals = [
-            EvalPoint(s, vl[j, i].item(), va[j, i].item(), tl[j, i].item(), ta[j, i].item())
-            for j, s in enumerate(steps)
-        ]
+        evals = (
+            [
+                EvalPoint(s, vl[j, i].item(), va[j, i].item(), tl[j, i].item(), ta[j, i].item())
+                for j, s in enumerate(steps)
+            ]
+            if history
+            else []
+        )
         results.append(TrainResult(weights[i], evals, wall, captured[i]))
     return results

@@ -1,0 +1,27 @@
+import torch
+
+from ticketlab.bench import format_bench, run_bench
+from ticketlab.data import Dataset
+
+
+def test_bench_measures_every_cohort_density_and_the_baseline(mnist_small: Dataset) -> None:
+    result = run_bench(
+        mnist_small, torch.device("cpu"), cohorts=[1, 2], densities=[1.0, 0.1], steps=2
+    )
+    rows = result["rows"]
+    assert [(r["method"], r["cohort"], r["density"]) for r in rows] == [
+        ("ticketlab", 1, 1.0),
+        ("ticketlab", 1, 0.1),
+        ("ticketlab", 2, 1.0),
+        ("ticketlab", 2, 0.1),
+        ("baseline", 1, 1.0),
+        ("baseline", 1, 0.1),
+    ]
+    assert result["matmul_peak_gflops"] > 0
+    assert result["flop_per_example_step"] == 3 * 2 * (784 * 300 + 300 * 100 + 100 * 10)
+    for r in rows:
+        assert r["ms_per_step"] > 0 and r["model_epochs_per_s"] > 0
+        if r["density"] == 1.0:
+            assert r["cost_vs_dense"] == 1.0
+    text = format_bench(result)
+    assert "x the baseline's model-epochs/s" in text and "whatever the density" in text

@@ -1,0 +1,224 @@
+"""``ticketlab bench``: training throughput against the device's peak and a plain baseline.
+
+Measured in one process on the current device:
+
+- the dense fp32 matrix-multiply peak (GFLOP/s) of a large square matmul;
+- ticketlab's cohort trainer for several cohort sizes and densities (masks from one-shot
+  layer-wise magnitude pruning of a briefly trained LeNet, so they have the real structure);
+- one plain single-network PyTorch loop of the kind most lottery-ticket code uses: a
+  DataLoader over per-sample tensors, ``nn.Linear`` layers, the mask re-applied after every
+  step.
+
+FLOPs are counted as the dense network's work, 3 x (2 x multiply-adds of a forward pass) per
+example (forward, backward to activations, backward to weights), whatever the density: a
+sparse network that runs faster shows up as more "effective" GFLOP/s, not hidden.
+
+Step times come from training without evaluation, as the difference between two training
+lengths divided by the difference in steps, so set-up costs cancel out.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .data import Dataset
+from .model import MLPSpec, init_params
+from .pruning import Mask, full_mask, prune_layerwise
+from .trainer import Member, train_cohort
+
+
+@dataclass
+class Row:
+    method: str  # "ticketlab" or "baseline"
+    cohort: int
+    density: float
+    ms_per_step: float
+    model_epochs_per_s: float
+    gflops: float
+    peak_fraction: float
+    cost_vs_dense: float  # step time / the dense step time of the same method and cohort
+
+
+def matmul_peak(device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
+    """GFLOP/s of repeated ``n x n`` fp32 matmuls (the best of three timed bursts)."""
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    best = 0.0
+    for _ in range(3):
+        _sync(device)
+        t, reps = time.perf_counter(), 0
+        while time.perf_counter() - t < seconds / 3:
+            a @ b
+            reps += 1
+        _sync(device)
+        best = max(best, 2 * n**3 * reps / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def structured_masks(
+    data: Dataset, spec: MLPSpec, densities: list[float], device: torch.device
+) -> dict[float, Mask]:
+    """Masks keeping ``d`` of each layer by magnitude after 400 steps of training."""
+    (trained,) = train_cohort(
+        [Member(init_params(spec, "pytorch_default", 0), full_mask(spec), data, 0)],
+        spec,
+        TrainConfig(steps=400, eval_every=400),
+        device,
+    )
+    full = full_mask(spec)
+    return {
+        d: prune_layerwise(trained.weights, full, dict.fromkeys(full, 1.0 - d)) for d in densities
+    }
+
+
+def ours_step_time(
+    data: Dataset, spec: MLPSpec, mask: Mask, cohort: int, steps: int, device: torch.device
+) -> float:
+    members = [
+        Member(init_params(spec, "pytorch_default", i), mask, data, i) for i in range(cohort)
+    ]
+
+    def run(n: int) -> float:
+        t = time.perf_counter()
+        train_cohort(members, spec, TrainConfig(steps=n, eval_every=n), device, evaluate=False)
+        _sync(device)
+        return time.perf_counter() - t
+
+    return _per_step(run, steps)
+
+
+def baseline_step_time(
+    data: Dataset, spec: MLPSpec, mask: Mask, steps: int, device: torch.device
+) -> float:
+    """A plain loop: DataLoader over per-sample tensors, mask re-applied after each step."""
+    x = data.normalise(data.train.x).cpu()
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, data.train.y.cpu()), batch_size=128, shuffle=True
+    )
+    layers = []
+    for i in range(spec.n_layers):
+        layers.append(nn.Linear(spec.sizes[i], spec.sizes[i + 1]))
+        if i < spec.n_layers - 1:
+            layers.append(nn.ReLU())
+    net = nn.Sequential(*layers).to(device)
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    masks = [mask[f"fc{i + 1}.weight"].to(device).float() for i in range(spec.n_layers)]
+    opt = torch.optim.Adam(net.parameters(), lr=1.2e-3)
+
+    def run(n: int) -> float:
+        t, done = time.perf_counter(), 0
+        while done < n:
+            for xb, yb in loader:
+                xb, yb = xb.to(device), yb.to(device)
+                loss = nn.functional.cross_entropy(net(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    for lin, m in zip(linears, masks, strict=True):
+                        lin.weight.mul_(m)
+                done += 1
+                if done == n:
+                    break
+        _sync(device)
+        return time.perf_counter() - t
+
+    return _per_step(run, steps)
+
+
+def _per_step(run: Callable[[int], float], steps: int) -> float:
+    """Seconds per step: the best of two timings of ``2 x steps`` minus the best of two of
+    ``steps``, so fixed set-up costs cancel; after one warm-up run."""
+    run(3)
+    long = min(run(2 * steps) for _ in range(2))
+    short = min(run(steps) for _ in range(2))
+    return (long - short) / steps
+
+
+def run_bench(
+    data: Dataset,
+    device: torch.device,
+    cohorts: list[int],
+    densities: list[float],
+    steps: int,
+    baseline: bool = True,
+) -> dict[str, object]:
+    spec = MLPSpec((data.input_dim, 300, 100, data.num_classes))
+    flop = 3 * spec.flops_per_example()
+    batch = TrainConfig().batch_size
+    peak = matmul_peak(device)
+    masks = structured_masks(data, spec, densities, device)
+    rows: list[Row] = []
+
+    def row(method: str, cohort: int, d: float, secs: float, dense: float) -> Row:
+        gflops = cohort * batch * flop / secs / 1e9
+        return Row(
+            method,
+            cohort,
+            d,
+            secs * 1e3,
+            cohort * batch / secs / len(data.train),
+            gflops,
+            gflops / peak,
+            secs / dense,
+        )
+
+    for cohort in cohorts:
+        times = {d: ours_step_time(data, spec, masks[d], cohort, steps, device) for d in densities}
+        rows += [row("ticketlab", cohort, d, t, times[max(densities)]) for d, t in times.items()]
+    if baseline:
+        times = {d: baseline_step_time(data, spec, masks[d], steps, device) for d in densities}
+        rows += [row("baseline", 1, d, t, times[max(densities)]) for d, t in times.items()]
+    return {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "matmul_peak_gflops": peak,
+        "flop_per_example_step": flop,
+        "flop_note": "dense work: 3 x 2 x multiply-adds of LeNet-300-100's forward pass per "
+        "example, whatever the density",
+        "batch_size": batch,
+        "train_examples": len(data.train),
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def format_bench(result: dict[str, object]) -> str:
+    rows = result["rows"]
+    assert isinstance(rows, list)
+    lines = [
+        f"device {result['device']} ({result['threads']} threads); fp32 matmul peak "
+        f"{result['matmul_peak_gflops']:.0f} GFLOP/s",
+        f"FLOPs: {result['flop_note']} = {result['flop_per_example_step']:,} per example; "
+        f"batch {result['batch_size']}, epoch = {result['train_examples']:,} examples",
+        "",
+        f"{'method':<10} {'cohort':>6} {'density':>8} {'ms/step':>9} {'model-ep/s':>11} "
+        f"{'GFLOP/s':>8} {'of peak':>8} {'vs dense':>9}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['method']:<10} {r['cohort']:>6} {r['density'] * 100:>7.0f}% "
+            f"{r['ms_per_step']:>9.2f} {r['model_epochs_per_s']:>11.2f} {r['gflops']:>8.1f} "
+            f"{r['peak_fraction'] * 100:>7.0f}% {r['cost_vs_dense'] * 100:>8.0f}%"
+        )
+    base = [r for r in rows if r["method"] == "baseline" and r["density"] == 1.0]
+    ours = [r for r in rows if r["method"] == "ticketlab" and r["density"] == 1.0]
+    if base and ours:
+        lines.append("")
+        for r in ours:
+            speedup = r["model_epochs_per_s"] / base[0]["model_epochs_per_s"]
+            lines.append(
+                f"cohort {r['cohort']:>3}, dense: {speedup:.1f}x "
+                f"the baseline's model-epochs/s, {r['peak_fraction'] * 100:.0f}% of matmul peak"
+            )
+    return "\n".join(lines)
