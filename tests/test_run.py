@@ -328,6 +328,15 @@ def test_unwritable_run_directory(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert blocker.read_text() == "not a directory"
 
 
+def test_foreign_directory_is_not_used_as_a_run_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "thesis.tex").write_text("precious")
+    assert main(["run", "--preset", "quick", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "is not empty and holds no ticketlab run" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.tex"]
+
+
 def test_config_command_round_trips(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "--preset", "seed", "--set", "train.lr=3e-3"]) == 0
     f = tmp_path / "my.yaml"

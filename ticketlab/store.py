@@ -165,6 +165,11 @@ class RunDir:
             if not os.access(path, os.W_OK):
                 raise TicketlabError(f"run directory {path} is not writable")
             return existing
+        if path.is_dir() and any(path.iterdir()):
+            raise TicketlabError(
+                f"{path} exists, is not empty and holds no ticketlab run (no config.yaml); "
+                "choose a new or empty directory for --out"
+            )
         try:
             path.mkdir(parents=True, exist_ok=True)
             probe = path / ".write-test"
