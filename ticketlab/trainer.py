@@ -185,8 +185,8 @@ def train_cohort(
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end. With ``compact``, units that no
-    member can use are dropped first when that removes at least ``COMPACT_BELOW`` of the
-    weights (exact; see ``compaction.py``). ``evaluate=False`` (for benchmarks) skips every
+    member can use are dropped first when the kept network has at most ``COMPACT_BELOW`` of
+    the weights (exact; see ``compaction.py``). ``evaluate=False`` (for benchmarks) skips every
     evaluation and returns results with no evaluation points."""
     start = time.perf_counter()
     n_layers = spec.n_layers
