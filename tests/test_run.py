@@ -32,6 +32,8 @@ TINY = [
     "train.batch_size=100",
     "--set",
     "train.eval_every=5",
+    "--set",
+    "transfer.datasets=[]",
 ]
 FIELDS = {
     "round",
