@@ -256,7 +256,7 @@ class Experiment:
                 )
             return rewound, init_seed
         params = init_params(self.spec, self.cfg.model.init, init_seed)
-        if self.state.load_tensors(f"inits/seed{seed}/ticket") is None:
+        if r == 0:  # round 0 is always planned before any training of this seed
             self.state.save_tensors(f"inits/seed{seed}/ticket", params)
         return params, init_seed
 
