@@ -13,15 +13,16 @@ FLOPs are counted as the dense network's work, 3 x (2 x multiply-adds of a forwa
 example (forward, backward to activations, backward to weights), whatever the density: a
 sparse network that runs faster shows up as more "effective" GFLOP/s, not hidden.
 
-Step times come from training without evaluation, as the difference between two training
-lengths divided by the difference in steps, so set-up costs cancel out.
+Step times come from training without evaluation: the fastest chunk of ``PROGRESS_EVERY``
+steps after a first, untimed chunk (set-up and warm-up), so set-up costs are left out and a
+burst of other work on a shared machine does not count.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .model import MLPSpec, init_params
 from .pruning import Mask, full_mask, prune_layerwise
-from .trainer import Member, train_cohort
+from .trainer import PROGRESS_EVERY, Member, Progress, train_cohort
 
 
 @dataclass
@@ -88,14 +89,17 @@ def ours_step_time(
     members = [
         Member(init_params(spec, "pytorch_default", i), mask, data, i) for i in range(cohort)
     ]
+    marks: list[float] = []
 
-    def run(n: int) -> float:
-        t = time.perf_counter()
-        train_cohort(members, spec, TrainConfig(steps=n, eval_every=n), device, evaluate=False)
-        _sync(device)
-        return time.perf_counter() - t
+    def mark(p: Progress) -> None:
+        if p.step > 0:
+            _sync(device)
+            marks.append(time.perf_counter())
 
-    return _per_step(run, steps)
+    total = (_chunks(steps) + 1) * PROGRESS_EVERY
+    cfg = TrainConfig(steps=total, eval_every=total)
+    train_cohort(members, spec, cfg, device, on_progress=mark, evaluate=False)
+    return _best_chunk(marks)
 
 
 def baseline_step_time(
@@ -115,35 +119,37 @@ def baseline_step_time(
     linears = [m for m in net if isinstance(m, nn.Linear)]
     masks = [mask[f"fc{i + 1}.weight"].to(device).float() for i in range(spec.n_layers)]
     opt = torch.optim.Adam(net.parameters(), lr=1.2e-3)
+    total = (_chunks(steps) + 1) * PROGRESS_EVERY
+    marks: list[float] = []
+    done = 0
+    while done < total:
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            loss = nn.functional.cross_entropy(net(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for lin, m in zip(linears, masks, strict=True):
+                    lin.weight.mul_(m)
+            done += 1
+            if done % PROGRESS_EVERY == 0:
+                _sync(device)
+                marks.append(time.perf_counter())
+            if done == total:
+                break
+    return _best_chunk(marks)
 
-    def run(n: int) -> float:
-        t, done = time.perf_counter(), 0
-        while done < n:
-            for xb, yb in loader:
-                xb, yb = xb.to(device), yb.to(device)
-                loss = nn.functional.cross_entropy(net(xb), yb)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                with torch.no_grad():
-                    for lin, m in zip(linears, masks, strict=True):
-                        lin.weight.mul_(m)
-                done += 1
-                if done == n:
-                    break
-        _sync(device)
-        return time.perf_counter() - t
 
-    return _per_step(run, steps)
+def _chunks(steps: int) -> int:
+    return max(1, -(-steps // PROGRESS_EVERY))
 
 
-def _per_step(run: Callable[[int], float], steps: int) -> float:
-    """Seconds per step: the best of two timings of ``2 x steps`` minus the best of two of
-    ``steps``, so fixed set-up costs cancel; after one warm-up run."""
-    run(3)
-    long = min(run(2 * steps) for _ in range(2))
-    short = min(run(steps) for _ in range(2))
-    return (long - short) / steps
+def _best_chunk(marks: list[float]) -> float:
+    """Seconds per step of the fastest chunk between consecutive marks. The first chunk,
+    which holds set-up and warm-up, has no mark before it and so is never counted; the
+    fastest is the one least disturbed by other work on a shared machine."""
+    return min(b - a for a, b in pairwise(marks)) / PROGRESS_EVERY
 
 
 def run_bench(

@@ -191,7 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="training throughput vs matmul peak and a plain loop")
     p.add_argument("--cohorts", type=int, nargs="+", default=[1, 4, 16, 64])
     p.add_argument("--densities", type=float, nargs="+", default=[1.0, 0.2, 0.05, 0.01])
-    p.add_argument("--steps", type=int, default=20, help="timed steps per measurement")
+    p.add_argument(
+        "--steps",
+        type=int,
+        default=100,
+        help="timed steps per measurement (in chunks of 50, after 50 untimed)",
+    )
     p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--data-dir", help="folder holding MNIST (else $TICKETLAB_DATA, cache)")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain-loop baseline")
