@@ -35,11 +35,16 @@ def members(data: Dataset, n: int) -> list[Member]:
     ],
     ids=["adam", "sgd-momentum"],
 )
-def test_cohort_equals_training_each_alone(mnist_small: Dataset, cfg: TrainConfig) -> None:
+@pytest.mark.parametrize("kernels", [(0.0, 0.0), (1.0, 1.0)], ids=["dense", "sparse"])
+def test_cohort_equals_training_each_alone(
+    mnist_small: Dataset, cfg: TrainConfig, kernels: tuple[float, float]
+) -> None:
+    # The kernels are pinned: left to choose, a member's own density could pick other
+    # kernels alone than in the cohort (equal only to float rounding; tested below).
     ms = members(mnist_small, 4)
-    together = train_cohort(ms, SPEC, cfg, CPU)
+    together = train_cohort(ms, SPEC, cfg, CPU, sparse_below=kernels)
     for m, res in zip(ms, together, strict=True):
-        (alone,) = train_cohort([m], SPEC, cfg, CPU)
+        (alone,) = train_cohort([m], SPEC, cfg, CPU, sparse_below=kernels)
         for k in res.weights:
             torch.testing.assert_close(res.weights[k], alone.weights[k], rtol=1e-5, atol=1e-6)
         assert [e.step for e in res.evals] == [0, 15, 30, 40]

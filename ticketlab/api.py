@@ -133,16 +133,20 @@ def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:
     return rd.export(Path(dest) if dest is not None else rd.path / "export")
 
 
+CROSSOVER_DENSITIES = [0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.02, 0.01]
+
+
 def bench(
     cohorts: list[int],
     densities: list[float],
-    steps: int = 20,
+    steps: int = 100,
     device: str = "auto",
     data_dir: str | Path | None = None,
     baseline: bool = True,
+    crossover: bool = False,
 ) -> dict[str, Any]:
     """Measure training throughput on MNIST (see ``bench.py``); 100% density is always
-    included as the reference."""
+    included as the reference. ``crossover`` adds the dense/sparse crossover table."""
     for d in densities:
         if not 0 < d <= 1:
             raise TicketlabError(f"densities must be in (0, 1], got {d}")
@@ -151,7 +155,8 @@ def bench(
     dev = resolve_device(device)
     data = load_dataset(DataConfig(), data_dir).to(dev)
     dens = sorted({1.0, *densities}, reverse=True)
-    return run_bench(data, dev, cohorts, dens, steps, baseline)
+    cross = CROSSOVER_DENSITIES if crossover else None
+    return run_bench(data, dev, cohorts, dens, steps, baseline, cross)
 
 
 def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ burst of other work on a shared machine does not count.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from itertools import pairwise
 
@@ -31,7 +32,8 @@ from .config import TrainConfig
 from .data import Dataset
 from .model import MLPSpec, init_params
 from .pruning import Mask, full_mask, prune_layerwise
-from .trainer import PROGRESS_EVERY, Member, Progress, train_cohort
+from .sparse import SPARSE_BELOW, BlockSparse
+from .trainer import PROGRESS_EVERY, Member, Progress, make_optimizer, train_cohort
 
 
 @dataclass
@@ -152,6 +154,111 @@ def _best_chunk(marks: list[float]) -> float:
     return min(b - a for a, b in pairwise(marks)) / PROGRESS_EVERY
 
 
+@dataclass
+class CrossoverRow:
+    layer: str  # "input" (no input gradient) or "hidden"
+    density: float
+    dense_ms: float
+    sparse_ms: float
+
+
+def crossover(
+    device: torch.device, cohort: int, densities: list[float], batch: int = 128
+) -> list[CrossoverRow]:
+    """Time one training step (forward, backward, Adam) of one layer of a cohort, dense and
+    masked versus block-sparse, at each density: the input layer (784 -> 300, no input
+    gradient) and a hidden layer (300 -> 100, with input gradient), with the trainer's
+    optimizer. Random masks, one per member."""
+    rows = []
+    for layer, (n_in, n_out) in (("input", (784, 300)), ("hidden", (300, 100))):
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(cohort, batch, n_in, generator=g).to(device)
+        up = torch.randn(cohort, batch, n_out, generator=g).to(device)
+        for d in densities:
+            mask = (torch.rand(cohort, n_out, n_in, generator=g) < d).to(device)
+            w = torch.randn(cohort, n_out, n_in, generator=g).to(device) * mask
+            dense = _dense_layer_step(x, up, w, mask, layer == "hidden")
+            sparse = _sparse_layer_step(x, up, w, mask, layer == "hidden")
+            rows.append(
+                CrossoverRow(layer, d, _time(dense, device) * 1e3, _time(sparse, device) * 1e3)
+            )
+    return rows
+
+
+def _dense_layer_step(
+    x: torch.Tensor, up: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, input_grad: bool
+) -> Callable[[], None]:
+    xin = x.clone().requires_grad_(input_grad)
+    weight = w.clone().requires_grad_()
+    opt = make_optimizer([weight], TrainConfig())
+    fmask = mask.float()
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        (torch.bmm(xin, weight.transpose(1, 2)) * up).sum().backward()
+        assert weight.grad is not None
+        weight.grad.mul_(fmask)
+        opt.step()
+
+    return step
+
+
+def _sparse_layer_step(
+    x: torch.Tensor, up: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, input_grad: bool
+) -> Callable[[], None]:
+    cohort, batch, n_in = x.shape
+    layer = BlockSparse(mask, input_grad=input_grad)
+    values = layer.gather(w).requires_grad_()
+    opt = make_optimizer([values], TrainConfig())
+    x_t = x.transpose(1, 2).contiguous().view(cohort * n_in, batch).requires_grad_(input_grad)
+    up_t = up.transpose(1, 2).contiguous().view(-1, batch)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        (layer.apply(values, x_t) * up_t).sum().backward()
+        opt.step()
+
+    return step
+
+
+def _time(step: Callable[[], None], device: torch.device, reps: int = 10) -> float:
+    """Seconds per call: the fastest of five bursts of ``reps`` calls, after a warm-up."""
+    step()
+    best = float("inf")
+    for _ in range(5):
+        _sync(device)
+        t = time.perf_counter()
+        for _ in range(reps):
+            step()
+        _sync(device)
+        best = min(best, (time.perf_counter() - t) / reps)
+    return best
+
+
+def format_crossover(rows: list[dict[str, object]], device: str, cohort: int) -> str:
+    kind = torch.device(device).type
+    lines = [
+        f"dense masked vs block-sparse, one layer, cohort {cohort}, batch 128 "
+        "(forward + backward + Adam step)",
+        f"{'layer':<7} {'density':>8} {'dense ms':>9} {'sparse ms':>10} {'sparse/dense':>13}",
+    ]
+    for r in rows:
+        assert isinstance(r["dense_ms"], float) and isinstance(r["sparse_ms"], float)
+        lines.append(
+            f"{r['layer']:<7} {r['density'] * 100:>7.1f}% {r['dense_ms']:>9.2f} "
+            f"{r['sparse_ms']:>10.2f} {r['sparse_ms'] / r['dense_ms']:>13.2f}"
+        )
+    below = SPARSE_BELOW.get(kind)
+    lines.append("")
+    lines.append(
+        f"in use on {kind}: sparse at or below {below[0]:.0%} (input layer), "
+        f"{below[1]:.0%} (hidden layers)"
+        if below
+        else f"in use on {kind}: dense only (no crossover measured for this device yet)"
+    )
+    return "\n".join(lines)
+
+
 def run_bench(
     data: Dataset,
     device: torch.device,
@@ -159,7 +266,10 @@ def run_bench(
     densities: list[float],
     steps: int,
     baseline: bool = True,
+    crossover_densities: list[float] | None = None,
 ) -> dict[str, object]:
+    """The throughput table; with ``crossover_densities`` also the dense/sparse crossover
+    table (see ``crossover``) for the largest cohort."""
     spec = MLPSpec((data.input_dim, 300, 100, data.num_classes))
     flop = 3 * spec.flops_per_example()
     batch = TrainConfig().batch_size
@@ -196,6 +306,10 @@ def run_bench(
         "batch_size": batch,
         "train_examples": len(data.train),
         "rows": [asdict(r) for r in rows],
+        "crossover_cohort": max(cohorts),
+        "crossover": [
+            asdict(r) for r in crossover(device, max(cohorts), crossover_densities or [])
+        ],
     }
 
 
@@ -227,4 +341,11 @@ def format_bench(result: dict[str, object]) -> str:
                 f"cohort {r['cohort']:>3}, dense: {speedup:.1f}x "
                 f"the baseline's model-epochs/s, {r['peak_fraction'] * 100:.0f}% of matmul peak"
             )
+    cross = result.get("crossover")
+    if cross:
+        assert isinstance(cross, list)
+        lines += [
+            "",
+            format_crossover(cross, str(result["device"]), int(result["crossover_cohort"])),
+        ]
     return "\n".join(lines)

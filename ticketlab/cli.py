@@ -89,6 +89,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.device or "auto",
         args.data_dir,
         baseline=not args.no_baseline,
+        crossover=args.crossover,
     )
     print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0
@@ -200,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--data-dir", help="folder holding MNIST (else $TICKETLAB_DATA, cache)")
     p.add_argument("--no-baseline", action="store_true", help="skip the plain-loop baseline")
+    p.add_argument(
+        "--crossover",
+        action="store_true",
+        help="also time one layer dense vs block-sparse over densities (largest cohort)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("ls", help="list runs and their status")

@@ -27,10 +27,11 @@ import warnings
 
 import torch
 
-# Densities at or below which a layer trains sparse: (input layer, hidden layer). Measured
-# with `ticketlab bench --crossover` on a 2-core x86 CPU (README, Performance). No device
-# other than the CPU has been measured, so others train dense.
-SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.15, 0.10)}
+# Densities at or below which a layer trains sparse: (input layer, hidden layer). From
+# `ticketlab bench --crossover` on a 2-core x86 CPU (README, Performance): sparse is 0.85x
+# the dense time at 30% (input layer) and 0.77x at 20% (hidden layer), slower above. No
+# other device has been measured, so others train dense.
+SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.3, 0.2)}
 
 
 def sparse_threshold(device: torch.device, input_layer: bool) -> float:

@@ -130,7 +130,7 @@ class _Pool:
         return x.mul_(self.scale).add_(self.shift), y
 
 
-def _make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
     """Fused kernels where this torch build has them for the device (one pass over the
     stacked tensors), else the multi-tensor ``foreach`` path; both are elementwise."""
     if cfg.optimizer == "adam":
@@ -236,7 +236,7 @@ def train_cohort(
     total = cfg.total_steps(pool.n)
     steps_per_epoch = -(-pool.n // cfg.batch_size)
     tensors = [p.requires_grad_() for p in params.values()]
-    opt = _make_optimizer(tensors, cfg)
+    opt = make_optimizer(tensors, cfg)
     streams = [_member_stream(m, pool.n, device) for m in members]
     captured: list[Params | None] = [None] * len(members)
     history: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
