@@ -141,3 +141,21 @@ def test_compaction_and_sparse_kernels_give_the_same_training(
         for x, y in zip(a.evals, b.evals, strict=True):
             assert x.val_loss == pytest.approx(y.val_loss, rel=1e-4)
             assert x.test_acc == pytest.approx(y.test_acc, abs=1e-3)
+
+
+def test_compile_step_falls_back_to_eager_when_compiling_fails(
+    mnist_small: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_compile(fn: object, **kw: object) -> object:
+        def fail(*a: object) -> None:
+            raise RuntimeError("no C++ compiler")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    cfg = TrainConfig(batch_size=64, steps=20, eval_every=20)
+    m = members(mnist_small, 1)[0]
+    with pytest.warns(UserWarning, match="no C\\+\\+ compiler.*training eagerly"):
+        (fallback,) = train_cohort([m], SPEC, cfg, CPU, compile_step=True)
+    (eager,) = train_cohort([m], SPEC, cfg, CPU)
+    assert all(torch.equal(fallback.weights[k], eager.weights[k]) for k in eager.weights)

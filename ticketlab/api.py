@@ -144,9 +144,11 @@ def bench(
     data_dir: str | Path | None = None,
     baseline: bool = True,
     crossover: bool = False,
+    compiled: bool = False,
 ) -> dict[str, Any]:
     """Measure training throughput on MNIST (see ``bench.py``); 100% density is always
-    included as the reference. ``crossover`` adds the dense/sparse crossover table."""
+    included as the reference. ``crossover`` adds the dense/sparse crossover table,
+    ``compiled`` dense rows with the training step through ``torch.compile``."""
     for d in densities:
         if not 0 < d <= 1:
             raise TicketlabError(f"densities must be in (0, 1], got {d}")
@@ -156,7 +158,7 @@ def bench(
     data = load_dataset(DataConfig(), data_dir).to(dev)
     dens = sorted({1.0, *densities}, reverse=True)
     cross = CROSSOVER_DENSITIES if crossover else None
-    return run_bench(data, dev, cohorts, dens, steps, baseline, cross)
+    return run_bench(data, dev, cohorts, dens, steps, baseline, cross, compiled)
 
 
 def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:

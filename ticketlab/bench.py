@@ -38,14 +38,14 @@ from .trainer import PROGRESS_EVERY, Member, Progress, make_optimizer, train_coh
 
 @dataclass
 class Row:
-    method: str  # "ticketlab" or "baseline"
+    method: str  # "ticketlab", "compiled" (its step through torch.compile) or "baseline"
     cohort: int
     density: float
     ms_per_step: float
     model_epochs_per_s: float
     gflops: float
     peak_fraction: float
-    cost_vs_dense: float  # step time / the dense step time of the same method and cohort
+    cost_vs_dense: float  # step time / the (eager) dense step time of the same cohort
 
 
 def matmul_peak(device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
@@ -86,7 +86,13 @@ def structured_masks(
 
 
 def ours_step_time(
-    data: Dataset, spec: MLPSpec, mask: Mask, cohort: int, steps: int, device: torch.device
+    data: Dataset,
+    spec: MLPSpec,
+    mask: Mask,
+    cohort: int,
+    steps: int,
+    device: torch.device,
+    compile_step: bool = False,
 ) -> float:
     members = [
         Member(init_params(spec, "pytorch_default", i), mask, data, i) for i in range(cohort)
@@ -100,7 +106,9 @@ def ours_step_time(
 
     total = (_chunks(steps) + 1) * PROGRESS_EVERY
     cfg = TrainConfig(steps=total, eval_every=total)
-    train_cohort(members, spec, cfg, device, on_progress=mark, evaluate=False)
+    train_cohort(
+        members, spec, cfg, device, on_progress=mark, evaluate=False, compile_step=compile_step
+    )
     return _best_chunk(marks)
 
 
@@ -267,9 +275,11 @@ def run_bench(
     steps: int,
     baseline: bool = True,
     crossover_densities: list[float] | None = None,
+    compiled: bool = False,
 ) -> dict[str, object]:
-    """The throughput table; with ``crossover_densities`` also the dense/sparse crossover
-    table (see ``crossover``) for the largest cohort."""
+    """The throughput table; with ``compiled`` also dense rows with the step compiled by
+    ``torch.compile``; with ``crossover_densities`` also the dense/sparse crossover table
+    (see ``crossover``) for the largest cohort."""
     spec = MLPSpec((data.input_dim, 300, 100, data.num_classes))
     flop = 3 * spec.flops_per_example()
     batch = TrainConfig().batch_size
@@ -293,6 +303,9 @@ def run_bench(
     for cohort in cohorts:
         times = {d: ours_step_time(data, spec, masks[d], cohort, steps, device) for d in densities}
         rows += [row("ticketlab", cohort, d, t, times[max(densities)]) for d, t in times.items()]
+        if compiled:
+            t = ours_step_time(data, spec, masks[1.0], cohort, steps, device, compile_step=True)
+            rows.append(row("compiled", cohort, 1.0, t, times[1.0]))
     if baseline:
         times = {d: baseline_step_time(data, spec, masks[d], steps, device) for d in densities}
         rows += [row("baseline", 1, d, t, times[max(densities)]) for d, t in times.items()]

@@ -90,6 +90,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         args.data_dir,
         baseline=not args.no_baseline,
         crossover=args.crossover,
+        compiled=args.compile,
     )
     print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0
@@ -205,6 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--crossover",
         action="store_true",
         help="also time one layer dense vs block-sparse over densities (largest cohort)",
+    )
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time dense training with the step compiled by torch.compile",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_bench)

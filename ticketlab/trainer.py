@@ -14,6 +14,7 @@ their Adam moments and momentum stay zero and they stay exactly zero throughout 
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -27,6 +28,8 @@ from .model import MLPSpec, Params, forward, stack, unstack
 from .pruning import Mask
 from .sparse import BlockSparse, sparse_threshold
 from .sparse import forward as sparse_forward
+
+LossFn = Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]
 
 EVAL_CHUNK = 4096
 COMPACT_BELOW = 0.9  # compact when the kept network has at most this share of the weights
@@ -143,6 +146,27 @@ def make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.
         return cls(params, lr=cfg.lr, foreach=True, **kw)
 
 
+def _compiled(fn: LossFn) -> LossFn:
+    """``fn`` through ``torch.compile``, falling back to ``fn`` itself (with a warning) if
+    compiling fails on the first call, e.g. where no C++ compiler is installed."""
+    use: LossFn = torch.compile(fn, dynamic=False)
+    first = True
+
+    def call(p: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        nonlocal use, first
+        if not first:
+            return use(p, xb, yb)
+        first = False
+        try:
+            return use(p, xb, yb)
+        except Exception as e:  # any compiler failure: train eagerly instead
+            warnings.warn(f"torch.compile failed ({e}); training eagerly", stacklevel=2)
+            use = fn
+            return fn(p, xb, yb)
+
+    return call
+
+
 @torch.no_grad()
 def _evaluate(
     params: Params,
@@ -191,6 +215,7 @@ def train_cohort(
     compact: bool = True,
     evaluate: bool = True,
     sparse_below: tuple[float, float] | None = None,
+    compile_step: bool = False,
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end.
@@ -200,8 +225,10 @@ def train_cohort(
     the weights (see ``compaction.py``). Then each layer whose kept density is at or below
     the device's threshold trains as a block-sparse matrix (see ``sparse.py``);
     ``sparse_below`` overrides the thresholds (input layer, hidden layers), ``(0, 0)`` for
-    dense everywhere. ``evaluate=False`` (for benchmarks) skips every evaluation and returns
-    results with no evaluation points."""
+    dense everywhere. ``compile_step`` runs a dense network's forward pass and loss through
+    ``torch.compile`` (eager if compiling fails; off by default: ``ticketlab bench --compile``
+    found no gain on the CPU, see README). ``evaluate=False`` (for benchmarks) skips every
+    evaluation and returns results with no evaluation points."""
     start = time.perf_counter()
     n_layers = spec.n_layers
     full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
@@ -270,6 +297,15 @@ def train_cohort(
                 if m.capture_step == step:
                     captured[i] = {k: v[i].cpu().clone() for k, v in now.items()}
 
+    def eager_loss(p: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        logits = (
+            sparse_forward(p, layers, xb, n_layers, feature_major)
+            if layers
+            else forward(p, xb, n_layers)
+        )
+        return F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / yb.shape[1]
+
+    step_loss = _compiled(eager_loss) if compile_step and not layers else eager_loss
     evaluate_at(0)
     capture(0)
     order = None
@@ -280,12 +316,7 @@ def train_cohort(
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major)
-        logits = (
-            sparse_forward(params, layers, xb, n_layers, feature_major)
-            if layers
-            else forward(params, xb, n_layers)
-        )
-        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / idx.shape[1]
+        loss = step_loss(params, xb, yb)
         opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
         loss.backward()
         for k, mk in masks.items():
