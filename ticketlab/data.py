@@ -85,6 +85,17 @@ def split_indices(
     return rest.sort().values, val
 
 
+def pixel_stats(x: torch.Tensor) -> tuple[float, float]:
+    """Mean and (sample) std of uint8 pixels scaled to [0, 1], from a histogram of the 256
+    values: exact two-pass sums without a float copy of the images."""
+    counts = torch.bincount(x.flatten(), minlength=256).double()
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    n = counts.sum()
+    mean = (counts * values).sum() / n
+    var = (counts * (values - mean) ** 2).sum() / (n - 1)
+    return mean.item(), var.sqrt().item()
+
+
 def build_dataset(
     name: str,
     xtr: np.ndarray,
@@ -105,8 +116,7 @@ def build_dataset(
         torch.from_numpy(xte[:n_test].copy()),
         torch.from_numpy(yte[:n_test].astype(np.int64)),
     )
-    pixels = train.x.to(torch.float64) / 255.0
-    mean, std = pixels.mean().item(), pixels.std().item()
+    mean, std = pixel_stats(train.x)
     bad = int(max(ytr.max(initial=0), yte.max(initial=0)))
     if bad >= num_classes:
         raise DataError(f"{name}: label {bad} out of range for {num_classes} classes")

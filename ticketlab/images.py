@@ -47,6 +47,9 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m / scale
 
 
+GRAY_CHUNK = 2000  # images converted at a time
+
+
 def to_gray28(x: np.ndarray, where: str = "images") -> np.ndarray:
     """uint8 ``[N, 3, H, W]`` -> uint8 ``[N, 784]`` (luma, then area-average to 28x28)."""
     n, c, h, w = x.shape
@@ -55,9 +58,14 @@ def to_gray28(x: np.ndarray, where: str = "images") -> np.ndarray:
             f"{where}: images of shape {c}x{h}x{w} cannot be converted for a 784-input model "
             "(need 3-channel images of at least 28x28)"
         )
-    luma = np.tensordot(np.array([0.299, 0.587, 0.114]), x.astype(np.float64), axes=([0], [1]))
-    small = area_matrix(h, 28) @ luma @ area_matrix(w, 28).T
-    return np.clip(np.rint(small), 0, 255).astype(np.uint8).reshape(n, 784)
+    rows, cols = area_matrix(h, 28), area_matrix(w, 28).T
+    out = np.empty((n, 784), dtype=np.uint8)
+    for start in range(0, n, GRAY_CHUNK):  # in chunks: float64 copies of all would be GBs
+        part = x[start : start + GRAY_CHUNK].astype(np.float64)
+        luma = np.tensordot(np.array([0.299, 0.587, 0.114]), part, axes=([0], [1]))
+        small = rows @ luma @ cols
+        out[start : start + GRAY_CHUNK] = np.clip(np.rint(small), 0, 255).reshape(-1, 784)
+    return out
 
 
 class _ArrayUnpickler(pickle.Unpickler):
