@@ -84,8 +84,10 @@ def forward(params: Params, x: torch.Tensor, n_layers: int) -> torch.Tensor:
     h = x
     for i in range(1, n_layers + 1):
         w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]
-        if h.dim() == 2:
-            h = torch.matmul(h, w.transpose(1, 2)).add_(b.unsqueeze(1))
+        if h.dim() == 2:  # one batch for all: a single GEMM against every member's weights
+            m, out = w.shape[0], w.shape[1]
+            h = torch.addmm(b.reshape(-1), h, w.reshape(m * out, -1).t())
+            h = h.view(-1, m, out).transpose(0, 1)
         else:
             h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
         if i < n_layers:
