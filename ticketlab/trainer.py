@@ -105,13 +105,9 @@ class _Pool:
         if len(sizes) != 1:
             raise ValueError(f"cohort members must have equal training set sizes, got {sizes}")
         self.n = sizes.pop()
-        if len(unique) == 1:
-            self.x, self.y = unique[0].train.x, unique[0].train.y
-        else:
-            self.x = torch.cat([d.train.x for d in unique])
-            self.y = torch.cat([d.train.y for d in unique])
-        if cols is not None:
-            self.x = self.x[:, cols].contiguous()
+        xs = [d.train.x if cols is None else d.train.x[:, cols] for d in unique]
+        self.x = xs[0].contiguous() if len(xs) == 1 else torch.cat(xs)
+        self.y = torch.cat([d.train.y for d in unique])
         which = [next(i for i, d in enumerate(unique) if d is m.data) for m in members]
         self.offset = torch.tensor([i * self.n for i in which], device=device).view(-1, 1)
         self.scale = torch.tensor(
