@@ -1,6 +1,6 @@
 import torch
 
-from ticketlab.bench import format_bench, run_bench
+from ticketlab.bench import crossover, format_bench, format_crossover, run_bench
 from ticketlab.data import Dataset
 
 
@@ -25,3 +25,16 @@ def test_bench_measures_every_cohort_density_and_the_baseline(mnist_small: Datas
             assert r["cost_vs_dense"] == 1.0
     text = format_bench(result)
     assert "x the baseline's model-epochs/s" in text and "whatever the density" in text
+
+
+def test_crossover_times_both_kernels_for_both_layer_kinds() -> None:
+    rows = crossover(torch.device("cpu"), cohort=2, densities=[0.5, 0.05], batch=16)
+    assert [(r.layer, r.density) for r in rows] == [
+        ("input", 0.5),
+        ("input", 0.05),
+        ("hidden", 0.5),
+        ("hidden", 0.05),
+    ]
+    assert all(r.dense_ms > 0 and r.sparse_ms > 0 for r in rows)
+    text = format_crossover([r.__dict__ for r in rows], "cpu", 2)
+    assert "in use on cpu: sparse at or below" in text

@@ -78,6 +78,7 @@ def run(
         }
         meta["invocations"].append(entry)
         run_dir.write_meta(meta)
+        entry["rss_before_data_mb"] = _peak_rss_mb()
         t0 = time.perf_counter()
         datasets = load_datasets(cfg, data_dir, download)
         entry["data_load_s"] = round(time.perf_counter() - t0, 3)
@@ -92,6 +93,7 @@ def run(
             }
             for name, d in datasets.items()
         }
+        entry["dataset_mb"] = round(sum(d.nbytes for d in datasets.values()) / 2**20)
         datasets = {name: d.to(device) for name, d in datasets.items()}
         try:
             Experiment(cfg, datasets, run_dir, device, on_progress).run()
@@ -101,7 +103,7 @@ def run(
             raise
         finally:
             entry["wall_time_s"] = round(time.perf_counter() - t0, 3)
-            entry["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            entry["peak_rss_mb"] = _peak_rss_mb()
             if device.type == "cuda":
                 entry["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
             entry["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
@@ -109,6 +111,11 @@ def run(
         if make_figures:
             plot(run_dir.path)
         return run_dir
+
+
+def _peak_rss_mb() -> int:
+    """The process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def plot(run_path: str | Path) -> list[Path]:

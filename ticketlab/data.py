@@ -52,6 +52,15 @@ class Dataset:
     def split(self, which: str) -> Split:
         return {"train": self.train, "val": self.val, "test": self.test}[which]
 
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the split tensors."""
+        return sum(
+            t.numel() * t.element_size()
+            for s in (self.train, self.val, self.test)
+            for t in (s.x, s.y)
+        )
+
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 pixels -> float32 standardised with the training split's statistics."""
         return (x.to(torch.float32) * (1.0 / (255.0 * self.std))).sub_(self.mean / self.std)

@@ -47,7 +47,7 @@ def area_matrix(n_in: int, n_out: int) -> np.ndarray:
     return m / scale
 
 
-GRAY_CHUNK = 2000  # images converted at a time
+GRAY_CHUNK = 500  # images converted at a time
 
 
 def to_gray28(x: np.ndarray, where: str = "images") -> np.ndarray:

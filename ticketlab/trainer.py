@@ -9,6 +9,8 @@ Adam and SGD act elementwise on the stacked tensors.
 
 Pruned weights start at zero and their gradients are masked before every optimizer step, so
 their Adam moments and momentum stay zero and they stay exactly zero throughout training.
+Sparse cohorts are first compacted (``compaction.py``) and their sparse layers trained as
+block-sparse matrices of kept values (``sparse.py``); both are exact.
 """
 
 from __future__ import annotations
