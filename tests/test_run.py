@@ -120,6 +120,10 @@ def test_cli_run_show_plot_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     meta = json.loads((out / "run.json").read_text())
     assert meta["invocations"][0]["outcome"] == "complete"
     assert meta["invocations"][0]["environment"]["torch"]
+    inv = meta["invocations"][0]
+    assert inv["dataset_mb"] == 2  # 2,500 images of 784 bytes, and their labels
+    assert 0 < inv["rss_before_data_mb"] <= inv["peak_rss_mb"]
+    assert inv["wall_time_s"] > 0 and inv["data_load_s"] > 0
     with sqlite3.connect(out / "metrics.sqlite") as db:
         n_evals = db.execute("SELECT COUNT(*) FROM evals").fetchone()[0]
     assert n_evals == 12 * 5  # steps 0, 5, 10, 15, 20
