@@ -224,9 +224,10 @@ def train_cohort(
     the device's threshold trains as a block-sparse matrix (see ``sparse.py``);
     ``sparse_below`` overrides the thresholds (input layer, hidden layers), ``(0, 0)`` for
     dense everywhere. ``compile_step`` runs a dense network's forward pass and loss through
-    ``torch.compile`` (eager if compiling fails; off by default: ``ticketlab bench --compile``
-    found no gain on the CPU, see README). ``evaluate=False`` (for benchmarks) skips every
-    evaluation and returns results with no evaluation points."""
+    ``torch.compile`` (eager if compiling fails; off by default, as ``ticketlab bench
+    --compile`` found gains only for cohorts of 1-4 on the CPU, see README).
+    ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
+    evaluation points."""
     start = time.perf_counter()
     n_layers = spec.n_layers
     full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
