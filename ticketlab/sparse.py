@@ -54,7 +54,7 @@ class BlockSparse:
         nz = mask.nonzero()
         self.flat = (nz[:, 0] * o + nz[:, 1]) * i + nz[:, 2]
         self.crow = _crow(nz[:, 0] * o + nz[:, 1], m * o)
-        self.col = nz[:, 0] * i + nz[:, 2]
+        self.col = _index(nz[:, 0] * i + nz[:, 2])
         self.shape = (m * o, m * i)
         with warnings.catch_warnings():  # torch warns once that CSR support is "beta"
             warnings.simplefilter("ignore")
@@ -67,7 +67,7 @@ class BlockSparse:
             nz_t = (ids_t >= 0).nonzero()
             self.perm_t = ids_t[ids_t >= 0]
             self.crow_t = _crow(nz_t[:, 0] * i + nz_t[:, 1], m * i)
-            self.col_t = nz_t[:, 0] * o + nz_t[:, 2]
+            self.col_t = _index(nz_t[:, 0] * o + nz_t[:, 2])
 
     @property
     def density(self) -> float:
@@ -100,7 +100,13 @@ def _crow(rows: torch.Tensor, n_rows: int) -> torch.Tensor:
     """CSR row pointers of sorted row indices."""
     crow = torch.zeros(n_rows + 1, dtype=torch.long, device=rows.device)
     crow[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
-    return crow
+    return _index(crow)
+
+
+def _index(x: torch.Tensor) -> torch.Tensor:
+    """CSR indices as int32 where they fit: the CPU kernels (MKL) take int32 and would
+    otherwise convert int64 indices on every call."""
+    return x.to(torch.int32) if x.numel() == 0 or x.max() < 2**31 - 1 else x
 
 
 class _BlockSparseMM(torch.autograd.Function):
