@@ -29,7 +29,7 @@ import torch
 
 # Densities at or below which a layer trains sparse: (input layer, hidden layer). From
 # `ticketlab bench --crossover` on a 2-core x86 CPU (README, Performance): at 30% an input
-# layer's sparse step took 0.63-0.85x the dense one, at 20% a hidden layer's 0.77-0.81x
+# layer's sparse step took 0.61-0.85x the dense one, at 20% a hidden layer's 0.72-0.81x
 # (cohorts of 64 and 16); the next densities up (50%, 30%) were slower sparse. No other
 # device has been measured, so others train dense.
 SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.3, 0.2)}

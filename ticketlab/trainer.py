@@ -225,7 +225,7 @@ def train_cohort(
     ``sparse_below`` overrides the thresholds (input layer, hidden layers), ``(0, 0)`` for
     dense everywhere. ``compile_step`` runs a dense network's forward pass and loss through
     ``torch.compile`` (eager if compiling fails; off by default, as ``ticketlab bench
-    --compile`` found gains only for cohorts of 1-4 on the CPU, see README).
+    --compile`` found no consistent gain on the CPU, see README).
     ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
     evaluation points."""
     start = time.perf_counter()
