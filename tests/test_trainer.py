@@ -66,14 +66,17 @@ def test_pruned_weights_stay_exactly_zero(mnist_small: Dataset, optimizer: str) 
             assert moved > 0.5, "surviving weights should train"
 
 
-def test_same_seed_same_numbers_other_order_other_numbers(mnist_small: Dataset) -> None:
+@pytest.mark.parametrize("kernels", [(0.0, 0.0), (1.0, 1.0)], ids=["dense", "sparse"])
+def test_same_seed_same_numbers_other_order_other_numbers(
+    mnist_small: Dataset, kernels: tuple[float, float]
+) -> None:
     cfg = TrainConfig(batch_size=64, steps=25, eval_every=25)
-    m = members(mnist_small, 1)[0]
-    a, b = (train_cohort([m], SPEC, cfg, CPU)[0] for _ in range(2))
+    m = members(mnist_small, 3)[2]  # pruned twice: the sparse kernels have work to do
+    a, b = (train_cohort([m], SPEC, cfg, CPU, sparse_below=kernels)[0] for _ in range(2))
     assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
     assert a.evals == b.evals
     other = Member(m.init, m.mask, m.data, data_seed=m.data_seed + 1)
-    c = train_cohort([other], SPEC, cfg, CPU)[0]
+    c = train_cohort([other], SPEC, cfg, CPU, sparse_below=kernels)[0]
     assert not torch.equal(a.weights["fc1.weight"], c.weights["fc1.weight"])
 
 
@@ -159,3 +162,17 @@ def test_compile_step_falls_back_to_eager_when_compiling_fails(
         (fallback,) = train_cohort([m], SPEC, cfg, CPU, compile_step=True)
     (eager,) = train_cohort([m], SPEC, cfg, CPU)
     assert all(torch.equal(fallback.weights[k], eager.weights[k]) for k in eager.weights)
+
+
+def test_a_member_with_an_empty_layer_trains_beside_others(mnist_small: Dataset) -> None:
+    """A fully pruned layer (all of one member's first-layer weights gone) must not break
+    the sparse kernels or compaction for the rest of the cohort."""
+    ms = members(mnist_small, 3)
+    empty = {k: v.clone() for k, v in ms[1].mask.items()}
+    empty["fc1.weight"][:] = False
+    ms[1] = Member(ms[1].init, empty, mnist_small, 5)
+    cfg = TrainConfig(batch_size=64, steps=10, eval_every=10)
+    res = train_cohort(ms, SPEC, cfg, CPU, sparse_below=(1.0, 1.0))
+    assert (res[1].weights["fc1.weight"] == 0).all()
+    (alone,) = train_cohort([ms[2]], SPEC, cfg, CPU, sparse_below=(1.0, 1.0))
+    torch.testing.assert_close(res[2].weights["fc2.weight"], alone.weights["fc2.weight"])
