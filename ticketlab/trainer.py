@@ -127,7 +127,8 @@ class _Pool:
         y = self.y.index_select(0, flat).view(idx.shape)
         if not feature_major:
             return raw.to(torch.float32).mul_(self.scale).add_(self.shift), y
-        x = raw.transpose(1, 2).contiguous().to(torch.float32)  # bytes transpose fastest
+        # Transposing the uint8 bytes, then converting, measured fastest.
+        x = raw.transpose(1, 2).contiguous().to(torch.float32)
         return x.mul_(self.scale).add_(self.shift), y
 
 
