@@ -104,7 +104,7 @@ def ours_step_time(
             _sync(device)
             marks.append(time.perf_counter())
 
-    total = (_chunks(steps) + 1) * PROGRESS_EVERY
+    total = _timed_total(steps)
     cfg = TrainConfig(steps=total, eval_every=total)
     train_cohort(
         members, spec, cfg, device, on_progress=mark, evaluate=False, compile_step=compile_step
@@ -129,7 +129,7 @@ def baseline_step_time(
     linears = [m for m in net if isinstance(m, nn.Linear)]
     masks = [mask[f"fc{i + 1}.weight"].to(device).float() for i in range(spec.n_layers)]
     opt = torch.optim.Adam(net.parameters(), lr=1.2e-3)
-    total = (_chunks(steps) + 1) * PROGRESS_EVERY
+    total = _timed_total(steps)
     marks: list[float] = []
     done = 0
     while done < total:
@@ -151,8 +151,9 @@ def baseline_step_time(
     return _best_chunk(marks)
 
 
-def _chunks(steps: int) -> int:
-    return max(1, -(-steps // PROGRESS_EVERY))
+def _timed_total(steps: int) -> int:
+    """Steps to train for ``steps`` timed ones: whole chunks, plus one untimed chunk."""
+    return (max(1, -(-steps // PROGRESS_EVERY)) + 1) * PROGRESS_EVERY
 
 
 def _best_chunk(marks: list[float]) -> float:

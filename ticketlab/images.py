@@ -59,10 +59,11 @@ def to_gray28(x: np.ndarray, where: str = "images") -> np.ndarray:
             "(need 3-channel images of at least 28x28)"
         )
     rows, cols = area_matrix(h, 28), area_matrix(w, 28).T
+    luma_weights = np.array([0.299, 0.587, 0.114])
     out = np.empty((n, 784), dtype=np.uint8)
     for start in range(0, n, GRAY_CHUNK):  # in chunks: float64 copies of all would be GBs
         part = x[start : start + GRAY_CHUNK].astype(np.float64)
-        luma = np.tensordot(np.array([0.299, 0.587, 0.114]), part, axes=([0], [1]))
+        luma = np.tensordot(luma_weights, part, axes=([0], [1]))
         small = rows @ luma @ cols
         out[start : start + GRAY_CHUNK] = np.clip(np.rint(small), 0, 255).reshape(-1, 784)
     return out

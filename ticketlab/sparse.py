@@ -59,7 +59,6 @@ class BlockSparse:
         with warnings.catch_warnings():  # torch warns once that CSR support is "beta"
             warnings.simplefilter("ignore")
             self.matrix(torch.zeros(len(self.flat), device=device))
-        self.input_grad = input_grad
         if input_grad:
             ids = torch.full((m, o, i), -1, dtype=torch.long, device=device)
             ids.view(-1)[self.flat] = torch.arange(len(self.flat), device=device)
@@ -146,8 +145,10 @@ def forward(
     feature_major: bool,
 ) -> torch.Tensor:
     """Logits ``[M, B, classes]`` of a cohort whose weights named in ``layers`` are kept
-    values (the rest stacked dense). ``x`` is ``[M, B, in]``, or ``[M, in, B]`` when
-    ``feature_major`` (the layout a sparse first layer reads without a copy)."""
+    values (the rest stacked dense; with no sparse layers this is the plain batched forward
+    pass, which the trainer uses for dense cohorts too). ``x`` is ``[M, B, in]``, or
+    ``[M, in, B]`` when ``feature_major`` (the layout a sparse first layer reads without a
+    copy)."""
     h = x
     for i in range(1, n_layers + 1):
         w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]

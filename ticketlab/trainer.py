@@ -298,11 +298,7 @@ def train_cohort(
                     captured[i] = {k: v[i].cpu().clone() for k, v in now.items()}
 
     def eager_loss(p: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        logits = (
-            sparse_forward(p, layers, xb, n_layers, feature_major)
-            if layers
-            else forward(p, xb, n_layers)
-        )
+        logits = sparse_forward(p, layers, xb, n_layers, feature_major)
         return F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / yb.shape[1]
 
     step_loss = _compiled(eager_loss) if compile_step and not layers else eager_loss
