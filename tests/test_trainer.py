@@ -9,6 +9,7 @@ from ticketlab.trainer import Member, train_cohort
 
 SPEC = MLPSpec((784, 300, 100, 10))
 CPU = torch.device("cpu")
+F64 = torch.float64
 
 
 def members(data: Dataset, n: int) -> list[Member]:
@@ -40,17 +41,21 @@ def test_cohort_equals_training_each_alone(
     mnist_small: Dataset, cfg: TrainConfig, kernels: tuple[float, float]
 ) -> None:
     # The kernels are pinned: left to choose, a member's own density could pick other
-    # kernels alone than in the cohort (equal only to float rounding; tested below).
+    # kernels alone than in the cohort (equal only to float rounding; tested below). In
+    # float64: a cohort's batched products may sum in another order than one network's, and
+    # how float32 rounding then grows over training depends on the CPU's kernels. In float64
+    # that rounding is ~1e-16, so any real coupling between members (1e-4 and up) would show.
     ms = members(mnist_small, 4)
-    together = train_cohort(ms, SPEC, cfg, CPU, sparse_below=kernels)
+    together = train_cohort(ms, SPEC, cfg, CPU, sparse_below=kernels, dtype=F64)
     for m, res in zip(ms, together, strict=True):
-        (alone,) = train_cohort([m], SPEC, cfg, CPU, sparse_below=kernels)
+        (alone,) = train_cohort([m], SPEC, cfg, CPU, sparse_below=kernels, dtype=F64)
         for k in res.weights:
-            torch.testing.assert_close(res.weights[k], alone.weights[k], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(res.weights[k], alone.weights[k], rtol=1e-9, atol=1e-10)
         assert [e.step for e in res.evals] == [0, 15, 30, 40]
         for a, b in zip(res.evals, alone.evals, strict=True):
-            assert a.test_acc == pytest.approx(b.test_acc, abs=1e-3)
-            assert a.val_loss == pytest.approx(b.val_loss, rel=1e-4)
+            assert a.test_acc == b.test_acc
+            assert a.val_loss == pytest.approx(b.val_loss, rel=1e-9)
+            assert a.sign_flips == b.sign_flips
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
@@ -131,19 +136,23 @@ def test_compaction_and_sparse_kernels_give_the_same_training(
     cfg = TrainConfig(
         optimizer=optimizer, lr=0.01, momentum=0.9, batch_size=64, steps=30, eval_every=10
     )
-    fast = train_cohort(ms, SPEC, cfg, CPU, compact=True, sparse_below=sparse_below)
-    plain = train_cohort(ms, SPEC, cfg, CPU, compact=False, sparse_below=(0.0, 0.0))
+    # Compared in float64. Fewer terms per dot product, summed in another order, change the
+    # rounding, and Adam divides each update by sqrt(v) + 1e-8, which magnifies a rounding
+    # difference in a near-zero gradient up to lr/1e-8 times. In float32 that reached 2e-5 on
+    # some CPUs; in float64 the same bound is ~1e-10 per step, so 1e-8 over 30 steps still
+    # proves the paths compute the same training (a wrong or missing term shows at 1e-3).
+    fast = train_cohort(ms, SPEC, cfg, CPU, compact=True, sparse_below=sparse_below, dtype=F64)
+    plain = train_cohort(ms, SPEC, cfg, CPU, compact=False, sparse_below=(0.0, 0.0), dtype=F64)
     for m, a, b in zip(ms, fast, plain, strict=True):
         for k in a.weights:
-            # Fewer terms per dot product, summed in another order, change float rounding;
-            # Adam magnifies it for weights with near-zero gradients: 1e-5, not 1e-6.
-            torch.testing.assert_close(a.weights[k], b.weights[k], rtol=1e-4, atol=1e-5)
-            torch.testing.assert_close(a.captured[k], b.captured[k], rtol=1e-4, atol=1e-5)
+            torch.testing.assert_close(a.weights[k], b.weights[k], rtol=1e-7, atol=1e-8)
+            torch.testing.assert_close(a.captured[k], b.captured[k], rtol=1e-7, atol=1e-8)
         for k, mask in m.mask.items():
             assert (a.weights[k][~mask] == 0).all()
         for x, y in zip(a.evals, b.evals, strict=True):
-            assert x.val_loss == pytest.approx(y.val_loss, rel=1e-4)
-            assert x.test_acc == pytest.approx(y.test_acc, abs=1e-3)
+            assert x.val_loss == pytest.approx(y.val_loss, rel=1e-9)
+            assert x.test_acc == y.test_acc
+            assert x.sign_flips == pytest.approx(y.sign_flips, abs=1e-12)
 
 
 def test_compile_step_falls_back_to_eager_when_compiling_fails(
@@ -172,7 +181,26 @@ def test_a_member_with_an_empty_layer_trains_beside_others(mnist_small: Dataset)
     empty["fc1.weight"][:] = False
     ms[1] = Member(ms[1].init, empty, mnist_small, 5)
     cfg = TrainConfig(batch_size=64, steps=10, eval_every=10)
-    res = train_cohort(ms, SPEC, cfg, CPU, sparse_below=(1.0, 1.0))
+    res = train_cohort(ms, SPEC, cfg, CPU, sparse_below=(1.0, 1.0), dtype=F64)
     assert (res[1].weights["fc1.weight"] == 0).all()
-    (alone,) = train_cohort([ms[2]], SPEC, cfg, CPU, sparse_below=(1.0, 1.0))
-    torch.testing.assert_close(res[2].weights["fc2.weight"], alone.weights["fc2.weight"])
+    assert res[1].final.sign_flips["fc1.weight"] == 0.0  # no kept weights: nothing flips
+    (alone,) = train_cohort([ms[2]], SPEC, cfg, CPU, sparse_below=(1.0, 1.0), dtype=F64)
+    torch.testing.assert_close(
+        res[2].weights["fc2.weight"], alone.weights["fc2.weight"], rtol=1e-9, atol=1e-10
+    )
+
+
+def test_sign_flips_count_kept_weights_that_changed_sign(mnist_small: Dataset) -> None:
+    """Hand-computed case: the recorded fractions equal counting, in the trained weights,
+    the kept weights whose sign differs from the init, on the dense and sparse paths."""
+    cfg = TrainConfig(optimizer="sgd", lr=0.5, batch_size=64, steps=20, eval_every=20)
+    m = members(mnist_small, 3)[2]  # pruned twice: 25% of each layer kept
+    for kernels in [(0.0, 0.0), (1.0, 1.0)]:
+        (res,) = train_cohort([m], SPEC, cfg, CPU, sparse_below=kernels, dtype=F64)
+        assert res.evals[0].sign_flips == dict.fromkeys(SPEC.weight_names(), 0.0)
+        flipped = total = 0
+        for k, mask in m.mask.items():
+            changed = int(((res.weights[k].sign() != m.init[k].sign()) & mask).sum())
+            assert res.final.sign_flips[k] == changed / int(mask.sum())
+            flipped, total = flipped + changed, total + int(mask.sum())
+        assert 0 < res.final.sign_flip == pytest.approx(flipped / total, abs=1e-12)

@@ -61,9 +61,9 @@ class Dataset:
             for t in (s.x, s.y)
         )
 
-    def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 pixels -> float32 standardised with the training split's statistics."""
-        return (x.to(torch.float32) * (1.0 / (255.0 * self.std))).sub_(self.mean / self.std)
+    def normalise(self, x: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """uint8 pixels -> floats standardised with the training split's statistics."""
+        return (x.to(dtype) * (1.0 / (255.0 * self.std))).sub_(self.mean / self.std)
 
     def to(self, device: torch.device | str) -> Dataset:
         def move(s: Split) -> Split:

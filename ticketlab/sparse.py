@@ -53,6 +53,7 @@ class BlockSparse:
         device = mask.device
         nz = mask.nonzero()
         self.flat = (nz[:, 0] * o + nz[:, 1]) * i + nz[:, 2]
+        self.member = nz[:, 0]  # the member each kept value belongs to
         self.crow = _crow(nz[:, 0] * o + nz[:, 1], m * o)
         self.col = _index(nz[:, 0] * i + nz[:, 2])
         self.shape = (m * o, m * i)
@@ -78,9 +79,13 @@ class BlockSparse:
 
     def scatter(self, values: torch.Tensor) -> torch.Tensor:
         """Kept values -> stacked dense weights ``[M, out, in]``, zero where pruned."""
-        out = torch.zeros(self.members * self.rows * self.cols, device=values.device)
+        out = values.new_zeros(self.members * self.rows * self.cols)
         out[self.flat] = values
         return out.view(self.members, self.rows, self.cols)
+
+    def per_member(self, values: torch.Tensor) -> torch.Tensor:
+        """Sums of per-value quantities ``values`` by member: ``[M]``."""
+        return values.new_zeros(self.members).index_add_(0, self.member, values)
 
     def matrix(self, values: torch.Tensor) -> torch.Tensor:
         return torch.sparse_csr_tensor(self.crow, self.col, values, self.shape)

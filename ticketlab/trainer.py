@@ -9,6 +9,10 @@ Adam and SGD act elementwise on the stacked tensors.
 
 Pruned weights start at zero and their gradients are masked before every optimizer step, so
 their Adam moments and momentum stay zero and they stay exactly zero throughout training.
+
+At every evaluation point the trainer also measures sign stability (Zhou et al. 2019): per
+weight tensor, the fraction of kept weights whose sign differs from the sign they started
+this training with (the member's ``init``: original, rewound or control weights).
 Sparse cohorts are first compacted (``compaction.py``) and their sparse layers trained as
 block-sparse matrices of kept values (``sparse.py``); both are exact.
 """
@@ -57,6 +61,8 @@ class EvalPoint:
     val_acc: float
     test_loss: float
     test_acc: float
+    sign_flip: float = 0.0  # fraction of all kept weights whose sign differs from the start
+    sign_flips: dict[str, float] = field(default_factory=dict)  # the same per weight tensor
 
 
 @dataclass
@@ -97,8 +103,13 @@ class _Pool:
     datasets gather from a concatenation, each with its own offset and standardisation."""
 
     def __init__(
-        self, members: list[Member], device: torch.device, cols: torch.Tensor | None
+        self,
+        members: list[Member],
+        device: torch.device,
+        cols: torch.Tensor | None,
+        dtype: torch.dtype,
     ) -> None:
+        self.dtype = dtype
         unique: list[Dataset] = []
         for m in members:
             if not any(m.data is d for d in unique):
@@ -113,11 +124,11 @@ class _Pool:
         which = [next(i for i, d in enumerate(unique) if d is m.data) for m in members]
         self.offset = torch.tensor([i * self.n for i in which], device=device).view(-1, 1)
         self.scale = torch.tensor(
-            [1.0 / (255.0 * m.data.std) for m in members], device=device
+            [1.0 / (255.0 * m.data.std) for m in members], device=device, dtype=dtype
         ).view(-1, 1, 1)
-        self.shift = torch.tensor([-m.data.mean / m.data.std for m in members], device=device).view(
-            -1, 1, 1
-        )
+        self.shift = torch.tensor(
+            [-m.data.mean / m.data.std for m in members], device=device, dtype=dtype
+        ).view(-1, 1, 1)
 
     def batch(self, idx: torch.Tensor, feature_major: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """Standardised inputs ``[M, b, in]`` (``[M, in, b]`` if ``feature_major``) and
@@ -126,9 +137,9 @@ class _Pool:
         raw = self.x.index_select(0, flat).view(*idx.shape, -1)
         y = self.y.index_select(0, flat).view(idx.shape)
         if not feature_major:
-            return raw.to(torch.float32).mul_(self.scale).add_(self.shift), y
+            return raw.to(self.dtype).mul_(self.scale).add_(self.shift), y
         # Transposing the uint8 bytes, then converting, measured fastest.
-        x = raw.transpose(1, 2).contiguous().to(torch.float32)
+        x = raw.transpose(1, 2).contiguous().to(self.dtype)
         return x.mul_(self.scale).add_(self.shift), y
 
 
@@ -177,7 +188,7 @@ def _evaluate(
     """Mean loss and accuracy of every member on ``split`` of its own dataset: ``[M]``
     tensors, left on the device (no sync)."""
     m_count = len(members)
-    device = params["fc1.weight"].device
+    device, dtype = params["fc1.weight"].device, params["fc1.weight"].dtype
     loss = torch.zeros(m_count, device=device)
     acc = torch.zeros(m_count, device=device)
     groups: dict[int, list[int]] = {}
@@ -192,7 +203,7 @@ def _evaluate(
         correct = torch.zeros(len(rows), device=device)
         x = part.x if cols is None else part.x[:, cols]
         for start in range(0, len(part), EVAL_CHUNK):
-            xb = data.normalise(x[start : start + EVAL_CHUNK])
+            xb = data.normalise(x[start : start + EVAL_CHUNK], dtype)
             yb = part.y[start : start + EVAL_CHUNK]
             logits = forward(sub, xb, n_layers)
             ce = F.cross_entropy(logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none").view(
@@ -215,6 +226,7 @@ def train_cohort(
     evaluate: bool = True,
     sparse_below: tuple[float, float] | None = None,
     compile_step: bool = False,
+    dtype: torch.dtype = torch.float32,
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end.
@@ -228,11 +240,12 @@ def train_cohort(
     ``torch.compile`` (eager if compiling fails; off by default, as ``ticketlab bench
     --compile`` found no consistent gain on the CPU, see README).
     ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
-    evaluation points."""
+    evaluation points. ``dtype`` is the floating type of weights and activations (float64
+    lets tests compare the fast paths with the plain one far below float32 rounding)."""
     start = time.perf_counter()
     n_layers = spec.n_layers
     full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
-    full = {k: v.to(device) for k, v in stack([m.init for m in members]).items()}
+    full = {k: v.to(device, dtype) for k, v in stack([m.init for m in members]).items()}
     for k, mk in full_masks.items():
         full[k] = full[k] * mk
     plan = plan_compaction(full_masks, n_layers) if compact else None
@@ -259,14 +272,28 @@ def train_cohort(
     }
     feature_major = "fc1.weight" in layers
     cols = plan.keep[0] if plan is not None else None
-    pool = _Pool(members, device, cols)
+    pool = _Pool(members, device, cols, dtype)
     total = cfg.total_steps(pool.n)
     steps_per_epoch = -(-pool.n // cfg.batch_size)
     tensors = [p.requires_grad_() for p in params.values()]
     opt = make_optimizer(tensors, cfg)
     streams = [_member_stream(m, pool.n, device) for m in members]
     captured: list[Params | None] = [None] * len(members)
-    history: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+    history: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+    history = []
+    weight_keys = [k for k in params if k.endswith("weight")]
+    start_sign = {k: params[k].detach().sign() for k in weight_keys}
+    # Kept weights per member and layer in the full network. Compaction only drops weights
+    # that get no gradient, so they never flip and counting flips in the kept part suffices.
+    kept = torch.stack([full_masks[k].flatten(1).sum(1) for k in weight_keys], 1).to(dtype)
+
+    def sign_flips() -> torch.Tensor:
+        """``[M, layers]`` counts of kept weights whose sign differs from the start."""
+        counts = []
+        for k in weight_keys:
+            flipped = (params[k].detach().sign() != start_sign[k]).to(dtype)
+            counts.append(layers[k].per_member(flipped) if k in layers else flipped.flatten(1).sum(1))
+        return torch.stack(counts, 1)
 
     def dense_now() -> Params:
         return {
@@ -282,7 +309,7 @@ def train_cohort(
         now = dense_now()
         vl, va = _evaluate(now, members, "val", n_layers, cols)
         tl, ta = _evaluate(now, members, "test", n_layers, cols)
-        history.append((step, vl, va, tl, ta))
+        history.append((step, vl, va, tl, ta, sign_flips()))
         if on_progress is not None:
             on_progress(Progress(step, total, len(members), va.tolist()))
 
@@ -327,18 +354,25 @@ def train_cohort(
 
     wall = time.perf_counter() - start
     weights = unstack({k: v.cpu() for k, v in as_full().items()})
-    if history:
-        steps = [h[0] for h in history]
-        vl, va, tl, ta = (torch.stack([h[j] for h in history]).cpu() for j in range(1, 5))
-    results = []
-    for i in range(len(members)):
-        evals = (
-            [
-                EvalPoint(s, vl[j, i].item(), va[j, i].item(), tl[j, i].item(), ta[j, i].item())
-                for j, s in enumerate(steps)
-            ]
-            if history
-            else []
-        )
-        results.append(TrainResult(weights[i], evals, wall, captured[i]))
+    results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
+    if not history:
+        return results
+    vl, va, tl, ta = (torch.stack([h[j] for h in history]).tolist() for j in range(1, 5))
+    flips = torch.stack([h[5] for h in history]).cpu()  # [evals, M, layers]
+    kept_cpu = kept.cpu()
+    share = (flips / kept_cpu.clamp(min=1)).tolist()
+    overall = (flips.sum(2) / kept_cpu.sum(1).clamp(min=1)).tolist()
+    for i, res in enumerate(results):
+        res.evals = [
+            EvalPoint(
+                h[0],
+                vl[j][i],
+                va[j][i],
+                tl[j][i],
+                ta[j][i],
+                overall[j][i],
+                dict(zip(weight_keys, share[j][i], strict=True)),
+            )
+            for j, h in enumerate(history)
+        ]
     return results
