@@ -292,7 +292,9 @@ def train_cohort(
         counts = []
         for k in weight_keys:
             flipped = (params[k].detach().sign() != start_sign[k]).to(dtype)
-            counts.append(layers[k].per_member(flipped) if k in layers else flipped.flatten(1).sum(1))
+            counts.append(
+                layers[k].per_member(flipped) if k in layers else flipped.flatten(1).sum(1)
+            )
         return torch.stack(counts, 1)
 
     def dense_now() -> Params:
