@@ -106,3 +106,56 @@ def test_partial_yaml_takes_defaults(tmp_path: Path) -> None:
 def test_p_final_and_rate_are_exclusive() -> None:
     with pytest.raises(ConfigError, match=r"exactly one of prune\.p_final"):
         load_config(preset_name="seed", overrides=["prune.rate=0.2"])
+
+
+OLD_HASHES = {"quick": "7fa2648c", "seed": "899e9598", "frankle-carbin": "2a6c71c1"}
+LEGACY_SET = [
+    "experiment.data_order=fixed",
+    "data.subset_sampling=legacy",
+    "maxgroup.group_size=uneven",
+]
+
+
+@pytest.mark.parametrize("name", list(OLD_HASHES))
+def test_new_keys_at_their_old_values_keep_the_old_hash(name: str) -> None:
+    """Hashes computed by the code before protocol 2 (commit cfe3e9f): a config that asks
+    for the old behaviour keeps its identity, so its default run directory still resumes."""
+    old = load_config(preset_name=name, overrides=LEGACY_SET)
+    assert old.identity_hash() == OLD_HASHES[name]
+    assert preset(name).identity_hash() != OLD_HASHES[name]  # per_round data order
+
+
+def test_unused_new_keys_do_not_change_the_hash() -> None:
+    fc = preset("frankle-carbin")  # no subsets, no MaxGroup
+    for key in ("maxgroup.group_size=uneven", "data.subset_sampling=legacy"):
+        assert load_config(preset_name="frankle-carbin", overrides=[key]).identity_hash() == (
+            fc.identity_hash()
+        )
+    quick = preset("quick")  # subsets and MaxGroup: both keys matter
+    for key in ("maxgroup.group_size=uneven", "data.subset_sampling=legacy"):
+        assert load_config(preset_name="quick", overrides=[key]).identity_hash() != (
+            quick.identity_hash()
+        )
+
+
+def test_a_run_directory_from_protocol_1_keeps_its_meaning(tmp_path: Path) -> None:
+    from ticketlab.store import RunDir
+
+    run = tmp_path / "old-run"
+    run.mkdir()
+    (run / "config.yaml").write_text(
+        (Path(__file__).parent / "data" / "protocol1-config.yaml").read_text()
+    )
+    cfg = RunDir.open(run).config
+    assert cfg.protocol == 1
+    assert (cfg.experiment.data_order, cfg.data.subset_sampling, cfg.maxgroup.group_size) == (
+        "fixed",
+        "legacy",
+        "uneven",
+    )
+    assert cfg.identity_hash() == "feed2a8d"  # its hash under the code that wrote it
+    # A user's file with no protocol key is read with today's defaults.
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("train: {lr: 0.003}\n")
+    assert load_config(mine).experiment.data_order == "per_round"
+    assert preset("seed").protocol == 2 and "protocol: 2" in preset("seed").to_yaml()

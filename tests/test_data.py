@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from ticketlab.config import DataConfig
-from ticketlab.data import Dataset, load_dataset
+from ticketlab.data import Dataset, load_dataset, subset_indices
 from ticketlab.errors import DataError
 from ticketlab.idx import IDX_FILES, read_idx
 
@@ -95,19 +95,54 @@ def test_missing_files_name_files_and_places(
 ) -> None:
     monkeypatch.setenv("TICKETLAB_DATA", str(tmp_path / "env"))
     with pytest.raises(DataError) as e:
-        load_dataset(DataConfig(), tmp_path / "explicit", download=False)
+        load_dataset(DataConfig(), None, download=False)
     msg = str(e.value)
     assert "train-images-idx3-ubyte.gz" in msg and "t10k-labels-idx1-ubyte.gz" in msg
     cache = Path(os.environ["TICKETLAB_CACHE"])
-    for place in (
-        tmp_path / "explicit",
-        tmp_path / "explicit" / "MNIST" / "raw",
-        tmp_path / "env" / "mnist",
-        cache,
-    ):
+    for place in (tmp_path / "env", tmp_path / "env" / "MNIST" / "raw", cache / "mnist", cache):
         assert f"  {place}\n" in msg
-    assert msg.index(str(tmp_path / "explicit")) < msg.index(str(tmp_path / "env"))
+    assert msg.index(str(tmp_path / "env")) < msg.index(str(cache))
     assert "TICKETLAB_DATA" in msg
+
+
+def test_an_explicit_data_dir_is_the_only_place_looked_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typo in --data-dir must not silently fall back to other data."""
+    write_dataset(tmp_path / "env")  # MNIST is there, but not where the user pointed
+    monkeypatch.setenv("TICKETLAB_DATA", str(tmp_path / "env"))
+    with pytest.raises(DataError, match=r"--data-dir \S*typo does not exist"):
+        load_dataset(DataConfig(val_size=10), tmp_path / "typo")
+    (tmp_path / "empty").mkdir()
+    for name in ("mnist", "cifar10"):
+        with pytest.raises(DataError) as e:
+            load_dataset(DataConfig(val_size=10), tmp_path / "empty", name=name)
+        msg = str(e.value)
+        assert f"not found in --data-dir {tmp_path / 'empty'}" in msg
+        assert str(tmp_path / "env") not in msg and "only place looked in" in msg
+    assert len(load_dataset(DataConfig(val_size=10), tmp_path / "env").train) == 40
+
+
+def test_stratified_subsets_hold_every_class_in_proportion(tmp_path: Path) -> None:
+    """Test set sorted by class (as an image folder's is): the first N would be one class."""
+    rng = np.random.default_rng(0)
+    y_tr = rng.integers(0, 4, 400)
+    y_te = np.repeat(np.arange(4), [40, 30, 20, 10])  # sorted by class, unequal
+    cfg = DataConfig(val_size=50, train_subset=100, test_subset=50)
+    tr, val, te = subset_indices(y_tr, y_te, cfg)
+    assert np.bincount(y_te[te.numpy()], minlength=4).tolist() == [20, 15, 10, 5]
+    counts = np.bincount(y_tr[tr.numpy()], minlength=4)
+    full = np.bincount(y_tr[np.setdiff1d(np.arange(400), val.numpy())], minlength=4)
+    assert counts.sum() == 100 and (np.abs(counts - full * 100 / full.sum()) < 1).all()
+    assert not set(tr.tolist()) & set(val.tolist())
+    again = subset_indices(y_tr, y_te, cfg)
+    assert all(torch.equal(a, b) for a, b in zip(again, (tr, val, te), strict=True))
+    other = subset_indices(y_tr, y_te, DataConfig(val_size=50, test_subset=50, split_seed=1))
+    assert not torch.equal(other[2], te)
+    old = subset_indices(
+        y_tr, y_te, DataConfig(val_size=50, test_subset=50, subset_sampling="legacy")
+    )
+    assert old[2].tolist() == list(range(50))  # protocol 1: the first N
 
 
 def test_wrong_magic(tmp_path: Path) -> None:

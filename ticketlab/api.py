@@ -45,7 +45,7 @@ def load_datasets(
     ``cfg.data`` (CPU tensors)."""
     return {
         name: load_dataset(cfg.data, data_dir, download, name=name, maxgroup_cfg=cfg.maxgroup)
-        for name in [cfg.data.dataset, *cfg.transfer.datasets]
+        for name in cfg.datasets()
     }
 
 

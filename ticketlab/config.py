@@ -25,8 +25,22 @@ DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default")
 PRUNE_METHODS = ("layerwise", "global", "random")
 OPTIMIZERS = ("adam", "sgd")
-CONTROLS = ("reinit", "random_mask")
+CONTROLS = ("reinit", "random_mask", "signed_reinit", "signed_constant", "reshuffle")
 DEVICES = ("auto", "cpu", "cuda")
+DATA_ORDERS = ("per_round", "fixed")
+SUBSET_SAMPLINGS = ("stratified", "legacy")
+GROUP_SIZES = ("equal", "uneven")
+
+# Protocol 2 added these keys. The value beside each reproduces what a config meant before
+# (protocol 1): a run directory whose config.yaml has no ``protocol`` resolves its missing
+# keys to these, and a key at this value is left out of the identity hash, so configs that
+# do not use the new behaviour keep the hash (and default run directory) they had.
+PROTOCOL = 2
+LEGACY: dict[tuple[str, str], str] = {
+    ("experiment", "data_order"): "fixed",
+    ("data", "subset_sampling"): "legacy",
+    ("maxgroup", "group_size"): "uneven",
+}
 
 
 @dataclass
@@ -36,9 +50,11 @@ class DataConfig:
     split_seed: int = 0
     train_subset: int | None = None
     test_subset: int | None = None
+    subset_sampling: str = "stratified"
 
     def validate(self) -> None:
         check_dataset_name("data.dataset", self.dataset)
+        _choice("data.subset_sampling", self.subset_sampling, SUBSET_SAMPLINGS)
         _at_least("data.val_size", self.val_size, 1)
         if self.train_subset is not None:
             _at_least("data.train_subset", self.train_subset, 1)
@@ -138,12 +154,14 @@ class TrainConfig:
 
 @dataclass
 class ExperimentConfig:
-    """What each IMP round trains besides the winning ticket."""
+    """What each IMP round trains besides the winning ticket, and in what data order."""
 
     controls: list[str] = field(default_factory=lambda: ["reinit"])
     rewind_step: int = 0
+    data_order: str = "per_round"
 
     def validate(self) -> None:
+        _choice("experiment.data_order", self.data_order, DATA_ORDERS)
         for i, c in enumerate(self.controls):
             _choice(f"experiment.controls[{i}]", c, CONTROLS)
         if len(set(self.controls)) != len(self.controls):
@@ -193,8 +211,10 @@ class MaxGroupConfig:
     test_size: int = 10_000
     groups: int = 10
     seed: int = 0
+    group_size: str = "equal"
 
     def validate(self) -> None:
+        _choice("maxgroup.group_size", self.group_size, GROUP_SIZES)
         _at_least("maxgroup.train_size", self.train_size, 2)
         _at_least("maxgroup.test_size", self.test_size, 1)
         _at_least("maxgroup.groups", self.groups, 2)
@@ -206,6 +226,7 @@ class MaxGroupConfig:
 @dataclass
 class Config:
     name: str = "custom"
+    protocol: int = PROTOCOL
     seeds: list[int] = field(default_factory=lambda: [0])
     device: str = "auto"
     data: DataConfig = field(default_factory=DataConfig)
@@ -220,6 +241,10 @@ class Config:
         return self.transfer.settings if self.transfer.settings is not None else [self.train]
 
     def validate(self) -> Config:
+        if self.protocol not in range(1, PROTOCOL + 1):
+            raise ConfigError(
+                f"protocol must be an integer from 1 to {PROTOCOL}, got {self.protocol!r}"
+            )
         if not self.seeds:
             raise ConfigError("seeds must list at least one seed")
         for i, s in enumerate(self.seeds):
@@ -247,11 +272,29 @@ class Config:
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
-    def identity_hash(self) -> str:
-        """Short hash of everything that determines the numbers (the name excluded)."""
+    def datasets(self) -> list[str]:
+        """The main dataset, then every transfer dataset."""
+        return [self.data.dataset, *self.transfer.datasets]
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the numbers: the config less its name, its protocol
+        and the protocol-2 keys that are at their old value or unused."""
         d = self.to_dict()
         d.pop("name")
-        blob = json.dumps(d, sort_keys=True).encode()
+        d.pop("protocol")
+        unused = {
+            ("data", "subset_sampling"): self.data.train_subset is None
+            and self.data.test_subset is None,
+            ("maxgroup", "group_size"): "maxgroup" not in self.datasets(),
+        }
+        for (section, key), old in LEGACY.items():
+            if d[section][key] == old or unused.get((section, key), False):
+                del d[section][key]
+        return d
+
+    def identity_hash(self) -> str:
+        """Short hash of ``identity()``."""
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
 
@@ -309,6 +352,20 @@ def preset(name: str) -> Config:
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]().validate()
+
+
+def with_protocol(data: Any) -> Any:
+    """A config mapping read from a run directory. One without ``protocol`` was written
+    before protocol 2: its missing keys take their old values (``LEGACY``), so the run
+    resumes with the behaviour it started with."""
+    if not isinstance(data, dict) or "protocol" in data:
+        return data
+    out = copy.deepcopy(data)
+    out["protocol"] = 1
+    for (section, key), old in LEGACY.items():
+        if isinstance(out.setdefault(section, {}), dict):
+            out[section].setdefault(key, old)
+    return out
 
 
 def from_dict(data: Any, where: str = "config") -> Config:

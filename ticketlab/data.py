@@ -80,10 +80,31 @@ class Dataset:
         )
 
 
+def stratified_subset(labels: np.ndarray, k: int, seed: int | list[int]) -> np.ndarray:
+    """Sorted indices of ``k`` of ``labels``' examples, drawn at random (seeded) within each
+    class, every class in proportion to its share (largest remainders, lower class first on
+    ties), so a subset of a class-sorted set still holds every class."""
+    n = len(labels)
+    if k >= n:
+        return np.arange(n)
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * k / n
+    quota = np.floor(exact).astype(np.int64)
+    extra = np.argsort(-(exact - quota), kind="stable")[: k - quota.sum()]
+    quota[extra] += 1
+    picked = [
+        rng.permutation(np.flatnonzero(labels == c))[:q]
+        for c, q in zip(classes, quota, strict=True)
+    ]
+    return np.sort(np.concatenate(picked))
+
+
 def split_indices(
     n: int, val_size: int, seed: int, subset: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Deterministic train/validation split of ``n`` examples (sorted index sets)."""
+    """Deterministic train/validation split of ``n`` examples (sorted index sets); with
+    ``subset``, the first ``subset`` of the rest in a seeded random order (protocol 1)."""
     if val_size >= n:
         raise DataError(f"data.val_size={val_size} leaves no training data out of {n} examples")
     perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -92,6 +113,28 @@ def split_indices(
     if subset is not None:
         rest = rest[:subset]
     return rest.sort().values, val
+
+
+def subset_indices(
+    y_train: np.ndarray, y_test: np.ndarray, cfg: DataConfig
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Train, validation and test indices under ``cfg``. The validation split is a seeded
+    random draw; ``train_subset`` and ``test_subset`` are stratified seeded draws
+    (``subset_sampling: stratified``) or, as in protocol 1, a seeded random draw and the
+    first N test examples (``legacy``)."""
+    n_test = len(y_test)
+    if cfg.subset_sampling == "legacy":
+        tr, val = split_indices(len(y_train), cfg.val_size, cfg.split_seed, cfg.train_subset)
+        te = torch.arange(n_test if cfg.test_subset is None else min(cfg.test_subset, n_test))
+        return tr, val, te
+    tr, val = split_indices(len(y_train), cfg.val_size, cfg.split_seed, None)
+    if cfg.train_subset is not None:
+        pick = stratified_subset(y_train[tr.numpy()], cfg.train_subset, [cfg.split_seed, 0])
+        tr = tr[torch.from_numpy(pick)]
+    te = torch.arange(n_test)
+    if cfg.test_subset is not None:
+        te = torch.from_numpy(stratified_subset(y_test, cfg.test_subset, [cfg.split_seed, 1]))
+    return tr, val, te
 
 
 def pixel_stats(x: torch.Tensor) -> tuple[float, float]:
@@ -115,16 +158,13 @@ def build_dataset(
     num_classes: int,
 ) -> Dataset:
     """Split and wrap arrays; the mean/std come from the training split only."""
-    tr_idx, val_idx = split_indices(len(ytr), cfg.val_size, cfg.split_seed, cfg.train_subset)
+    tr_idx, val_idx, te_idx = subset_indices(ytr, yte, cfg)
     x_all = torch.from_numpy(xtr.copy())
     y_all = torch.from_numpy(ytr.astype(np.int64))
     train = Split(x_all[tr_idx].contiguous(), y_all[tr_idx].contiguous())
     val = Split(x_all[val_idx].contiguous(), y_all[val_idx].contiguous())
-    n_test = len(yte) if cfg.test_subset is None else min(cfg.test_subset, len(yte))
-    test = Split(
-        torch.from_numpy(xte[:n_test].copy()),
-        torch.from_numpy(yte[:n_test].astype(np.int64)),
-    )
+    te = te_idx.numpy()
+    test = Split(torch.from_numpy(xte[te]), torch.from_numpy(yte[te].astype(np.int64)))
     mean, std = pixel_stats(train.x)
     bad = int(max(ytr.max(initial=0), yte.max(initial=0)))
     if bad >= num_classes:
@@ -139,7 +179,10 @@ def load_arrays(
     if name in idx.IDX_SOURCES:
         return idx.load_idx_arrays(name, data_dir, download), idx.IDX_SOURCES[name].num_classes
     if name == "maxgroup":
-        return maxgroup.generate(mg.train_size, mg.test_size, mg.groups, mg.seed), mg.groups
+        arrays = maxgroup.generate(
+            mg.train_size, mg.test_size, mg.groups, mg.seed, mg.group_size == "equal"
+        )
+        return arrays, mg.groups
     if name == "cifar10":
         xtr, ytr, xte, yte = images.load_cifar10_native(data_dir, download)
         classes = 10

@@ -2,13 +2,21 @@
 
 Round 0 trains the dense network. Every round r trains, for every seed, the winning ticket
 (the original initial weights, or the weights at ``rewind_step``, under the round's mask) and
-the configured controls under the same mask: ``reinit`` (fresh random weights from a
-recorded seed) and ``random_mask`` (original weights, a random mask with the same per-layer
-counts). Before pruning, the same ticket and controls are also trained on every transfer
-dataset with every transfer setting (step 6 of the reference). The trained main-dataset
-ticket's weights are then pruned to make round r+1's mask. The round's trainings of all
-seeds and datasets go through the trainer in as few cohorts as their settings allow: one per
-(optimiser setting, training-set size).
+the configured controls (``controls.py``). Before pruning, the same ticket and controls are
+also trained on every transfer dataset with every transfer setting (step 6 of the
+reference). The trained main-dataset ticket's weights are then pruned to make round r+1's
+mask. The round's trainings of all seeds and datasets go through the trainer in as few
+cohorts as their settings allow: one per (optimiser setting, training-set size).
+
+Data order: with ``experiment.data_order: per_round`` each round draws a fresh order from
+(seed, round), so a ticket never retrains on the batch sequence that chose its mask; with
+``fixed`` every round replays one order per seed (protocol 1). Within a round the ticket and
+its controls share the order on every dataset, so their comparison is paired.
+
+A branch (``branch.py``) is an Experiment that reads the masks and rewind weights of a base
+run (``source``), trains only the trainings the base run does not have (``skip``) at chosen
+rounds, and writes to its own state; it never trains a main-dataset ticket, so it never
+prunes.
 
 The experiment keeps no state of its own between trainings: it reads and writes through a
 ``RunState`` (the store implements it), so an interrupted run resumes at the training it was
@@ -25,10 +33,11 @@ from typing import Protocol
 import torch
 
 from .config import Config, TrainConfig
+from .controls import make_control
 from .data import Dataset
 from .errors import TicketlabError
 from .model import MLPSpec, Params, init_params
-from .pruning import Mask, density, full_mask, layer_density, prune, random_mask_like
+from .pruning import Mask, density, full_mask, layer_density, prune
 from .trainer import EvalPoint, Member, Progress, TrainResult, train_cohort
 
 
@@ -90,6 +99,10 @@ class TrainingRecord:
             "es_step": es.step,
             "es_test_acc": es.test_acc,
             "es_val_loss": es.val_loss,
+            "sign_flip_final": final.sign_flip,
+            "sign_flip_es": es.sign_flip,
+            "sign_flips_final": final.sign_flips,
+            "sign_flips_es": es.sign_flips,
             "wall_time_s": self.result.wall_time_s,
             "cohort_size": self.cohort_size,
             "init_seed": self.init_seed,
@@ -140,10 +153,29 @@ def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainC
     return out
 
 
-def plan(cfg: Config) -> list[TrainingKey]:
-    """Every training the full run consists of, in order."""
-    rounds = range(cfg.prune.rounds + 1)
-    return [k for r in rounds for seed in cfg.seeds for k, _ in round_keys(cfg, r, seed)]
+def all_rounds(cfg: Config) -> list[int]:
+    return list(range(cfg.prune.rounds + 1))
+
+
+def plan(
+    cfg: Config, rounds: list[int] | None = None, skip: frozenset[str] = frozenset()
+) -> list[TrainingKey]:
+    """Every training of ``rounds`` (default: all) the run consists of, in order, less
+    those in ``skip``."""
+    return [
+        k
+        for r in (all_rounds(cfg) if rounds is None else rounds)
+        for seed in cfg.seeds
+        for k, _ in round_keys(cfg, r, seed)
+        if k.id not in skip
+    ]
+
+
+def data_seed(cfg: Config, seed: int, r: int) -> int:
+    """Seed of the data order of round ``r``'s trainings of ``seed``."""
+    if cfg.experiment.data_order == "fixed":
+        return derive_seed(seed, "data")
+    return derive_seed(seed, "data", r)
 
 
 @dataclass
@@ -174,8 +206,12 @@ class Experiment:
     state: RunState
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     on_progress: Callable[[RoundProgress], None] | None = None
+    source: RunState | None = None  # a branch's base run: masks and rewind weights
+    rounds: list[int] | None = None  # default: every round
+    skip: frozenset[str] = frozenset()  # ids of trainings another run owns
 
     def __post_init__(self) -> None:
+        self.base = self.source if self.source is not None else self.state
         main = self.datasets[self.cfg.data.dataset]
         self.spec = MLPSpec.from_config(self.cfg.model, main.input_dim, main.num_classes)
         for name, ds in self.datasets.items():
@@ -196,17 +232,18 @@ class Experiment:
         return p.train.total_steps(len(p.member.data.train))
 
     def run(self) -> None:
-        done = self.state.completed()
+        done = self.state.completed() | self.skip
         rounds = self.cfg.prune.rounds
+        todo = all_rounds(self.cfg) if self.rounds is None else self.rounds
         work_total = sum(
             t.total_steps(len(self.datasets[k.dataset].train))
-            for r in range(rounds + 1)
+            for r in todo
             for seed in self.cfg.seeds
             for k, t in round_keys(self.cfg, r, seed)
             if k.id not in done
         )
         work_done = 0
-        for r in range(rounds + 1):
+        for r in todo:
             # One cohort per (setting, training-set size): they share the step schedule.
             cohorts: dict[tuple[str, int], list[_Planned]] = {}
             for p in self._plan_round(r, done):
@@ -237,7 +274,7 @@ class Experiment:
     def _mask(self, seed: int, r: int) -> Mask:
         if r == 0:
             return full_mask(self.spec)
-        mask = self.state.load_tensors(f"masks/seed{seed}/round{r:02d}")
+        mask = self.base.load_tensors(f"masks/seed{seed}/round{r:02d}")
         if mask is None:
             raise TicketlabError(
                 f"round {r} of seed {seed} needs the mask made by round {r - 1}, which is "
@@ -248,7 +285,7 @@ class Experiment:
     def _ticket_init(self, seed: int, r: int) -> tuple[Params, int]:
         init_seed = derive_seed(seed, "init")
         if r > 0 and self.cfg.experiment.rewind_step > 0:
-            rewound = self.state.load_tensors(f"inits/seed{seed}/rewind")
+            rewound = self.base.load_tensors(f"inits/seed{seed}/rewind")
             if rewound is None:
                 raise TicketlabError(
                     f"seed {seed}: the rewind weights saved by round 0 are missing; the run is "
@@ -256,32 +293,35 @@ class Experiment:
                 )
             return rewound, init_seed
         params = init_params(self.spec, self.cfg.model.init, init_seed)
-        if r == 0:  # round 0 is always planned before any training of this seed
+        if r == 0 and self.source is None:  # round 0 is planned before any other of the seed
             self.state.save_tensors(f"inits/seed{seed}/ticket", params)
         return params, init_seed
 
     def _plan_round(self, r: int, done: set[str]) -> list[_Planned]:
-        """The round's unfinished trainings. Controls share one init (``reinit``) or one
-        mask (``random_mask``) across datasets and settings, saved once."""
+        """The round's unfinished trainings. A control's init and mask are shared across
+        datasets and settings and saved once (its weights under ``inits/``, a mask of its
+        own under ``masks/``)."""
         planned = []
         for seed in self.cfg.seeds:
             keys = [(k, t) for k, t in round_keys(self.cfg, r, seed) if k.id not in done]
             if not keys:
                 continue
             mask = self._mask(seed, r)
-            data_seed = derive_seed(seed, "data")
+            order_seed = data_seed(self.cfg, seed, r)
             ticket = self._ticket_init(seed, r)
             controls: dict[str, tuple[Params, Mask, int]] = {}
-            for c in {k.control for k, _ in keys} - {None}:
-                if c == "reinit":
-                    init_seed = derive_seed(seed, r, "reinit")
-                    init = init_params(self.spec, self.cfg.model.init, init_seed)
-                    self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-reinit", init)
-                    controls[c] = (init, mask, init_seed)
+            for c in sorted({k.control for k, _ in keys} - {None}):
+                init_seed = derive_seed(seed, r, c)
+                fresh = init_params(self.spec, self.cfg.model.init, init_seed)
+                # random_mask keeps the seed it had before the other controls existed.
+                draw = init_seed if c == "random_mask" else derive_seed(seed, r, c, "draw")
+                init, cmask = make_control(c, ticket[0], mask, fresh, draw)
+                if c == "random_mask":
+                    self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-{c}", cmask)
+                    init_seed = ticket[1]
                 else:
-                    rmask = random_mask_like(mask, derive_seed(seed, r, "random_mask"))
-                    self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-random_mask", rmask)
-                    controls[c] = (ticket[0], rmask, ticket[1])
+                    self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-{c}", init)
+                controls[c] = (init, cmask, init_seed)
             for key, train in keys:
                 data = self.datasets[key.dataset]
                 if key.control is None:
@@ -290,11 +330,11 @@ class Experiment:
                         if r == 0 and key.dataset == self.cfg.data.dataset
                         else None
                     )
-                    member = Member(ticket[0], mask, data, data_seed, capture)
+                    member = Member(ticket[0], mask, data, order_seed, capture)
                     init_seed = ticket[1]
                 else:
                     init, cmask, init_seed = controls[key.control]
-                    member = Member(init, cmask, data, data_seed)
+                    member = Member(init, cmask, data, order_seed)
                 planned.append(_Planned(key, train, member, init_seed))
         return planned
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .paths import cache_dir, data_roots, fetch
+from .paths import EXPLICIT_HINT, cache_dir, data_roots, fetch
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -118,15 +118,18 @@ def locate_idx(name: str, data_dir: str | Path | None, download: bool = True) ->
         if all(found.values()):
             return found  # type: ignore[return-value]
     problem = ""
-    if download:
+    if data_dir is not None:
+        problem = f"\n{EXPLICIT_HINT}"
+    elif download:
         try:
             return download_idx(name, cache_dir() / IDX_SOURCES[name].subdirs[0])
         except DataError as e:
             problem = f"\nDownload failed: {e}"
     names = ", ".join(stem + ".gz" for stem in IDX_FILES.values())
     looked = "\n  ".join(str(d) for d in dirs)
+    where = "" if data_dir is None else f" in --data-dir {data_dir}"
     raise DataError(
-        f"dataset {name!r} not found: need {names} (or uncompressed) in one folder. "
+        f"dataset {name!r} not found{where}: need {names} (or uncompressed) in one folder. "
         f"Looked in:\n  {looked}{problem}\nPoint --data-dir or TICKETLAB_DATA at a folder "
         "holding them."
     )

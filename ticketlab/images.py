@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DataError
-from .paths import cache_dir, data_roots, fetch
+from .paths import EXPLICIT_HINT, cache_dir, data_roots, fetch
 
 CIFAR_URL = ("https://www.cs.toronto.edu/~kriz/",)
 CIFAR_TAR = "cifar-10-python.tar.gz"
@@ -150,7 +150,9 @@ def locate_cifar10(data_dir: str | Path | None, download: bool) -> tuple[str, Pa
             if (folder / "train").is_dir() and (folder / "test").is_dir():
                 return "folder", folder
     problem = ""
-    if download:
+    if data_dir is not None:
+        problem = f"\n{EXPLICIT_HINT}"
+    elif download:
         try:
             return "tar", fetch(
                 CIFAR_URL, CIFAR_TAR, cache_dir() / "cifar10" / CIFAR_TAR, CIFAR_MD5
@@ -158,9 +160,11 @@ def locate_cifar10(data_dir: str | Path | None, download: bool) -> tuple[str, Pa
         except DataError as e:
             problem = f"\nDownload failed: {e}"
     places = "\n  ".join(map(str, looked))
+    where = "" if data_dir is None else f" in --data-dir {data_dir}"
     raise DataError(
-        "dataset 'cifar10' not found: need cifar-10-batches-py/, cifar-10-python.tar.gz or an "
-        f"image folder cifar10-jpeg/{{train,test}}/<class>/ in one of:\n  {places}{problem}"
+        f"dataset 'cifar10' not found{where}: need cifar-10-batches-py/, cifar-10-python.tar.gz "
+        f"or an image folder cifar10-jpeg/{{train,test}}/<class>/ in one of:\n  {places}"
+        f"{problem}"
     )
 
 

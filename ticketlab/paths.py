@@ -1,8 +1,10 @@
 """Where datasets and caches live, and the checked download of official files.
 
-Data roots, in order: an explicit ``data_dir``, the ``TICKETLAB_DATA`` environment variable,
-then the user cache (``TICKETLAB_CACHE``, else ``$XDG_CACHE_HOME/ticketlab``, else
-``~/.cache/ticketlab``), which is also where downloads and decoded-image caches go.
+Data roots: an explicit ``data_dir`` alone (it must exist, and nothing else is looked in or
+downloaded, so a typo cannot silently run on other data); without one, the
+``TICKETLAB_DATA`` environment variable, then the user cache (``TICKETLAB_CACHE``, else
+``$XDG_CACHE_HOME/ticketlab``, else ``~/.cache/ticketlab``), which is also where downloads and
+decoded-image caches go.
 """
 
 from __future__ import annotations
@@ -24,10 +26,19 @@ def cache_dir() -> Path:
     return Path(base) / "ticketlab"
 
 
+EXPLICIT_HINT = (
+    "An explicit --data-dir is the only place looked in (nothing is downloaded); omit it to "
+    "use $TICKETLAB_DATA and the cache, downloading there when online."
+)
+
+
 def data_roots(data_dir: str | Path | None) -> list[Path]:
-    roots: list[Path] = []
     if data_dir is not None:
-        roots.append(Path(data_dir))
+        path = Path(data_dir)
+        if not path.is_dir():
+            raise DataError(f"--data-dir {path} does not exist or is not a folder")
+        return [path]
+    roots: list[Path] = []
     if env := os.environ.get("TICKETLAB_DATA"):
         roots.append(Path(env))
     roots.append(cache_dir())

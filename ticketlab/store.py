@@ -42,7 +42,7 @@ import yaml
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .config import Config, from_dict
+from .config import Config, from_dict, with_protocol
 from .errors import TicketlabError
 from .experiment import TrainingRecord, plan
 
@@ -65,6 +65,28 @@ CREATE TABLE IF NOT EXISTS evals (
 );
 """
 
+# Columns added after the first release: (table, column, type). A database made before
+# gets them (null in its old rows) when opened.
+ADDED_COLUMNS = (
+    ("trainings", "sign_flip_final", "REAL"),
+    ("trainings", "sign_flip_es", "REAL"),
+    ("trainings", "sign_flips_final", "TEXT"),
+    ("trainings", "sign_flips_es", "TEXT"),
+    ("evals", "sign_flip", "REAL"),
+    ("evals", "sign_flips", "TEXT"),
+)
+JSON_FIELDS = ("weights_remaining_per_layer", "sign_flips_final", "sign_flips_es")
+EVAL_FIELDS = (
+    "training_id",
+    "step",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "sign_flip",
+    "sign_flips",
+)
+
 SUMMARY_FIELDS = (
     "round",
     "seed",
@@ -85,6 +107,10 @@ SUMMARY_FIELDS = (
     "es_step",
     "es_test_acc",
     "es_val_loss",
+    "sign_flip_final",
+    "sign_flip_es",
+    "sign_flips_final",
+    "sign_flips_es",
     "wall_time_s",
     "cohort_size",
     "init_seed",
@@ -144,7 +170,8 @@ class RunDir:
         if not cfg_file.is_file():
             raise TicketlabError(f"{path} is not a ticketlab run directory (no config.yaml)")
         try:
-            cfg = from_dict(yaml.safe_load(cfg_file.read_text()), where=str(cfg_file))
+            raw = with_protocol(yaml.safe_load(cfg_file.read_text()))
+            cfg = from_dict(raw, where=str(cfg_file))
         except yaml.YAMLError as e:
             raise TicketlabError(f"{cfg_file} is not valid YAML: {e}") from None
         return cls(path, cfg)
@@ -202,6 +229,10 @@ class RunDir:
         if self._db is None:
             self._db = sqlite3.connect(self.path / "metrics.sqlite")
             self._db.executescript(SCHEMA)
+            for table, column, kind in ADDED_COLUMNS:
+                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
         return self._db
 
     def close(self) -> None:
@@ -219,7 +250,8 @@ class RunDir:
         with self.db:  # one transaction: all rows or none
             for rec in records:
                 s = rec.summary() | {"finished_at": now}
-                s["weights_remaining_per_layer"] = json.dumps(s["weights_remaining_per_layer"])
+                for f in JSON_FIELDS:
+                    s[f] = json.dumps(s[f])
                 cols = ", ".join(("id", *SUMMARY_FIELDS))
                 marks = ", ".join("?" * (len(SUMMARY_FIELDS) + 1))
                 self.db.execute(
@@ -228,9 +260,19 @@ class RunDir:
                 )
                 self.db.execute("DELETE FROM evals WHERE training_id = ?", (rec.key.id,))
                 self.db.executemany(
-                    "INSERT INTO evals VALUES (?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO evals ({', '.join(EVAL_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(EVAL_FIELDS))})",
                     [
-                        (rec.key.id, e.step, e.val_loss, e.val_acc, e.test_loss, e.test_acc)
+                        (
+                            rec.key.id,
+                            e.step,
+                            e.val_loss,
+                            e.val_acc,
+                            e.test_loss,
+                            e.test_acc,
+                            e.sign_flip,
+                            json.dumps(e.sign_flips),
+                        )
                         for e in rec.result.evals
                     ],
                 )
@@ -246,16 +288,18 @@ class RunDir:
         out = []
         for row in cur:
             d = dict(zip(SUMMARY_FIELDS, row, strict=True))
-            d["weights_remaining_per_layer"] = json.loads(d["weights_remaining_per_layer"])
+            for f in JSON_FIELDS:
+                d[f] = None if d[f] is None else json.loads(d[f])
             out.append(d)
         return out
 
     def evals(self) -> list[dict[str, Any]]:
         if not (self.path / "metrics.sqlite").exists():
             return []
-        cur = self.db.execute("SELECT * FROM evals ORDER BY training_id, step")
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur]
+        cur = self.db.execute(
+            f"SELECT {', '.join(EVAL_FIELDS)} FROM evals ORDER BY training_id, step"
+        )
+        return [dict(zip(EVAL_FIELDS, row, strict=True)) for row in cur]
 
     # -- tensors -------------------------------------------------------------------------
     def _tensor_path(self, name: str) -> Path:
@@ -273,15 +317,10 @@ class RunDir:
         """All metrics as ``trainings.csv``, ``evals.csv`` and ``trainings.json`` in
         ``dest``, for plotting in other tools."""
         rows = self.summaries()
-        flat = [
-            r | {"weights_remaining_per_layer": json.dumps(r["weights_remaining_per_layer"])}
-            for r in rows
-        ]
+        flat = [r | {f: json.dumps(r[f]) for f in JSON_FIELDS} for r in rows]
         paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
         atomic_write_text(paths[0], _csv(list(SUMMARY_FIELDS), flat))
-        evals = self.evals()
-        cols = ["training_id", "step", "val_loss", "val_acc", "test_loss", "test_acc"]
-        atomic_write_text(paths[1], _csv(cols, evals))
+        atomic_write_text(paths[1], _csv(list(EVAL_FIELDS), self.evals()))
         atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
         return paths
 
@@ -325,7 +364,7 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[st
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
-        if k == "name" and not prefix:
+        if k in ("name", "protocol") and not prefix:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
             out += _diff(a, b, f"{prefix}{k}.")

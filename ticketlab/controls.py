@@ -1,0 +1,54 @@
+"""Controls: the networks a winning ticket is compared with, built from its mask and init.
+
+Each control trains under the ticket's mask (``random_mask`` under a random one with the
+same per-tensor counts) from weights made of the ticket's starting weights ``ticket`` (the
+original init, or the rewind point with late resetting) and a fresh draw ``fresh`` from the
+init scheme. Masked tensors are the weight tensors named in ``mask``; every other parameter
+(biases) takes its ``fresh`` value in every control but ``random_mask``, as in ``reinit``.
+
+- ``reinit``: ``fresh`` weights (Frankle & Carbin 2019, random re-initialisation).
+- ``random_mask``: the ticket's weights under a uniformly random mask with the same number
+  of kept weights per tensor (Frankle & Carbin 2019).
+- ``signed_reinit``: fresh magnitudes ``|fresh|``, each kept weight with the sign of the
+  ticket's (Zhou et al. 2019, "reinit" with the initial signs kept).
+- ``signed_constant``: each kept weight is the sign of the ticket's times the standard
+  deviation of the tensor's starting values (Zhou et al. 2019, "constant" with signs kept).
+- ``reshuffle``: the ticket's kept starting values permuted at random among the kept
+  positions of their tensor (Zhou et al. 2019, "reshuffle").
+
+Everything is written against tensors and masks by name, so it holds for any architecture.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .model import Params
+from .pruning import Mask, random_mask_like
+
+
+def make_control(
+    name: str, ticket: Params, mask: Mask, fresh: Params, seed: int
+) -> tuple[Params, Mask]:
+    """Initial weights and mask of control ``name``; ``seed`` drives any random choice
+    (the random mask, the reshuffle permutation)."""
+    if name == "reinit":
+        return fresh, mask
+    if name == "random_mask":
+        return ticket, random_mask_like(mask, seed)
+    g = torch.Generator().manual_seed(seed)
+    out = dict(fresh)
+    for k, m in mask.items():
+        w = ticket[k]
+        if name == "signed_reinit":
+            out[k] = fresh[k].abs() * w.sign()
+        elif name == "signed_constant":
+            out[k] = w.sign() * w.std(correction=0)
+        elif name == "reshuffle":
+            flat = w.flatten().clone()
+            kept = m.flatten().nonzero().squeeze(1)
+            flat[kept] = flat[kept[torch.randperm(len(kept), generator=g)]]
+            out[k] = flat.view_as(w)
+        else:
+            raise ValueError(f"unknown control {name!r}")
+    return out, mask
