@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 import ticketlab
 from ticketlab.cli import main
@@ -198,6 +199,83 @@ class Stop(KeyboardInterrupt):
     pass
 
 
+ALL_CONTROLS = (
+    "experiment.controls=[reinit, random_mask, signed_reinit, signed_constant, reshuffle]"
+)
+
+
+@pytest.mark.slow
+def test_data_order_and_every_control_in_a_run(tmp_path: Path) -> None:
+    from ticketlab.experiment import derive_seed
+
+    overrides = [*TINY[1::2], ALL_CONTROLS]
+    cfg = ticketlab.load_config(preset_name="seed", overrides=overrides, seeds=[4])
+    rows = ticketlab.run(cfg, tmp_path / "per-round", make_figures=False).summaries()
+    by_round: dict[int, set[int]] = {}
+    for r in rows:
+        by_round.setdefault(r["round"], set()).add(r["data_seed"])
+    # One order per round, shared by the ticket and its controls; a fresh one every round.
+    assert all(len(seeds) == 1 for seeds in by_round.values())
+    assert len({s for seeds in by_round.values() for s in seeds}) == 3
+    controls = {(r["round"], r["control"]) for r in rows if r["kind"] == "control"}
+    names = {"reinit", "random_mask", "signed_reinit", "signed_constant", "reshuffle"}
+    assert controls == {(0, c) for c in names - {"random_mask"}} | {
+        (r, c) for r in (1, 2) for c in names
+    }
+    for r in rows:
+        assert 0 <= r["sign_flip_es"] <= 1 and 0 <= r["sign_flip_final"] <= 1
+        assert set(r["sign_flips_final"]) == {"fc1.weight", "fc2.weight", "fc3.weight"}
+    assert any(r["sign_flip_final"] > 0 for r in rows)
+    for c in ("reinit", "signed_reinit", "signed_constant", "reshuffle"):
+        assert (tmp_path / "per-round" / f"inits/seed4/round02-{c}.safetensors").is_file()
+
+    fixed = ticketlab.load_config(
+        preset_name="seed", overrides=[*overrides, "experiment.data_order=fixed"], seeds=[4]
+    )
+    rows = ticketlab.run(fixed, tmp_path / "fixed", make_figures=False).summaries()
+    assert {r["data_seed"] for r in rows} == {derive_seed(4, "data")}
+
+
+@pytest.mark.slow
+def test_adding_seeds_trains_only_the_new_ones(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    one = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0])
+    before = ticketlab.run(one, out, make_figures=False).summaries()
+    files = {p: p.read_bytes() for p in (out / "masks").rglob("*") if p.is_file()}
+    two = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0, 1])
+    after = ticketlab.run(two, out, make_figures=False).summaries()
+    assert [r for r in after if r["seed"] == 0] == before  # wall times and timestamps too
+    assert len([r for r in after if r["seed"] == 1]) == len(before)
+    assert all(p.read_bytes() == b for p, b in files.items())
+    rd = ticketlab.RunDir.open(out)
+    assert rd.config.seeds == [0, 1] and rd.status()["status"] == "complete"
+    assert all(r["cohort_size"] == 2 for r in after if r["seed"] == 1)  # trained alone
+    with pytest.raises(ticketlab.TicketlabError, match="different config"):
+        ticketlab.run(one, out, make_figures=False)  # dropping a seed is refused
+
+
+@pytest.mark.slow
+def test_a_protocol_1_run_directory_resumes_with_its_old_behaviour(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ticketlab.experiment import derive_seed
+
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[2]).to_dict()
+    del cfg["protocol"], cfg["experiment"]["data_order"], cfg["data"]["subset_sampling"]
+    del cfg["maxgroup"]["group_size"]
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg))  # as the code before wrote it
+    code = main(["run", "--preset", "seed", *TINY, "--seeds", "2", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "experiment.data_order: 'fixed' there, 'per_round' now" in err
+    assert f"`ticketlab resume {out}` resumes it as it was made" in err
+    assert main(["resume", str(out), "--quiet"]) == 0
+    rows = ticketlab.RunDir.open(out).summaries()
+    assert len(rows) == 6 and {r["data_seed"] for r in rows} == {derive_seed(2, "data")}
+    assert "protocol" not in yaml.safe_load((out / "config.yaml").read_text())
+
+
 @pytest.mark.slow
 def test_resume_after_ctrl_c_gives_the_uninterrupted_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -311,6 +389,7 @@ def test_missing_data_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("TICKETLAB_DATA")
+    (tmp_path / "empty").mkdir()
     code = main(
         [
             "run",

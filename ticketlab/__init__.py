@@ -2,8 +2,19 @@
 
 __version__ = "0.1.0"
 
-from .api import list_runs, plot, run
+from .api import list_runs, plot, resume, run
 from .config import Config, load_config, preset
+from .errors import TicketlabError
 from .store import RunDir
 
-__all__ = ["Config", "RunDir", "list_runs", "load_config", "plot", "preset", "run"]
+__all__ = [
+    "Config",
+    "RunDir",
+    "TicketlabError",
+    "list_runs",
+    "load_config",
+    "plot",
+    "preset",
+    "resume",
+    "run",
+]

@@ -62,9 +62,12 @@ def run(
     make_figures: bool = True,
 ) -> RunDir:
     """Run (or resume) the experiment of ``cfg`` into ``out``; returns the run directory.
-    A finished run is left as it is."""
+    A finished run is left as it is. A run directory whose config differs from ``cfg`` only
+    by having fewer seeds gets ``cfg``'s other seeds added, and trains only those."""
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
     with run_dir.lock():
+        run_dir.save_seeds()
+        cfg = run_dir.config
         if run_dir.status()["status"] == "complete":
             if make_figures and not (run_dir.path / "figures" / "figure1.png").exists():
                 plot(run_dir.path)
@@ -111,6 +114,17 @@ def run(
         if make_figures:
             plot(run_dir.path)
         return run_dir
+
+
+def resume(
+    run_path: str | Path,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    on_progress: Callable[[RoundProgress], None] | None = None,
+) -> RunDir:
+    """Resume the run in ``run_path`` with the config it was made with."""
+    cfg = RunDir.open(run_path).config
+    return run(cfg, run_path, data_dir, download, on_progress)
 
 
 def _peak_rss_mb() -> int:

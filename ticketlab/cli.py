@@ -58,6 +58,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    progress = None if args.quiet else ProgressDisplay()
+    rd = api.resume(
+        args.run_dir, data_dir=args.data_dir, download=not args.no_download, on_progress=progress
+    )
+    print(_table(rd))
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     sys.stdout.write(_resolve(args).to_yaml())
     return 0
@@ -165,6 +174,16 @@ def _table(rd: RunDir) -> str:
     return "\n".join(lines)
 
 
+def _runtime_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data-dir",
+        help="the folder holding the datasets (the only place looked in); default: "
+        "$TICKETLAB_DATA, then the cache, downloading there when online",
+    )
+    p.add_argument("--no-download", action="store_true", help="never download missing data")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ticketlab", description="Lottery-ticket experiments: IMP, controls, figures."
@@ -173,10 +192,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run or resume an experiment")
     _config_args(p)
     p.add_argument("--out", help="run directory (default: runs/<name>-<config hash>)")
-    p.add_argument("--data-dir", help="folder holding the datasets (else $TICKETLAB_DATA, cache)")
-    p.add_argument("--no-download", action="store_true", help="never download missing data")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    _runtime_args(p)
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("resume", help="resume a run with the config it was made with")
+    p.add_argument("run_dir")
+    _runtime_args(p)
+    p.set_defaults(func=cmd_resume)
     p = sub.add_parser("config", help="print a resolved config as YAML")
     _config_args(p)
     p.set_defaults(func=cmd_config)

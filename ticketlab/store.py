@@ -157,9 +157,10 @@ class RunDir:
     """An opened run directory. ``RunDir.open`` reads one; ``RunDir.create`` makes or
     re-opens one for a config, refusing a directory that holds a different config."""
 
-    def __init__(self, path: Path, config: Config) -> None:
+    def __init__(self, path: Path, config: Config, new_seeds: list[int] | None = None) -> None:
         self.path = path
         self.config = config
+        self.new_seeds = new_seeds or []  # seeds to add to the run (``save_seeds``)
         self._db: sqlite3.Connection | None = None
 
     # -- opening -------------------------------------------------------------------------
@@ -183,15 +184,28 @@ class RunDir:
             raise TicketlabError(f"run directory {path} exists and is not a directory")
         if (path / "config.yaml").is_file():
             existing = cls.open(path)
-            if existing.config.identity_hash() != config.identity_hash():
-                diff = _diff(existing.config.to_dict(), config.to_dict())
+            old, new = existing.config, config
+            added = [s for s in new.seeds if s not in old.seeds]
+            if old.identity_hash() != new.identity_hash() and not (
+                set(old.seeds) <= set(new.seeds)
+                and old.identity() | {"seeds": []} == new.identity() | {"seeds": []}
+            ):
+                diff = _diff(old.to_dict(), new.to_dict())
+                hint = ""
+                if old.protocol < new.protocol:
+                    hint = (
+                        f" It was made under config protocol {old.protocol}; `ticketlab resume "
+                        f"{path}` resumes it as it was made."
+                    )
                 raise TicketlabError(
                     f"{path} holds a run of a different config ({'; '.join(diff)}). Use "
-                    "another --out, or delete that directory to start over."
+                    f"another --out, or delete that directory to start over.{hint}"
                 )
             if not os.access(path, os.W_OK):
                 raise TicketlabError(f"run directory {path} is not writable")
-            return existing
+            if added:
+                old.seeds = [*old.seeds, *added]
+            return cls(path, old, added)
         if path.is_dir() and any(path.iterdir()):
             raise TicketlabError(
                 f"{path} exists, is not empty and holds no ticketlab run (no config.yaml); "
@@ -206,6 +220,13 @@ class RunDir:
             raise TicketlabError(f"run directory {path} is not writable: {e}") from None
         atomic_write_text(path / "config.yaml", config.to_yaml())
         return cls(path, config)
+
+    def save_seeds(self) -> None:
+        """Record the seeds ``create`` was asked to add (under the lock): the existing
+        seeds' records stay as they are, and the run trains only the new seeds."""
+        if self.new_seeds:
+            atomic_write_text(self.path / "config.yaml", self.config.to_yaml())
+            self.new_seeds = []
 
     # -- locking -------------------------------------------------------------------------
     @contextlib.contextmanager
