@@ -65,6 +65,7 @@ FIELDS = {
     "init_seed",
     "data_seed",
     "finished_at",
+    "branch",
 }
 
 
@@ -125,6 +126,8 @@ def test_cli_run_show_plot_ls(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     meta = json.loads((out / "run.json").read_text())
     assert meta["invocations"][0]["outcome"] == "complete"
     assert meta["invocations"][0]["environment"]["torch"]
+    env = meta["invocations"][0]["environment"]
+    assert len(env["git_commit"]) == 40 and isinstance(env["git_dirty"], bool)  # a checkout
     inv = meta["invocations"][0]
     assert inv["dataset_mb"] == 2  # 2,500 images of 784 bytes, and their labels
     assert 0 < inv["rss_before_data_mb"] <= inv["peak_rss_mb"]

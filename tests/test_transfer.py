@@ -97,13 +97,14 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
         "figure2-adam-lr-0-0012-2-epochs.png",
         "figure2-grid.png",
         "figure2-sgd-lr-0-01-1-epochs.png",
+        "sign-flips.png",
     ]
     assert main(["report", str(out)]) == 0
     md = (out / "report.md").read_text()
     assert "| fashion_mnist | sgd lr=0.01, 1 epochs | reinit |" in md
     assert "95% CI" in md and "[" in md
     html_text = (out / "report.html").read_text()
-    assert html_text.count("data:image/png;base64,") == 4
+    assert html_text.count("data:image/png;base64,") == 5
     assert "http://" not in html_text and "https://" not in html_text
 
     assert main(["export", str(out), "--to", str(tmp_path / "x")]) == 0
@@ -115,7 +116,7 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
 
     if CHROMIUM or os.environ.get("CI") == "true":
         dom, log = render(out / "report.html", tmp_path)
-        assert 'data-images-loaded="4/4"' in dom
+        assert 'data-images-loaded="5/5"' in dom
         assert "CONSOLE" not in log, log
 
 

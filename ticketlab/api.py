@@ -10,6 +10,8 @@ ticketlab.plot(run.path)
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import resource
 import time
 from collections.abc import Callable
@@ -19,12 +21,12 @@ from typing import Any
 import torch
 
 from .bench import run_bench
-from .config import Config, DataConfig
+from .config import Config, DataConfig, branch_config
 from .data import Dataset, load_dataset
 from .errors import TicketlabError
-from .experiment import Experiment, RoundProgress
-from .figures import figure1, figure2
-from .report import write_report
+from .experiment import Experiment, RoundProgress, all_rounds, plan
+from .figures import figure1, figure2, sign_flip_figure
+from .report import Options, write_report
 from .store import RunDir, environment
 
 RUNS_ROOT = Path("runs")
@@ -65,13 +67,25 @@ def run(
     A finished run is left as it is. A run directory whose config differs from ``cfg`` only
     by having fewer seeds gets ``cfg``'s other seeds added, and trains only those."""
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
+    trained = _execute(run_dir, data_dir, download, on_progress)
+    if make_figures and (trained or not (run_dir.path / "figures" / "figure1.png").exists()):
+        plot(run_dir.path)
+    return run_dir
+
+
+def _execute(
+    run_dir: RunDir,
+    data_dir: str | Path | None,
+    download: bool,
+    on_progress: Callable[[RoundProgress], None] | None,
+) -> bool:
+    """Train what ``run_dir`` (a run or a branch) still lacks, recording each invocation's
+    environment, timings and memory in its ``run.json``; False if nothing was left."""
     with run_dir.lock():
         run_dir.save_seeds()
         cfg = run_dir.config
         if run_dir.status()["status"] == "complete":
-            if make_figures and not (run_dir.path / "figures" / "figure1.png").exists():
-                plot(run_dir.path)
-            return run_dir
+            return False
         device = resolve_device(cfg.device)
         meta = run_dir.meta()
         entry: dict[str, Any] = {
@@ -99,7 +113,16 @@ def run(
         entry["dataset_mb"] = round(sum(d.nbytes for d in datasets.values()) / 2**20)
         datasets = {name: d.to(device) for name, d in datasets.items()}
         try:
-            Experiment(cfg, datasets, run_dir, device, on_progress).run()
+            Experiment(
+                cfg,
+                datasets,
+                run_dir,
+                device,
+                on_progress,
+                source=run_dir.base,
+                rounds=run_dir.rounds,
+                skip=run_dir.skip,
+            ).run()
             entry["outcome"] = "complete"
         except BaseException as e:
             entry["outcome"] = f"stopped: {type(e).__name__}"
@@ -111,9 +134,87 @@ def run(
                 entry["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20)
             entry["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             run_dir.write_meta(meta)
-        if make_figures:
-            plot(run_dir.path)
-        return run_dir
+        return True
+
+
+def parse_rounds(text: str, last: int) -> list[int]:
+    """``0,2,4``, ``3-7`` (inclusive), ``0-20:2`` (every second) or a mix, as sorted rounds
+    between 0 and ``last``."""
+    rounds: set[int] = set()
+    for part in text.split(","):
+        try:
+            span, _, step = part.strip().partition(":")
+            lo, _, hi = span.partition("-")
+            a, b = int(lo), int(hi) if hi else int(lo)
+            rounds.update(range(a, b + 1, int(step) if step else 1))
+        except ValueError:
+            raise TicketlabError(
+                f"--rounds {text!r}: expected rounds like 0,2,4 or 0-20 or 0-20:2"
+            ) from None
+    bad = sorted(r for r in rounds if not 0 <= r <= last)
+    if bad or not rounds:
+        raise TicketlabError(f"--rounds {text!r}: rounds must lie between 0 and {last}")
+    return sorted(rounds)
+
+
+def branch(
+    run_path: str | Path,
+    overrides: list[str] | tuple[str, ...],
+    rounds: list[int] | None = None,
+    name: str = "branch",
+    data_dir: str | Path | None = None,
+    download: bool = True,
+    on_progress: Callable[[RoundProgress], None] | None = None,
+) -> RunDir:
+    """Train more controls, transfer datasets or transfer settings (``overrides`` of
+    ``config.BRANCH_KEYS``) on the saved masks and inits of the run in ``run_path``, at
+    ``rounds`` (default: all). The branch is a run directory of its own under
+    ``RUN/branches/<name>-<hash>/``; it resumes like a run, trains only what the run itself
+    does not, and never writes into the run's own records."""
+    base = RunDir.open(run_path)
+    if base.base is not None:
+        raise TicketlabError(f"{base.path} is a branch; branch its base run {base.base.path}")
+    if not name or not all(c.isalnum() or c in "-_." for c in name):
+        raise TicketlabError(f"branch name {name!r}: use letters, digits, '-', '_' or '.'")
+    cfg = branch_config(base.config, overrides)
+    todo = all_rounds(cfg) if rounds is None else sorted(set(rounds))
+    if not set(todo) <= set(all_rounds(cfg)):
+        raise TicketlabError(f"rounds must lie between 0 and {cfg.prune.rounds}, got {todo}")
+    if not plan(cfg, todo, base.skip_for_branches()):
+        raise TicketlabError(
+            f"the branch ({'; '.join(overrides) or 'no overrides'}) adds nothing the run "
+            "trains already; set experiment.controls, transfer.datasets or transfer.settings "
+            "to something new"
+        )
+    _check_base(base, todo)
+    ident = cfg.identity() | {"seeds": None}  # the branch follows the base run's seeds
+    digest = hashlib.sha256(json.dumps([ident, todo], sort_keys=True).encode()).hexdigest()
+    path = base.path / "branches" / f"{name}-{digest[:8]}"
+    bd = RunDir.create(path, cfg)
+    if bd.base is None:  # new (or killed before it was marked a branch)
+        bd.write_branch(base.path, todo, list(overrides))
+        bd = RunDir(path, bd.config, bd.new_seeds)
+    _execute(bd, data_dir, download, on_progress)
+    return bd
+
+
+def _check_base(base: RunDir, rounds: list[int]) -> None:
+    """A branch needs the base run's mask of every round it trains (made by the round
+    before) and, with late resetting, the rewind weights."""
+    cfg = base.config
+    for seed in cfg.seeds:
+        missing = [
+            r for r in rounds if r > 0 and not base.has_tensors(f"masks/seed{seed}/round{r:02d}")
+        ]
+        if cfg.experiment.rewind_step > 0 and not base.has_tensors(f"inits/seed{seed}/rewind"):
+            missing = rounds
+        if missing:
+            raise TicketlabError(
+                f"{base.path} is incomplete for this branch: seed {seed} has no mask yet for "
+                f"round(s) {', '.join(map(str, missing))} (each made when the round before "
+                f"finishes). Finish the run (`ticketlab resume {base.path}`) or branch at "
+                "earlier rounds (--rounds)."
+            )
 
 
 def resume(
@@ -135,17 +236,23 @@ def _peak_rss_mb() -> int:
 def plot(run_path: str | Path) -> list[Path]:
     """(Re)draw the run's figures into ``RUN_DIR/figures``."""
     rd = RunDir.open(run_path)
-    rows = rd.summaries()
+    rows = rd.all_summaries()
     if not rows:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
     main, out = rd.config.data.dataset, rd.path / "figures"
-    return figure1(rows, main, out) + figure2(rows, main, out)
+    return figure1(rows, main, out) + figure2(rows, main, out) + sign_flip_figure(rows, main, out)
 
 
-def report(run_path: str | Path) -> list[Path]:
-    """Redraw the figures and write ``report.html`` and ``report.md`` into the run."""
+def report(
+    run_path: str | Path, correction: str = "holm", pool_rounds: tuple[int, int] | None = None
+) -> list[Path]:
+    """Redraw the figures and write ``report.html`` and ``report.md`` into the run.
+    ``correction`` (``holm`` or ``bh``) adjusts each comparison's per-level p-values;
+    ``pool_rounds`` (inclusive) is the range of rounds the pooled verdict averages over
+    (default: every pruned level, rounds 1 and up)."""
+    options = Options(correction, pool_rounds)
     figures = plot(run_path)
-    return write_report(RunDir.open(run_path), figures)
+    return write_report(RunDir.open(run_path), figures, options)
 
 
 def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:

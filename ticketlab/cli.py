@@ -67,6 +67,26 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_branch(args: argparse.Namespace) -> int:
+    base = RunDir.open(args.run_dir)
+    rounds = (
+        None if args.rounds is None else api.parse_rounds(args.rounds, base.config.prune.rounds)
+    )
+    progress = None if args.quiet else ProgressDisplay()
+    bd = api.branch(
+        args.run_dir,
+        args.overrides,
+        rounds,
+        args.name,
+        data_dir=args.data_dir,
+        download=not args.no_download,
+        on_progress=progress,
+    )
+    print(f"branch: {bd.path}", file=sys.stderr)
+    print(_table(bd))
+    return 0
+
+
 def cmd_config(args: argparse.Namespace) -> int:
     sys.stdout.write(_resolve(args).to_yaml())
     return 0
@@ -79,7 +99,11 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    for p in api.report(args.run_dir):
+    pool = None
+    if args.pool_rounds is not None:
+        rounds = api.parse_rounds(args.pool_rounds, RunDir.open(args.run_dir).config.prune.rounds)
+        pool = (rounds[0], rounds[-1])
+    for p in api.report(args.run_dir, args.correction, pool):
         print(p)
     return 0
 
@@ -130,7 +154,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     rd = RunDir.open(args.run_dir)
     if args.json:
-        for row in rd.summaries():
+        for row in rd.all_summaries():
             print(json.dumps(row))
         return 0
     st = rd.status()
@@ -146,7 +170,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _table(rd: RunDir) -> str:
     """Mean test accuracy at early stopping per round and curve."""
-    rows = rd.summaries()
+    rows = rd.all_summaries()
     by: dict[tuple[str, str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     weights: dict[tuple[str, str, int], float] = {}
     curves: list[str] = []
@@ -198,6 +222,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     _runtime_args(p)
     p.set_defaults(func=cmd_resume)
+    p = sub.add_parser(
+        "branch",
+        help="train more controls or transfers on a finished run's tickets",
+        description="Train more controls (experiment.controls), transfer datasets "
+        "(transfer.datasets) or transfer settings (transfer.settings) on the saved masks and "
+        "inits of RUN_DIR, into RUN_DIR/branches/<name>-<hash>/. The run's own records are "
+        "never modified; show, report, export and plot show the branch beside them.",
+    )
+    p.add_argument("run_dir")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="e.g. --set 'experiment.controls=[reinit, signed_reinit]' (repeatable)",
+    )
+    p.add_argument("--rounds", help="rounds to train, e.g. 0,2,4 or 0-20 or 0-20:2 (default all)")
+    p.add_argument("--name", default="branch", help="name of the branch folder (default branch)")
+    _runtime_args(p)
+    p.set_defaults(func=cmd_branch)
     p = sub.add_parser("config", help="print a resolved config as YAML")
     _config_args(p)
     p.set_defaults(func=cmd_config)
@@ -206,6 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plot)
     p = sub.add_parser("report", help="write RUN_DIR/report.html and report.md")
     p.add_argument("run_dir")
+    p.add_argument(
+        "--correction",
+        choices=["holm", "bh"],
+        default="holm",
+        help="adjustment of each comparison's per-level p-values: holm (family-wise error, "
+        "default) or bh (Benjamini-Hochberg, false discovery rate)",
+    )
+    p.add_argument(
+        "--pool-rounds",
+        metavar="A-B",
+        help="rounds the pooled verdict averages over (default: every pruned level, 1 and up)",
+    )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("export", help="metrics as CSV and JSON (default: RUN_DIR/export)")
     p.add_argument("run_dir")

@@ -484,6 +484,26 @@ def load_config(
     return from_dict(d)
 
 
+# What a branch may change: what else is trained on a run's tickets, never the tickets.
+BRANCH_KEYS = ("experiment.controls", "transfer.datasets", "transfer.settings")
+
+
+def branch_config(base: Config, overrides: list[str] | tuple[str, ...]) -> Config:
+    """The config of a branch of a run of ``base``: ``base`` with ``overrides`` of the
+    ``BRANCH_KEYS`` only; any other key would change the tickets themselves."""
+    d = copy.deepcopy(base.to_dict())
+    for assignment in overrides:
+        apply_override(d, assignment)
+        key = assignment.split("=", 1)[0].strip()
+        if key not in BRANCH_KEYS:
+            raise ConfigError(
+                f"a branch cannot change {key}: it would change the tickets or what the base "
+                f"run's records mean. A branch can set {', '.join(BRANCH_KEYS)}; for anything "
+                "else start a new run"
+            )
+    return from_dict(d)
+
+
 def check_dataset_name(where: str, name: str) -> None:
     if name in DATASETS:
         return

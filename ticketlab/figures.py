@@ -9,6 +9,8 @@ over seeds.
 - Figure 2: one figure per optimiser setting, one panel per transfer dataset
   (``figure2-<setting>``), and one grid of every dataset by every setting
   (``figure2-grid``).
+- Sign flips (``sign-flips``): the share of kept weights whose sign at the end of training
+  differs from the start, ticket and controls, in a grid of every dataset by every setting.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ STYLE = {
     "ticket": ("winning ticket", "#2ca02c"),
     "reinit": ("random re-init", "#ff7f0e"),
     "random_mask": ("random mask", "#1f77b4"),
+    "signed_reinit": ("re-init, signs kept", "#9467bd"),
+    "signed_constant": ("constant, signs kept", "#8c564b"),
+    "reshuffle": ("reshuffled init", "#e377c2"),
 }
 
 
@@ -109,6 +114,57 @@ def figure1(rows: list[dict[str, Any]], dataset: str, out_dir: Path) -> list[Pat
     return accuracy_figure(mine, f"Figure 1: LeNet on {dataset} ({setting})", out_dir / "figure1")
 
 
+def _grid(
+    rows: list[dict[str, Any]],
+    datasets: list[str],
+    field: str,
+    scale: float,
+    ylabel: str,
+    title: str,
+    out: Path,
+) -> list[Path]:
+    """One panel per setting (row) and dataset (column)."""
+    settings = list(dict.fromkeys(r["setting"] for r in rows))
+    fig, axes = plt.subplots(
+        len(settings),
+        len(datasets),
+        figsize=(4.2 * len(datasets), 3.6 * len(settings)),
+        squeeze=False,
+    )
+    for i, setting in enumerate(settings):
+        for j, ds in enumerate(datasets):
+            ax = axes[i][j]
+            mine = [r for r in rows if r["dataset"] == ds and r["setting"] == setting]
+            if mine:
+                _panel(ax, mine, field, scale, ylabel)
+            else:
+                ax.set_axis_off()
+            ax.set_title(f"{ds}\n{setting}", fontsize=9)
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, out)
+
+
+def sign_flip_figure(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
+    """Share of kept weights that flipped sign by the end of training, every dataset and
+    setting (records from before sign flips were measured are left out)."""
+    mine = [r for r in rows if r.get("sign_flip_final") is not None]
+    if not mine:
+        return []
+    datasets = list(dict.fromkeys([main, *(r["dataset"] for r in mine)]))
+    seeds = len({r["seed"] for r in mine})
+    return _grid(
+        mine,
+        [d for d in datasets if any(r["dataset"] == d for r in mine)],
+        "sign_flip_final",
+        100,
+        "kept weights with flipped sign (%)",
+        f"Sign flips by the end of training; mean of {seeds} seed(s)",
+        out_dir / "sign-flips",
+    )
+
+
 def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
     """Transfer figures: one per setting (a panel per transfer dataset) and the grid."""
     transfer = [r for r in rows if r["dataset"] != main]
@@ -131,24 +187,12 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
         )
         fig.tight_layout()
         paths += _save(fig, out_dir / f"figure2-{slug(setting)}")
-    all_settings = list(dict.fromkeys(r["setting"] for r in rows))
-    all_data = [main, *datasets]
-    fig, axes = plt.subplots(
-        len(all_settings),
-        len(all_data),
-        figsize=(4.2 * len(all_data), 3.6 * len(all_settings)),
-        squeeze=False,
+    return paths + _grid(
+        rows,
+        [main, *datasets],
+        "es_test_acc",
+        100,
+        "test accuracy at early stopping (%)",
+        f"All datasets and settings; mean of {seeds} seed(s)",
+        out_dir / "figure2-grid",
     )
-    for i, setting in enumerate(all_settings):
-        for j, ds in enumerate(all_data):
-            ax = axes[i][j]
-            mine = [r for r in rows if r["dataset"] == ds and r["setting"] == setting]
-            if mine:
-                _panel(ax, mine)
-            else:
-                ax.set_axis_off()
-            ax.set_title(f"{ds}\n{setting}", fontsize=9)
-    axes[0][0].legend(loc="lower left")
-    fig.suptitle(f"All datasets and settings; mean of {seeds} seed(s)")
-    fig.tight_layout()
-    return paths + _save(fig, out_dir / "figure2-grid")

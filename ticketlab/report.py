@@ -1,11 +1,19 @@
 """The run report: does a ticket beat its control, dataset by dataset, with statistics.
 
-For every dataset, optimiser setting, control and round, the ticket-minus-control
-difference in test accuracy at early stopping is paired by seed (ticket and control of a
-seed share the mask and the data order); its mean and a 95% Student-t confidence interval
-over seeds are reported. The verdict for a dataset and setting names the levels of pruning
-where the interval lies above zero (ticket better) or below it (ticket worse); everywhere
-else there is no significant difference. With one seed there is no interval and no verdict.
+For every dataset, optimiser setting and control, the ticket-minus-control difference in
+test accuracy at early stopping is paired by seed (ticket and control of a seed share the
+mask and the data order) at every pruning level (``stats.py``):
+
+- per level: mean, 95% Student-t interval, p-value, the p-value adjusted over the
+  comparison's levels (Holm by default, Benjamini-Hochberg as an option) and a Bonferroni
+  interval that holds for all levels at once;
+- pooled (the headline verdict): each seed's differences averaged over a range of levels
+  (default: every pruned level, rounds 1 and up), then a one-sample t-test over seeds.
+
+The same is reported for sign stability: the share of kept weights whose sign differs from
+the start at the end of training, ticket minus control. Differences are in percentage
+points (pp). With one seed there is no interval and no verdict, and a difference that is
+not significant is reported as inconclusive, with its interval, never as "no difference".
 
 ``write_report`` writes ``report.html`` (self-contained: figures embedded as data URIs, no
 network needed) and ``report.md`` into the run directory.
@@ -22,45 +30,44 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import TicketlabError
+from .stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
 from .store import RunDir, atomic_write_text
 
-# Two-sided 95% Student-t critical values t(0.975, df) for df = 1..30; 1.96 beyond.
-T975 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)
+CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+METRICS = {
+    "es_test_acc": "test accuracy at early stopping",
+    "sign_flip_final": "share of kept weights whose sign flipped by the end of training",
+}
 
 
-def t_critical(df: int) -> float:
-    return T975[df - 1] if df <= len(T975) else 1.96
+@dataclass
+class Options:
+    """How verdicts are drawn; recorded in the report."""
+
+    correction: str = "holm"
+    pool_rounds: tuple[int, int] | None = None  # inclusive; None: every pruned level (>= 1)
+    alpha: float = ALPHA
+
+    def __post_init__(self) -> None:
+        if self.correction not in CORRECTIONS:
+            raise TicketlabError(
+                f"correction {self.correction!r}: choose one of {', '.join(CORRECTIONS)}"
+            )
+
+    def describe(self) -> str:
+        rounds = (
+            "every pruned level (rounds 1 and up)"
+            if self.pool_rounds is None
+            else f"rounds {self.pool_rounds[0]}-{self.pool_rounds[1]}"
+        )
+        return (
+            f"Per-level p-values are {CORRECTION_NAMES[self.correction]}-adjusted over each "
+            f"comparison's levels (alpha {self.alpha:g}); simultaneous intervals are "
+            f"Bonferroni over the same levels. The pooled test averages each seed's "
+            f"differences over {rounds}, then tests the per-seed means (one-sample t over "
+            "seeds)."
+        )
 
 
 @dataclass
@@ -69,16 +76,23 @@ class Row:
     weights: float
     ticket: float
     control: float
-    diff: float
-    ci: tuple[float, float] | None
-    n: int
+    test: Test  # of the paired differences, ticket minus control
+    p_adj: float | None = None
+    simultaneous: tuple[float, float] | None = None
 
     @property
-    def sign(self) -> int:
-        """+1 ticket significantly better, -1 worse, 0 neither (or no interval)."""
-        if self.ci is None:
+    def diff(self) -> float:
+        return self.test.mean
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        return self.test.ci
+
+    def sign(self, alpha: float) -> int:
+        """+1 ticket significantly higher (after correction), -1 lower, 0 neither."""
+        if self.p_adj is None or self.p_adj >= alpha:
             return 0
-        return 1 if self.ci[0] > 0 else -1 if self.ci[1] < 0 else 0
+        return 1 if self.diff > 0 else -1
 
 
 @dataclass
@@ -86,129 +100,264 @@ class Comparison:
     dataset: str
     setting: str
     control: str
+    metric: str
     rows: list[Row]
+    pooled: Test
+    pooled_rounds: list[int]
+    options: Options
+
+    @property
+    def n_seeds(self) -> int:
+        return max((r.test.n for r in self.rows), default=0)
+
+    def headline(self) -> str:
+        """The pooled verdict, in pp, with its interval and the rounds pooled."""
+        t = self.pooled
+        if not self.pooled_rounds:
+            return "no pooled verdict: no level in the pooled range"
+        span = _span(self.pooled_rounds)
+        if t.ci is None:
+            return f"no verdict: {t.n} seed(s) give no interval ({_pp(t.mean)} pp over {span})"
+        word = "higher" if self.metric == "es_test_acc" else "more"
+        what = f"{_pp(t.mean)} pp over {span}, 95% CI [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
+        if t.p is not None and t.p < self.options.alpha:
+            verdict = f"ticket {word if t.mean > 0 else _opposite(word)}"
+            return f"{verdict}: {what}, p={_p(t.p)}, {t.n} seeds"
+        return f"inconclusive with {t.n} seeds: {what}, p={_p(t.p)}"
+
+    def levels(self) -> str:
+        """Which levels differ after the correction."""
+        if self.n_seeds < 2:
+            return "no per-level verdicts with one seed"
+        name = CORRECTION_NAMES[self.options.correction]
+        parts = []
+        word = "higher" if self.metric == "es_test_acc" else "more"
+        for sign, w in ((1, word), (-1, _opposite(word))):
+            hits = [r for r in self.rows if r.sign(self.options.alpha) == sign]
+            if hits:
+                parts.append(f"ticket {w} at {_levels(hits)} weights remaining")
+        rest = sum(r.sign(self.options.alpha) == 0 for r in self.rows)
+        if rest:
+            parts.append(f"inconclusive at {'the other ' if parts else ''}{rest} level(s)")
+        return f"{name}-adjusted over {len(self.rows)} levels: " + "; ".join(parts)
 
     def verdict(self) -> str:
-        if all(r.ci is None for r in self.rows):
-            return "no verdict: one seed gives no confidence interval (use --seeds 0 1 2)"
-        parts = []
-        for sign, word in ((1, "ticket better"), (-1, "ticket worse")):
-            levels = [r for r in self.rows if r.sign == sign]
-            if levels:
-                parts.append(f"{word} at {_levels(levels)} weights remaining")
-        if not parts:
-            return "no significant difference at any level of pruning"
-        if any(r.sign == 0 for r in self.rows):
-            parts.append("no significant difference elsewhere")
-        return "; ".join(parts)
+        return f"{self.headline()}. {self.levels()}"
+
+
+def _opposite(word: str) -> str:
+    return {"higher": "lower", "more": "fewer"}[word]
+
+
+def _span(rounds: list[int]) -> str:
+    return f"rounds {rounds[0]}-{rounds[-1]}" if len(rounds) > 1 else f"round {rounds[0]}"
+
+
+def _pp(x: float) -> str:
+    return "n/a" if math.isnan(x) else f"{x * 100:+.2f}"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
 
 
 def _levels(rows: list[Row]) -> str:
     return ", ".join(f"{r.weights * 100:.3g}%" for r in rows)
 
 
-def compare(rows: list[dict[str, Any]]) -> list[Comparison]:
-    """Paired ticket-vs-control comparisons for every dataset, setting and control."""
+def compare(
+    rows: list[dict[str, Any]], metric: str = "es_test_acc", options: Options | None = None
+) -> list[Comparison]:
+    """Paired ticket-vs-control comparisons of ``metric`` for every dataset, setting and
+    control (records without the metric, e.g. from before it existed, are left out)."""
+    options = options or Options()
     ticket: dict[tuple, dict[int, float]] = defaultdict(dict)
     control: dict[tuple, dict[int, float]] = defaultdict(dict)
     weights: dict[tuple, float] = {}
     for r in rows:
+        if r.get(metric) is None:
+            continue
         k = (r["dataset"], r["setting"], r["round"])
         if r["kind"] == "ticket":
-            ticket[k][r["seed"]] = r["es_test_acc"]
+            ticket[k][r["seed"]] = r[metric]
             weights[k] = r["weights_remaining"]
         else:
-            control[(*k, r["control"])][r["seed"]] = r["es_test_acc"]
+            control[(*k, r["control"])][r["seed"]] = r[metric]
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    diffs: dict[tuple[str, str, str], dict[int, dict[int, float]]] = defaultdict(dict)
     for (ds, setting, rnd, ctrl), by_seed in sorted(control.items()):
         t = ticket.get((ds, setting, rnd), {})
         seeds = sorted(set(t) & set(by_seed))
         if not seeds:
             continue
-        diffs = [t[s] - by_seed[s] for s in seeds]
-        n = len(diffs)
-        mean = sum(diffs) / n
-        ci = None
-        if n > 1:
-            sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-            half = t_critical(n - 1) * sd / math.sqrt(n)
-            ci = (mean - half, mean + half)
+        d = {s: t[s] - by_seed[s] for s in seeds}
+        diffs[(ds, setting, ctrl)][rnd] = d
         groups[(ds, setting, ctrl)].append(
             Row(
                 rnd,
                 weights[(ds, setting, rnd)],
-                sum(t[s] for s in seeds) / n,
-                sum(by_seed[s] for s in seeds) / n,
-                mean,
-                ci,
-                n,
+                sum(t[s] for s in seeds) / len(seeds),
+                sum(by_seed[s] for s in seeds) / len(seeds),
+                paired_test(list(d.values()), options.alpha),
             )
         )
-    return [
-        Comparison(ds, st, c, sorted(rs, key=lambda r: r.round))
-        for (ds, st, c), rs in groups.items()
-    ]
+    out = []
+    for key, rs in groups.items():
+        rs.sort(key=lambda r: r.round)
+        tested = [r for r in rs if r.test.p is not None]
+        if tested:
+            adjusted = adjust([r.test.p for r in tested], options.correction)
+            for r, p in zip(tested, adjusted, strict=True):
+                r.p_adj = p
+                r.simultaneous = r.test.interval(1 - options.alpha / len(tested))
+        lo, hi = options.pool_rounds or (1, max(r.round for r in rs))
+        pooled, used, _ = pooled_test(
+            diffs[key], [r.round for r in rs if lo <= r.round <= hi], options.alpha
+        )
+        out.append(Comparison(*key, metric, rs, pooled, used, options))
+    return out
 
 
 def _pct(x: float) -> str:
     return f"{x * 100:.2f}"
 
 
-def _ci(row: Row) -> str:
-    return "n/a" if row.ci is None else f"[{row.ci[0] * 100:+.2f}, {row.ci[1] * 100:+.2f}]"
+def _interval(ci: tuple[float, float] | None) -> str:
+    return "n/a" if ci is None else f"[{ci[0] * 100:+.2f}, {ci[1] * 100:+.2f}]"
 
 
-def _table_rows(c: Comparison) -> list[list[str]]:
-    return [
-        [
-            str(r.round),
-            f"{r.weights * 100:.2f}%",
-            _pct(r.ticket),
-            _pct(r.control),
-            f"{r.diff * 100:+.2f}",
-            _ci(r),
-            {1: "better", -1: "worse", 0: ""}[r.sign],
-        ]
-        for r in c.rows
-    ]
+HEADER = [
+    "round",
+    "weights",
+    "ticket %",
+    "control %",
+    "diff (pp)",
+    "95% CI (pp)",
+    "simultaneous 95% CI (pp)",
+    "p",
+    "p adjusted",
+    "",
+    "ticket flips %",
+    "control flips %",
+]
 
 
-HEADER = ["round", "weights", "ticket %", "control %", "diff (pp)", "95% CI (pp)", ""]
+def _table_rows(c: Comparison, flips: Comparison | None) -> list[list[str]]:
+    by_round = {r.round: r for r in flips.rows} if flips is not None else {}
+    out = []
+    for r in c.rows:
+        f = by_round.get(r.round)
+        word = {1: "higher", -1: "lower", 0: ""}[r.sign(c.options.alpha)]
+        out.append(
+            [
+                str(r.round),
+                f"{r.weights * 100:.2f}%",
+                _pct(r.ticket),
+                _pct(r.control),
+                _pp(r.diff),
+                _interval(r.ci),
+                _interval(r.simultaneous),
+                _p(r.test.p),
+                _p(r.p_adj),
+                word,
+                _pct(f.ticket) if f else "n/a",
+                _pct(f.control) if f else "n/a",
+            ]
+        )
+    return out
 
 
 def _ordered(comps: list[Comparison], main: str) -> list[Comparison]:
     return sorted(comps, key=lambda c: (c.dataset != main, c.dataset, c.setting, c.control))
 
 
-def markdown(run: RunDir, comps: list[Comparison], figures: list[Path]) -> str:
+def _pooled_mean(c: Comparison, side: str) -> str:
+    vals = [getattr(r, side) for r in c.rows if r.round in c.pooled_rounds]
+    return _pct(sum(vals) / len(vals)) if vals else "n/a"
+
+
+Block = tuple[str, Any]  # ("h2" | "p", text), ("table", (header, rows)), ("figures", None)
+
+
+def document(run: RunDir, options: Options) -> list[Block]:
+    """The report's content, rendered by ``markdown`` and ``to_html``."""
+    rows = run.all_summaries()
     cfg = run.config
-    seeds = ", ".join(map(str, cfg.seeds))
-    lines = [
-        f"# ticketlab report: {cfg.name}",
-        "",
-        f"Run `{run.path}`, seeds {seeds}. Test accuracy at the early-stopping iteration; "
-        "differences are ticket minus control in percentage points, paired by seed, with "
-        "a 95% Student-t interval over seeds.",
-        "",
-        "## Verdicts",
-        "",
-        "| dataset | setting | control | verdict |",
-        "| --- | --- | --- | --- |",
+    main = cfg.data.dataset
+    acc = _ordered(compare(rows, "es_test_acc", options), main)
+    flips = {
+        (c.dataset, c.setting, c.control): c for c in compare(rows, "sign_flip_final", options)
+    }
+    st = run.status()
+    branches = sorted({r["branch"] for r in rows if r["branch"]})
+    blocks: list[Block] = [
+        (
+            "p",
+            f"Run {run.path}: {st['status']} ({st['trainings_done']}/{st['trainings_total']} "
+            f"trainings), seeds {', '.join(map(str, cfg.seeds))}"
+            + (f", with {', '.join(branches)}" if branches else "")
+            + ". Accuracy is test accuracy at the early-stopping iteration; sign flips are the "
+            "share of kept weights whose sign at the end of training differs from the sign "
+            "they started with. Differences are ticket minus control in percentage points "
+            "(pp), paired by seed, with Student-t intervals over seeds. "
+            + options.describe()
+            + " An inconclusive verdict is not evidence of no difference: read its interval.",
+        ),
+        ("h2", "Verdicts: accuracy"),
+        (
+            "table",
+            (
+                ["dataset", "setting", "control", "pooled verdict", "per level"],
+                [[c.dataset, c.setting, c.control, c.headline(), c.levels()] for c in acc],
+            ),
+        ),
+        ("h2", "Sign stability: share of kept weights that flipped sign"),
+        (
+            "table",
+            (
+                ["dataset", "setting", "control", "ticket %", "control %", "ticket minus control"],
+                [
+                    [
+                        c.dataset,
+                        c.setting,
+                        c.control,
+                        _pooled_mean(c, "ticket"),
+                        _pooled_mean(c, "control"),
+                        c.headline(),
+                    ]
+                    for c in _ordered(list(flips.values()), main)
+                ],
+            ),
+        ),
+        ("p", "Flip shares are means over seeds and the pooled levels."),
+        ("h2", "Figures"),
+        ("figures", None),
     ]
-    for c in _ordered(comps, cfg.data.dataset):
-        lines.append(f"| {c.dataset} | {c.setting} | {c.control} | {c.verdict()} |")
-    lines += ["", "## Figures", ""]
-    lines += [f"![{p.stem}](figures/{p.name})" for p in figures]
-    for c in _ordered(comps, cfg.data.dataset):
-        lines += [
-            "",
-            f"## {c.dataset} / {c.setting} / ticket vs {c.control}",
-            "",
-            "| " + " | ".join(HEADER) + " |",
-            "|" + " --- |" * len(HEADER),
+    for c in acc:
+        blocks += [
+            ("h2", f"{c.dataset} / {c.setting} / ticket vs {c.control}"),
+            ("p", c.verdict()),
+            ("table", (HEADER, _table_rows(c, flips.get((c.dataset, c.setting, c.control))))),
         ]
-        lines += ["| " + " | ".join(r) + " |" for r in _table_rows(c)]
-    return "\n".join(lines) + "\n"
+    return blocks
+
+
+def markdown(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
+    lines = [f"# ticketlab report: {run.config.name}", ""]
+    for kind, content in blocks:
+        if kind == "h2":
+            lines += [f"## {content}", ""]
+        elif kind == "p":
+            lines += [content, ""]
+        elif kind == "figures":
+            lines += [f"![{p.stem}](figures/{p.name})" for p in figures] + [""]
+        else:
+            header, rows = content
+            lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+            lines += ["| " + " | ".join(r) + " |" for r in rows] + [""]
+    return "\n".join(lines)
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -230,37 +379,26 @@ for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)n++;}
 document.body.setAttribute('data-images-loaded',n+'/'+i.length);});</script>"""
 
 
-def to_html(run: RunDir, comps: list[Comparison], figures: list[Path]) -> str:
+def to_html(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
     cfg = run.config
-    main = cfg.data.dataset
-    meta = run.meta()
-    st = run.status()
-    inv = meta.get("invocations", [])
+    inv = run.meta().get("invocations", [])
+    name = html.escape(cfg.name)
     out = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>ticketlab report: {html.escape(cfg.name)}</title><style>{CSS}</style>"
-        f"</head><body><h1>ticketlab report: {html.escape(cfg.name)}</h1>",
-        f"<p>Run <code>{html.escape(str(run.path))}</code>: {st['status']} "
-        f"({st['trainings_done']}/{st['trainings_total']} trainings), seeds "
-        f"{html.escape(str(cfg.seeds))}. Accuracy is test accuracy at the early-stopping "
-        "iteration; differences are ticket minus control in percentage points (pp), paired "
-        "by seed, with a 95% Student-t interval over seeds.</p>",
-        "<h2>Verdicts</h2>",
-        _html_table(
-            ["dataset", "setting", "control", "verdict"],
-            [[c.dataset, c.setting, c.control, c.verdict()] for c in _ordered(comps, main)],
-        ),
-        "<h2>Figures</h2>",
+        f"<title>ticketlab report: {name}</title><style>{CSS}</style>"
+        f"</head><body><h1>ticketlab report: {name}</h1>",
     ]
-    for p in figures:
-        data = base64.b64encode(p.read_bytes()).decode()
-        out.append(f"<img alt='{html.escape(p.stem)}' src='data:image/png;base64,{data}'>")
-    for c in _ordered(comps, main):
-        out.append(
-            f"<h2>{html.escape(c.dataset)} / {html.escape(c.setting)} / ticket vs "
-            f"{html.escape(c.control)}</h2><p>{html.escape(c.verdict())}</p>"
-        )
-        out.append(_html_table(HEADER, _table_rows(c)))
+    for kind, content in blocks:
+        if kind == "h2":
+            out.append(f"<h2>{html.escape(content)}</h2>")
+        elif kind == "p":
+            out.append(f"<p>{html.escape(content)}</p>")
+        elif kind == "figures":
+            for p in figures:
+                data = base64.b64encode(p.read_bytes()).decode()
+                out.append(f"<img alt='{html.escape(p.stem)}' src='data:image/png;base64,{data}'>")
+        else:
+            out.append(_html_table(*content))
     wall = [
         [i.get("started_at", ""), i.get("outcome", "running"), f"{i.get('wall_time_s', 0):.1f}"]
         for i in inv
@@ -278,11 +416,11 @@ def to_html(run: RunDir, comps: list[Comparison], figures: list[Path]) -> str:
     return "\n".join(out)
 
 
-def write_report(run: RunDir, figures: list[Path]) -> list[Path]:
+def write_report(run: RunDir, figures: list[Path], options: Options | None = None) -> list[Path]:
     """Write ``report.html`` and ``report.md`` for an opened run (figures already drawn)."""
-    comps = compare(run.summaries())
+    blocks = document(run, options or Options())
     pngs = [p for p in figures if p.suffix == ".png"]
     paths = [run.path / "report.html", run.path / "report.md"]
-    atomic_write_text(paths[0], to_html(run, comps, pngs))
-    atomic_write_text(paths[1], markdown(run, comps, pngs))
+    atomic_write_text(paths[0], to_html(run, blocks, pngs))
+    atomic_write_text(paths[1], markdown(run, blocks, pngs))
     return paths

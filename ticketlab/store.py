@@ -13,6 +13,10 @@ Layout::
       inits/seed{S}/round{RR}-reinit.safetensors     the re-init control's weights
       inits/seed{S}/rewind.safetensors               weights at experiment.rewind_step
       figures/                                       figure1.png / .svg
+      branches/<name>-<hash>/                        branches: run directories of their own
+                                                     (plus branch.json) that train more
+                                                     controls and transfers on this run's
+                                                     masks and inits
 
 Every file is written to a temporary name and renamed into place, and each batch of
 finished trainings is one SQLite transaction, so a run killed at any moment leaves nothing
@@ -30,6 +34,7 @@ import json
 import os
 import platform
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -45,6 +50,8 @@ from . import __version__
 from .config import Config, from_dict, with_protocol
 from .errors import TicketlabError
 from .experiment import TrainingRecord, plan
+
+BRANCH_FILE = "branch.json"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trainings (
@@ -136,9 +143,34 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
+def source_version() -> dict[str, Any]:
+    """The git commit of the ticketlab code that runs, and whether its tree has changes
+    not committed (null for both when it does not run from a git checkout)."""
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return {"git_commit": None, "git_dirty": None}
+    return {"git_commit": commit, "git_dirty": bool(status.strip())}
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     env = {
         "ticketlab": __version__,
+        **source_version(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": np.__version__,
@@ -162,6 +194,27 @@ class RunDir:
         self.config = config
         self.new_seeds = new_seeds or []  # seeds to add to the run (``save_seeds``)
         self._db: sqlite3.Connection | None = None
+        # A branch (``branch.json``): the rounds it trains and the base run it builds on.
+        self.rounds: list[int] | None = None
+        self.base: RunDir | None = None
+        branch = path / BRANCH_FILE
+        if branch.is_file():
+            info = json.loads(branch.read_text())
+            self.rounds = info["rounds"]
+            self.base = RunDir.open(path / info["base"])
+
+    @property
+    def skip(self) -> frozenset[str]:
+        """Ids of the trainings the base run owns (a branch never trains them)."""
+        return frozenset() if self.base is None else self.base.skip_for_branches()
+
+    def skip_for_branches(self) -> frozenset[str]:
+        return frozenset(k.id for k in plan(self.config))
+
+    @property
+    def label(self) -> str | None:
+        """``branches/<name>-<hash>`` for a branch, None for a run."""
+        return None if self.base is None else f"branches/{self.path.name}"
 
     # -- opening -------------------------------------------------------------------------
     @classmethod
@@ -314,6 +367,37 @@ class RunDir:
             out.append(d)
         return out
 
+    def branches(self) -> list[RunDir]:
+        """The run's branches, by name."""
+        root = self.path / "branches"
+        if not root.is_dir():
+            return []
+        return [
+            RunDir.open(p)
+            for p in sorted(root.iterdir())
+            if (p / "config.yaml").is_file() and (p / BRANCH_FILE).is_file()
+        ]
+
+    def all_summaries(self) -> list[dict[str, Any]]:
+        """The run's records and its branches', each with ``branch`` (null for the run's
+        own): everything ``show``, ``report``, ``export`` and the figures present."""
+        rows = [r | {"branch": None} for r in self.summaries()]
+        seen = {_row_id(r) for r in rows}
+        for b in self.branches():
+            for r in b.summaries():
+                if _row_id(r) not in seen:  # two branches may train the same thing
+                    seen.add(_row_id(r))
+                    rows.append(r | {"branch": b.label})
+            b.close()
+        return rows
+
+    def all_evals(self) -> list[dict[str, Any]]:
+        rows = [r | {"branch": None} for r in self.evals()]
+        for b in self.branches():
+            rows += [r | {"branch": b.label} for r in b.evals()]
+            b.close()
+        return rows
+
     def evals(self) -> list[dict[str, Any]]:
         if not (self.path / "metrics.sqlite").exists():
             return []
@@ -326,6 +410,14 @@ class RunDir:
     def _tensor_path(self, name: str) -> Path:
         return self.path / f"{name}.safetensors"
 
+    def has_tensors(self, name: str) -> bool:
+        return self._tensor_path(name).is_file()
+
+    def write_branch(self, base: Path, rounds: list[int], overrides: list[str]) -> None:
+        """Mark this directory as a branch of the run in ``base`` (its parent's parent)."""
+        info = {"base": os.path.relpath(base, self.path), "rounds": rounds, "set": overrides}
+        atomic_write_text(self.path / BRANCH_FILE, json.dumps(info, indent=1) + "\n")
+
     def load_tensors(self, name: str) -> dict[str, torch.Tensor] | None:
         p = self._tensor_path(name)
         return load_file(p) if p.is_file() else None
@@ -337,11 +429,11 @@ class RunDir:
     def export(self, dest: Path) -> list[Path]:
         """All metrics as ``trainings.csv``, ``evals.csv`` and ``trainings.json`` in
         ``dest``, for plotting in other tools."""
-        rows = self.summaries()
+        rows = self.all_summaries()
         flat = [r | {f: json.dumps(r[f]) for f in JSON_FIELDS} for r in rows]
         paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
-        atomic_write_text(paths[0], _csv(list(SUMMARY_FIELDS), flat))
-        atomic_write_text(paths[1], _csv(list(EVAL_FIELDS), self.evals()))
+        atomic_write_text(paths[0], _csv([*SUMMARY_FIELDS, "branch"], flat))
+        atomic_write_text(paths[1], _csv([*EVAL_FIELDS, "branch"], self.all_evals()))
         atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
         return paths
 
@@ -349,7 +441,7 @@ class RunDir:
     def status(self) -> dict[str, Any]:
         """``complete``, or ``interrupted`` / ``not started`` with the first unfinished
         round, plus counts."""
-        keys = plan(self.config)
+        keys = plan(self.config, self.rounds, self.skip)
         done = self.completed()
         missing = [k for k in keys if k.id not in done]
         if not missing:
@@ -371,6 +463,10 @@ class RunDir:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write_text(self.path / "run.json", json.dumps(meta, indent=2) + "\n")
+
+
+def _row_id(r: dict[str, Any]) -> tuple[Any, ...]:
+    return (r["round"], r["seed"], r["kind"], r["control"], r["dataset"], r["setting"])
 
 
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The sign-stability and transfer study (README, "The reference's open questions"), one step
+# after another. Every step resumes where it stopped, so the script can be run again after
+# an interruption; finished steps do nothing. Each run uses one thread per process; run two
+# copies of a step list side by side on a 2-core machine, or set OMP_NUM_THREADS=2 for one.
+#
+#   scripts/study.sh trunk      MNIST IMP, 5 seeds, per-round data order (the trunk)
+#   scripts/study.sh fixed      the same with the fixed data order (the ablation)
+#   scripts/study.sh transfer   branch: FashionMNIST, CIFAR-10, MaxGroup x Adam and high-lr
+#                               SGD, ticket vs reinit / signed_reinit / signed_constant,
+#                               every second round
+#   scripts/study.sh signs      branch: signed_reinit and signed_constant on MNIST at the odd
+#                               rounds (the transfer branch trains them at the even ones)
+#   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
+#   scripts/study.sh records    reports and exports of every run into results/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export TICKETLAB_DATA="${TICKETLAB_DATA:-$(cd .. && pwd)/shared/data}"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+tl=.venv/bin/ticketlab
+seeds=(--seeds 0 1 2 3 4)
+adam="{optimizer: adam, lr: 0.0012, batch_size: 128, epochs: 10, eval_every: 215}"
+sgd="{optimizer: sgd, lr: 0.01, batch_size: 128, epochs: 3, eval_every: 215}"
+
+for step in "$@"; do
+  case "$step" in
+    trunk)
+      $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
+        --out runs/study-trunk --quiet ;;
+    fixed)
+      $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
+        --set experiment.data_order=fixed --out runs/study-fixed --quiet ;;
+    transfer)
+      $tl branch runs/study-trunk --name transfer --rounds 0-20:2 \
+        --set "transfer.datasets=[fashion_mnist, cifar10, maxgroup]" \
+        --set "transfer.settings=[$adam, $sgd]" \
+        --set "experiment.controls=[reinit, signed_reinit, signed_constant]" --quiet ;;
+    signs)
+      $tl branch runs/study-trunk --name signs --rounds 1-19:2 \
+        --set "experiment.controls=[reinit, signed_reinit, signed_constant]" --quiet ;;
+    fc)
+      $tl run --preset frankle-carbin --seeds 0 1 2 --out runs/study-frankle-carbin --quiet ;;
+    records)
+      for run in study-trunk study-fixed study-frankle-carbin; do
+        [ -f "runs/$run/config.yaml" ] || continue
+        $tl report "runs/$run" >/dev/null
+        $tl export "runs/$run" --to "results/$run/export" >/dev/null
+        mkdir -p "results/$run/figures"
+        cp "runs/$run/report.md" "results/$run/"
+        cp "runs/$run"/figures/*.png "results/$run/figures/"
+        git rev-parse HEAD > "results/$run/commit.txt"
+      done ;;
+    *)
+      echo "unknown step $step (trunk, fixed, transfer, signs, fc, records)" >&2; exit 2 ;;
+  esac
+done

@@ -1,0 +1,136 @@
+"""Branches: more controls and transfers on a finished run's tickets, never touching the
+run's own records; and runs that gain seeds."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+import ticketlab
+from ticketlab.api import branch, parse_rounds
+from ticketlab.cli import main
+from ticketlab.experiment import RoundProgress
+from ticketlab.store import RunDir
+
+from .test_run import TINY
+
+BRANCH = [
+    "transfer.datasets=[fashion_mnist]",
+    "experiment.controls=[reinit, signed_reinit]",
+]
+
+
+def snapshot(run: Path) -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in run.rglob("*") if p.is_file() and "branches" not in p.parts}
+
+
+class Stop(KeyboardInterrupt):
+    pass
+
+
+@pytest.mark.slow
+def test_a_branch_trains_beside_the_run_and_never_changes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0, 1])
+    own = ticketlab.run(cfg, out, make_figures=False).summaries()
+    before = snapshot(out)
+    args = ["branch", str(out), *(a for b in BRANCH for a in ("--set", b)), "--rounds", "0,2"]
+    assert main([*args, "--quiet"]) == 0
+    assert snapshot(out) == before  # the run's own files, byte for byte
+
+    (bdir,) = (out / "branches").iterdir()
+    assert bdir.name.startswith("branch-")
+    rows = RunDir.open(bdir).summaries()
+    # rounds 0 and 2 x seeds 0, 1 x (MNIST signed_reinit; FashionMNIST ticket, reinit,
+    # signed_reinit): the MNIST ticket and reinit are the run's.
+    assert len(rows) == 2 * 2 * 4
+    assert {(r["dataset"], r["control"]) for r in rows} == {
+        ("mnist", "signed_reinit"),
+        ("fashion_mnist", None),
+        ("fashion_mnist", "reinit"),
+        ("fashion_mnist", "signed_reinit"),
+    }
+    assert {r["round"] for r in rows} == {0, 2}
+    # Paired with the run: the same data order as the run's ticket of that round and seed.
+    order = {(r["round"], r["seed"]): r["data_seed"] for r in own}
+    assert all(r["data_seed"] == order[(r["round"], r["seed"])] for r in rows)
+    # Masks came from the run: the branch's tickets have the run's weights remaining.
+    left = {(r["round"], r["seed"]): r["weights_remaining"] for r in own}
+    assert all(r["weights_remaining"] == left[(r["round"], r["seed"])] for r in rows)
+
+    capsys.readouterr()
+    assert main(["show", str(out), "--json"]) == 0
+    shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(shown) == len(own) + len(rows)
+    assert {r["branch"] for r in shown} == {None, f"branches/{bdir.name}"}
+    assert main(["report", str(out)]) == 0
+    md = (out / "report.md").read_text()
+    assert "| fashion_mnist |" in md and "signed_reinit" in md
+    assert main(["export", str(out)]) == 0
+    assert len((out / "export" / "trainings.csv").read_text().splitlines()) == len(shown) + 1
+
+    # The same branch again: nothing to do, the same directory.
+    stamp = (bdir / "metrics.sqlite").stat().st_mtime_ns
+    assert main([*args, "--quiet"]) == 0
+    assert (bdir / "metrics.sqlite").stat().st_mtime_ns == stamp
+    assert len(list((out / "branches").iterdir())) == 1
+
+    # More seeds on the run: the run and then the branch train only the new seed.
+    three = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0, 1, 2])
+    ticketlab.run(three, out, make_figures=False)
+    assert main([*args, "--quiet"]) == 0
+    again = RunDir.open(bdir).summaries()
+    assert [r for r in again if r["seed"] != 2] == rows
+    assert len([r for r in again if r["seed"] == 2]) == 8
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["train.lr=0.1"], "a branch cannot change train.lr"),
+        (["prune.rounds=5"], "a branch cannot change prune.rounds"),
+        (["experiment.controls=[reinit]"], "adds nothing the run trains already"),
+        (["experiment.controls=[bogus]"], "experiment.controls[0] must be one of"),
+    ],
+)
+@pytest.mark.slow
+def test_a_branch_that_would_change_the_tickets_is_refused(
+    tmp_path: Path, overrides: list[str], message: str
+) -> None:
+    out = tmp_path / "run"
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0])
+    ticketlab.run(cfg, out, make_figures=False)
+    with pytest.raises(ticketlab.TicketlabError, match=re.escape(message)):
+        branch(out, overrides)
+    assert not (out / "branches").exists()
+
+
+@pytest.mark.slow
+def test_a_branch_of_an_unfinished_run_is_refused_past_its_masks(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0])
+
+    def stop_in_round_1(p: RoundProgress) -> None:
+        if p.round == 1:
+            raise Stop
+
+    with pytest.raises(Stop):
+        ticketlab.run(cfg, out, on_progress=stop_in_round_1, make_figures=False)
+    with pytest.raises(ticketlab.TicketlabError, match=r"no mask yet for round\(s\) 2"):
+        branch(out, ["experiment.controls=[reinit, reshuffle]"])
+    bd = branch(out, ["experiment.controls=[reinit, reshuffle]"], rounds=[0, 1])
+    assert bd.status()["status"] == "complete"
+    assert {r["round"] for r in bd.summaries()} == {0, 1}
+
+
+def test_rounds_syntax() -> None:
+    assert parse_rounds("0,2,4", 20) == [0, 2, 4]
+    assert parse_rounds("3-5", 20) == [3, 4, 5]
+    assert parse_rounds("0-20:2", 20) == list(range(0, 21, 2))
+    with pytest.raises(ticketlab.TicketlabError, match="between 0 and 20"):
+        parse_rounds("0-21", 20)
+    with pytest.raises(ticketlab.TicketlabError, match="expected rounds like"):
+        parse_rounds("a-b", 20)
