@@ -62,6 +62,8 @@ def test_a_branch_trains_beside_the_run_and_never_changes_it(
     assert all(r["weights_remaining"] == left[(r["round"], r["seed"])] for r in rows)
 
     capsys.readouterr()
+    assert main(["ls", str(tmp_path)]) == 0
+    assert f"branch {bdir.name}" in capsys.readouterr().out.replace("  ", " ")
     assert main(["show", str(out), "--json"]) == 0
     shown = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(shown) == len(own) + len(rows)

@@ -299,7 +299,16 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
         if not (p / "config.yaml").is_file():
             continue
         rd = RunDir.open(p)
-        out.append({"path": str(p), "name": rd.config.name, **rd.status(), **headline(rd)})
+        branches = [{"name": b.path.name, **b.status()} for b in rd.branches()]
+        out.append(
+            {
+                "path": str(p),
+                "name": rd.config.name,
+                **rd.status(),
+                **headline(rd),
+                "branches": branches,
+            }
+        )
         rd.close()
     return out
 

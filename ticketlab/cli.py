@@ -148,6 +148,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{r['sparsest_weights_remaining'] * 100:.2f}% w"
             )
         print(f"{Path(r['path']).name:<40} {status:<24} {dense:>7} {sparse:>22}")
+        for b in r["branches"]:
+            b_status = f"{b['status']} ({b['trainings_done']}/{b['trainings_total']})"
+            print(f"  branch {b['name']:<31} {b_status:<24}")
     return 0
 
 
