@@ -204,3 +204,23 @@ def test_sign_flips_count_kept_weights_that_changed_sign(mnist_small: Dataset) -
             assert res.final.sign_flips[k] == changed / int(mask.sum())
             flipped, total = flipped + changed, total + int(mask.sum())
         assert 0 < res.final.sign_flip == pytest.approx(flipped / total, abs=1e-12)
+
+
+def test_sparse_first_layer_evaluation_equals_the_dense_one(mnist_small: Dataset) -> None:
+    """Members on two datasets, interleaved, at ~6% density: the CSR evaluation of the
+    first layer gives the dense evaluation's numbers (float64)."""
+    import dataclasses
+
+    other = dataclasses.replace(mnist_small)  # the same data as a second dataset (group)
+    ms = members(mnist_small, 5)[1:]  # pruned 1-4 times: 50% down to 6.25% of weights
+    ms = [Member(m.init, m.mask, other if i % 2 else m.data, m.data_seed) for i, m in enumerate(ms)]
+    cfg = TrainConfig(batch_size=64, steps=20, eval_every=10)
+    runs = [
+        train_cohort(ms, SPEC, cfg, CPU, sparse_below=(1.0, 1.0), dtype=F64, sparse_eval_below=e)
+        for e in (1.0, 0.0)
+    ]
+    for a, b in zip(*runs, strict=True):
+        for x, y in zip(a.evals, b.evals, strict=True):
+            assert x.val_loss == pytest.approx(y.val_loss, rel=1e-12)
+            assert x.test_loss == pytest.approx(y.test_loss, rel=1e-12)
+            assert (x.val_acc, x.test_acc) == (y.val_acc, y.test_acc)

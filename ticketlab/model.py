@@ -78,11 +78,12 @@ def unstack(cohort: Params) -> list[Params]:
     return [{k: v[i].clone() for k, v in cohort.items()} for i in range(n)]
 
 
-def forward(params: Params, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+def forward(params: Params, x: torch.Tensor, n_layers: int, first: int = 1) -> torch.Tensor:
     """Logits of a stacked cohort. ``x`` is ``[M, B, in]`` (one batch per network) or
-    ``[B, in]`` (the same batch for all); returns ``[M, B, classes]``."""
+    ``[B, in]`` (the same batch for all); returns ``[M, B, classes]``. With ``first`` > 1,
+    ``x`` is the (activated) output of layer ``first - 1``."""
     h = x
-    for i in range(1, n_layers + 1):
+    for i in range(first, n_layers + 1):
         w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]
         if h.dim() == 2:  # one batch for all: a single GEMM against every member's weights
             m, out = w.shape[0], w.shape[1]

@@ -32,7 +32,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .model import MLPSpec, Params, forward, stack, unstack
 from .pruning import Mask
-from .sparse import BlockSparse, sparse_threshold
+from .sparse import SPARSE_EVAL_BELOW, BlockSparse, csr_index, sparse_threshold
 from .sparse import forward as sparse_forward
 
 LossFn = Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -177,43 +177,98 @@ def _compiled(fn: LossFn) -> LossFn:
     return call
 
 
-@torch.no_grad()
-def _evaluate(
-    params: Params,
-    members: list[Member],
-    split: str,
-    n_layers: int,
-    cols: torch.Tensor | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and accuracy of every member on ``split`` of its own dataset: ``[M]``
-    tensors, left on the device (no sync)."""
-    m_count = len(members)
-    device, dtype = params["fc1.weight"].device, params["fc1.weight"].dtype
-    loss = torch.zeros(m_count, device=device)
-    acc = torch.zeros(m_count, device=device)
-    groups: dict[int, list[int]] = {}
-    for i, m in enumerate(members):
-        groups.setdefault(id(m.data), []).append(i)
-    for rows in groups.values():
-        data = members[rows[0]].data
-        part = data.split(split)
-        sel = torch.tensor(rows, device=device)
-        sub = {k: v.index_select(0, sel) for k, v in params.items()}
-        tot_loss = torch.zeros(len(rows), device=device)
-        correct = torch.zeros(len(rows), device=device)
-        x = part.x if cols is None else part.x[:, cols]
-        for start in range(0, len(part), EVAL_CHUNK):
-            xb = data.normalise(x[start : start + EVAL_CHUNK], dtype)
-            yb = part.y[start : start + EVAL_CHUNK]
-            logits = forward(sub, xb, n_layers)
-            ce = F.cross_entropy(logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none").view(
-                len(rows), -1
-            )
-            tot_loss += ce.sum(1)
-            correct += (logits.argmax(-1) == yb).sum(1)
-        loss[sel] = tot_loss / len(part)
-        acc[sel] = correct / len(part)
-    return loss, acc
+class _Evaluator:
+    """Mean loss and accuracy of every member on a split of its own dataset.
+
+    Members are grouped by dataset; each group's chunk of inputs is shared, so a dense first
+    layer is one GEMM against every member's weights. A sparse first layer (kept density at
+    or below ``SPARSE_EVAL_BELOW`` of the device) is one CSR product against the shared
+    chunk instead: the group's kept weights as a ``[members * out, in]`` CSR matrix (no
+    block-diagonal, so the input is not repeated per member), costing the kept weights
+    rather than the dense matrix. The inputs of each split, reduced to the compacted
+    columns, are prepared once per training, not at every evaluation."""
+
+    def __init__(
+        self,
+        members: list[Member],
+        cols: torch.Tensor | None,
+        first: BlockSparse | None,
+        dtype: torch.dtype,
+    ) -> None:
+        self.dtype = dtype
+        self.m_count = len(members)
+        groups: dict[int, list[int]] = {}
+        for i, m in enumerate(members):
+            groups.setdefault(id(m.data), []).append(i)
+        self.groups = list(groups.values())
+        self.data = [members[rows[0]].data for rows in self.groups]
+        self.first = first
+        self.x: dict[tuple[int, str], torch.Tensor] = {}
+        for g, data in enumerate(self.data):
+            for split in ("val", "test"):
+                x = data.split(split).x
+                x = x if cols is None else x[:, cols]
+                # The CSR product reads its dense operand feature-major: [in, examples].
+                self.x[(g, split)] = x.t().contiguous() if first is not None else x
+        self.patterns = [self._pattern(rows) for rows in self.groups] if first else []
+
+    def _pattern(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """CSR row pointers, column indices and value positions of the group's kept
+        first-layer weights, rows member after member, over the shared inputs."""
+        first = self.first
+        assert first is not None
+        picked = torch.cat([(first.member == r).nonzero().squeeze(1) for r in rows])
+        flat = first.flat[picked]
+        row = flat // first.cols  # member * out + unit
+        local = torch.tensor(rows, device=row.device)
+        rank = torch.empty(first.members, dtype=torch.long, device=row.device)
+        rank[local] = torch.arange(len(rows), device=row.device)
+        member = row // first.rows
+        new_row = rank[member] * first.rows + row % first.rows
+        crow = torch.zeros(len(rows) * first.rows + 1, dtype=torch.long, device=row.device)
+        crow[1:] = torch.bincount(new_row, minlength=len(rows) * first.rows).cumsum(0)
+        return csr_index(crow), csr_index(flat % first.cols), picked
+
+    @torch.no_grad()
+    def __call__(
+        self, params: Params, values: torch.Tensor | None, split: str, n_layers: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[M]`` losses and accuracies, left on the device (no sync). ``params`` are the
+        stacked dense weights; ``values`` the kept first-layer values on the sparse path."""
+        device = params["fc1.weight"].device
+        loss = torch.zeros(self.m_count, device=device, dtype=self.dtype)
+        acc = torch.zeros(self.m_count, device=device, dtype=self.dtype)
+        for g, (rows, data) in enumerate(zip(self.groups, self.data, strict=True)):
+            part = data.split(split)
+            sel = torch.tensor(rows, device=device)
+            sub = {k: v.index_select(0, sel) for k, v in params.items()}
+            w1 = None
+            if self.first is not None:
+                assert values is not None
+                crow, col, picked = self.patterns[g]
+                shape = (len(rows) * self.first.rows, self.first.cols)
+                w1 = torch.sparse_csr_tensor(crow, col, values[picked], shape)
+            tot_loss = torch.zeros(len(rows), device=device, dtype=self.dtype)
+            correct = torch.zeros(len(rows), device=device, dtype=self.dtype)
+            x = self.x[(g, split)]
+            for start in range(0, len(part), EVAL_CHUNK):
+                yb = part.y[start : start + EVAL_CHUNK]
+                if w1 is None:
+                    xb = data.normalise(x[start : start + EVAL_CHUNK], self.dtype)
+                    logits = forward(sub, xb, n_layers)
+                else:
+                    xb = data.normalise(x[:, start : start + EVAL_CHUNK], self.dtype)
+                    h = torch.sparse.mm(w1, xb).view(len(rows), self.first.rows, -1)
+                    h = torch.relu(h.transpose(1, 2) + sub["fc1.bias"].unsqueeze(1))
+                    logits = forward(sub, h, n_layers, first=2)
+                ce = F.cross_entropy(
+                    logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
+                ).view(len(rows), -1)
+                tot_loss += ce.sum(1)
+                correct += (logits.argmax(-1) == yb).sum(1)
+            loss[sel] = tot_loss / len(part)
+            acc[sel] = correct / len(part)
+        return loss, acc
 
 
 def train_cohort(
@@ -227,6 +282,7 @@ def train_cohort(
     sparse_below: tuple[float, float] | None = None,
     compile_step: bool = False,
     dtype: torch.dtype = torch.float32,
+    sparse_eval_below: float | None = None,
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end.
@@ -236,7 +292,9 @@ def train_cohort(
     the weights (see ``compaction.py``). Then each layer whose kept density is at or below
     the device's threshold trains as a block-sparse matrix (see ``sparse.py``);
     ``sparse_below`` overrides the thresholds (input layer, hidden layers), ``(0, 0)`` for
-    dense everywhere. ``compile_step`` runs a dense network's forward pass and loss through
+    dense everywhere. Evaluation takes a sparse first layer through a CSR product at or
+    below its own threshold (``sparse_eval_below``, default ``SPARSE_EVAL_BELOW``).
+    ``compile_step`` runs a dense network's forward pass and loss through
     ``torch.compile`` (eager if compiling fails; off by default, as ``ticketlab bench
     --compile`` found no consistent gain on the CPU, see README).
     ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
@@ -273,6 +331,16 @@ def train_cohort(
     feature_major = "fc1.weight" in layers
     cols = plan.keep[0] if plan is not None else None
     pool = _Pool(members, device, cols, dtype)
+    eval_below = (
+        SPARSE_EVAL_BELOW.get(device.type, 0.0)
+        if sparse_eval_below is None
+        else (sparse_eval_below)
+    )
+    first = layers.get("fc1.weight")
+    sparse_first = first is not None and first.density <= eval_below
+    evaluator = (
+        _Evaluator(members, cols, first if sparse_first else None, dtype) if evaluate else None
+    )
     total = cfg.total_steps(pool.n)
     steps_per_epoch = -(-pool.n // cfg.batch_size)
     tensors = [p.requires_grad_() for p in params.values()]
@@ -308,9 +376,11 @@ def train_cohort(
             if on_progress is not None:
                 on_progress(Progress(step, total, len(members)))
             return
+        assert evaluator is not None
         now = dense_now()
-        vl, va = _evaluate(now, members, "val", n_layers, cols)
-        tl, ta = _evaluate(now, members, "test", n_layers, cols)
+        values = params["fc1.weight"].detach() if sparse_first else None
+        vl, va = evaluator(now, values, "val", n_layers)
+        tl, ta = evaluator(now, values, "test", n_layers)
         history.append((step, vl, va, tl, ta, sign_flips()))
         if on_progress is not None:
             on_progress(Progress(step, total, len(members), va.tolist()))
