@@ -8,9 +8,10 @@
 #   scripts/study.sh fixed      the same with the fixed data order (the ablation)
 #   scripts/study.sh transfer   branch: FashionMNIST, CIFAR-10, MaxGroup x Adam and high-lr
 #                               SGD, ticket vs reinit / signed_reinit / signed_constant,
-#                               every second round
+#                               every fourth round (0, 4, ..., 20)
+#   scripts/study.sh transfer-fill   the same at rounds 2, 6, ..., 18 (with it: every second)
 #   scripts/study.sh signs      branch: signed_reinit and signed_constant on MNIST at the odd
-#                               rounds (the transfer branch trains them at the even ones)
+#                               rounds (the transfer branches train them at the even ones)
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every run into results/
 set -euo pipefail
@@ -30,8 +31,10 @@ for step in "$@"; do
     fixed)
       $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
         --set experiment.data_order=fixed --out runs/study-fixed --quiet ;;
-    transfer)
-      $tl branch runs/study-trunk --name transfer --rounds 0-20:2 \
+    transfer|transfer-fill)
+      # Every fourth round first (6 levels), then the rounds between (every second round).
+      rounds=0-20:4; [ "$step" = transfer ] || rounds=2-18:4
+      $tl branch runs/study-trunk --name "$step" --rounds "$rounds" \
         --set "transfer.datasets=[fashion_mnist, cifar10, maxgroup]" \
         --set "transfer.settings=[$adam, $sgd]" \
         --set "experiment.controls=[reinit, signed_reinit, signed_constant]" --quiet ;;
@@ -51,6 +54,7 @@ for step in "$@"; do
         git rev-parse HEAD > "results/$run/commit.txt"
       done ;;
     *)
-      echo "unknown step $step (trunk, fixed, transfer, signs, fc, records)" >&2; exit 2 ;;
+      echo "unknown step $step (trunk fixed transfer transfer-fill signs fc records)" >&2
+      exit 2 ;;
   esac
 done
