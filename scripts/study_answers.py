@@ -1,0 +1,137 @@
+"""Print the study's answers (README, "The reference's open questions") as Markdown tables,
+from the records of the runs that scripts/study.sh makes:
+
+    .venv/bin/python scripts/study_answers.py [runs/study-trunk] [runs/study-fixed]
+
+Every comparison is paired by seed; "pooled" is the mean over pruned levels (rounds 1 and
+up) of each seed's difference, tested over seeds (ticketlab.stats).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+from typing import Any
+
+from ticketlab.report import Comparison, Options, compare
+from ticketlab.stats import paired_test, pooled_test
+from ticketlab.store import RunDir
+
+
+def pp(x: float) -> str:
+    return f"{x * 100:+.2f}"
+
+
+def interval(c: tuple[float, float] | None) -> str:
+    return "n/a" if c is None else f"[{pp(c[0])}, {pp(c[1])}]"
+
+
+def pooled_row(c: Comparison) -> list[str]:
+    t = c.pooled
+    p = "n/a" if t.p is None else f"{t.p:.2g}"
+    return [pp(t.mean), interval(t.ci), p, str(t.n)]
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def advantage(rows: list[dict[str, Any]], dataset: str) -> dict[int, dict[int, float]]:
+    """Ticket-minus-reinit accuracy by pruned round and seed."""
+    acc: dict[tuple[int, int, str], float] = {}
+    for r in rows:
+        if r["dataset"] == dataset and r["control"] in (None, "reinit"):
+            acc[(r["round"], r["seed"], r["control"] or "ticket")] = r["es_test_acc"]
+    diffs: dict[int, dict[int, float]] = defaultdict(dict)
+    for (rnd, seed, who), v in acc.items():
+        if who == "ticket" and rnd > 0 and (rnd, seed, "reinit") in acc:
+            diffs[rnd][seed] = v - acc[(rnd, seed, "reinit")]
+    return diffs
+
+
+def ablation(per_round: RunDir, fixed: RunDir) -> str:
+    """The pooled MNIST advantage under each data order, over the rounds both runs have,
+    and their difference paired by seed (both runs draw the same initial weights)."""
+    a = advantage(per_round.summaries(), per_round.config.data.dataset)
+    b = advantage(fixed.summaries(), fixed.config.data.dataset)
+    levels = sorted(set(a) & set(b))
+    ta, _, seeds_a = pooled_test(a, levels)
+    tb, _, seeds_b = pooled_test(b, levels)
+    seeds = sorted(set(seeds_a) & set(seeds_b))
+    diff = paired_test([sum(b[lv][s] - a[lv][s] for lv in levels) / len(levels) for s in seeds])
+    rows = [
+        [name, pp(t.mean), interval(t.ci), f"{t.p:.2g}", str(t.n)]
+        for name, t in (("per_round", ta), ("fixed", tb), ("fixed minus per_round", diff))
+    ]
+    span = f"rounds {levels[0]}-{levels[-1]}" if levels else "no common rounds"
+    header = ["data order", f"ticket - reinit (pp), {span}", "95% CI", "p", "seeds"]
+    return table(header, rows)
+
+
+def settings_flips(rows: list[dict[str, Any]]) -> str:
+    """The ticket's sign-flip share in each setting against the first, per dataset, paired
+    by seed and round, pooled over the pruned rounds."""
+    by: dict[tuple[str, str], dict[tuple[int, int], float]] = defaultdict(dict)
+    for r in rows:
+        if r["kind"] == "ticket" and r.get("sign_flip_final") is not None:
+            by[(r["dataset"], r["setting"])][(r["round"], r["seed"])] = r["sign_flip_final"]
+    out = []
+    for ds in sorted({d for d, _ in by}):
+        settings = [s for d, s in by if d == ds]
+        for other in settings[1:]:
+            diffs: dict[int, dict[int, float]] = defaultdict(dict)
+            for (rnd, seed), v in by[(ds, other)].items():
+                if rnd > 0 and (rnd, seed) in by[(ds, settings[0])]:
+                    diffs[rnd][seed] = v - by[(ds, settings[0])][(rnd, seed)]
+            test, levels, _ = pooled_test(diffs, sorted(diffs))
+            p = "n/a" if test.p is None else f"{test.p:.2g}"
+            out.append(
+                [
+                    ds,
+                    f"{other} minus {settings[0]}",
+                    pp(test.mean),
+                    interval(test.ci),
+                    p,
+                    f"{len(levels)} rounds, {test.n} seeds",
+                ]
+            )
+    return table(["dataset", "ticket flips", "pp", "95% CI", "p", "pooled over"], out)
+
+
+def main(argv: list[str]) -> None:
+    trunk = RunDir.open(argv[0] if argv else "runs/study-trunk")
+    rows = trunk.all_summaries()
+    opts = Options()
+    print("## Ticket minus control, test accuracy at early stopping (pooled)\n")
+    acc = compare(rows, "es_test_acc", opts)
+    print(
+        table(
+            ["dataset", "setting", "control", "pp", "95% CI", "p", "seeds", "per level"],
+            [
+                [c.dataset, c.setting, c.control, *pooled_row(c), c.levels()]
+                for c in sorted(acc, key=lambda c: (c.dataset, c.setting, c.control))
+            ],
+        )
+    )
+    print("\n## Ticket minus control, share of kept weights that flipped sign (pooled)\n")
+    flips = compare(rows, "sign_flip_final", opts)
+    print(
+        table(
+            ["dataset", "setting", "control", "pp", "95% CI", "p", "seeds"],
+            [
+                [c.dataset, c.setting, c.control, *pooled_row(c)]
+                for c in sorted(flips, key=lambda c: (c.dataset, c.setting, c.control))
+            ],
+        )
+    )
+    print("\n## The ticket's sign flips between settings (pooled)\n")
+    print(settings_flips(rows))
+    if len(argv) > 1 or not argv:
+        fixed = RunDir.open(argv[1] if len(argv) > 1 else "runs/study-fixed")
+        print("\n## Data-order ablation: MNIST ticket minus reinit, pooled over pruned rounds\n")
+        print(ablation(trunk, fixed))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
