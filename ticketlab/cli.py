@@ -137,8 +137,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(f"{'run':<40} {'status':<24} {'dense':>7} {'sparsest ticket':>22}")
     for r in runs:
         status = r["status"]
-        if status == "interrupted":
-            status = f"interrupted at round {r['next_round']}"
+        if status in ("interrupted", "running"):
+            status = f"{status} at round {r['next_round']}"
         status += f" ({r['trainings_done']}/{r['trainings_total']})"
         dense = f"{r['dense_test_acc'] * 100:.2f}%" if "dense_test_acc" in r else "-"
         sparse = "-"
@@ -160,13 +160,15 @@ def cmd_show(args: argparse.Namespace) -> int:
         for row in rd.all_summaries():
             print(json.dumps(row))
         return 0
-    st = rd.status()
+    st = api.live_status(rd)
     print(f"run: {rd.path}  config: {rd.config.name}  seeds: {rd.config.seeds}")
     print(f"status: {st['status']} ({st['trainings_done']}/{st['trainings_total']} trainings)")
     meta = rd.meta()
     if meta["invocations"]:
         total = sum(i.get("wall_time_s", 0) for i in meta["invocations"])
         print(f"wall time: {total:.1f}s over {len(meta['invocations'])} invocation(s)")
+        if st["status"] == "running":
+            print(f"running since {meta['invocations'][-1]['started_at']}")
     print(_table(rd))
     return 0
 

@@ -297,6 +297,17 @@ class RunDir:
                 stale.unlink()
             yield
 
+    def running(self) -> bool:
+        """Whether a ticketlab process holds the run's lock, i.e. is training it now."""
+        try:
+            with open(self.path / ".lock") as f:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:  # no lock file (never run) or unreadable: nobody is writing
+            return False
+        return False
+
     # -- database ------------------------------------------------------------------------
     @property
     def db(self) -> sqlite3.Connection:
@@ -440,7 +451,7 @@ class RunDir:
     # -- status and metadata -------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """``complete``, or ``interrupted`` / ``not started`` with the first unfinished
-        round, plus counts."""
+        round, plus counts (``running()`` tells whether a process is at it now)."""
         keys = plan(self.config, self.rounds, self.skip)
         done = self.completed()
         missing = [k for k in keys if k.id not in done]
