@@ -345,11 +345,11 @@ def test_resume_after_kill_9(tmp_path: Path, capsys: pytest.CaptureFixture[str])
             if done >= 2:
                 break
         time.sleep(0.05)
-    assert ticketlab.api.live_status(ticketlab.RunDir.open(out))["status"] == "running"
+    assert ticketlab.RunDir.open(out).live_status()["status"] == "running"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= done < 10, "the kill should land mid-run"
-    assert ticketlab.api.live_status(ticketlab.RunDir.open(out))["status"] == "interrupted"
+    assert ticketlab.RunDir.open(out).live_status()["status"] == "interrupted"
     assert main([*args, "--out", str(out)]) == 0
     assert numbers(records(out, capsys)) == numbers(records(tmp_path / "straight", capsys))
     assert not list(out.rglob("*.tmp")), "no temporary files left behind"

@@ -299,26 +299,18 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
         if not (p / "config.yaml").is_file():
             continue
         rd = RunDir.open(p)
-        branches = [{"name": b.path.name, **live_status(b)} for b in rd.branches()]
+        branches = [{"name": b.path.name, **b.live_status()} for b in rd.branches()]
         out.append(
             {
                 "path": str(p),
                 "name": rd.config.name,
-                **live_status(rd),
+                **rd.live_status(),
                 **headline(rd),
                 "branches": branches,
             }
         )
         rd.close()
     return out
-
-
-def live_status(rd: RunDir) -> dict[str, Any]:
-    """``RunDir.status`` with ``running`` for an unfinished run a process is training now."""
-    st = rd.status()
-    if st["status"] != "complete" and rd.running():
-        st["status"] = "running"
-    return st
 
 
 def headline(rd: RunDir) -> dict[str, Any]:

@@ -160,7 +160,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         for row in rd.all_summaries():
             print(json.dumps(row))
         return 0
-    st = api.live_status(rd)
+    st = rd.live_status()
     print(f"run: {rd.path}  config: {rd.config.name}  seeds: {rd.config.seeds}")
     print(f"status: {st['status']} ({st['trainings_done']}/{st['trainings_total']} trainings)")
     meta = rd.meta()

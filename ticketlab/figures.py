@@ -128,7 +128,7 @@ def _grid(
     fig, axes = plt.subplots(
         len(settings),
         len(datasets),
-        figsize=(4.2 * len(datasets), 3.6 * len(settings)),
+        figsize=(max(4.2 * len(datasets), 6.4), 3.6 * len(settings)),
         squeeze=False,
     )
     for i, setting in enumerate(settings):

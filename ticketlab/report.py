@@ -122,8 +122,8 @@ class Comparison:
         what = f"{_pp(t.mean)} pp over {span}, 95% CI [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
         if t.p is not None and t.p < self.options.alpha:
             verdict = f"ticket {word if t.mean > 0 else _opposite(word)}"
-            return f"{verdict}: {what}, p={_p(t.p)}, {t.n} seeds"
-        return f"inconclusive with {t.n} seeds: {what}, p={_p(t.p)}"
+            return f"{verdict}: {what}, {_p_is(t.p)}, {t.n} seeds"
+        return f"inconclusive with {t.n} seeds: {what}, {_p_is(t.p)}"
 
     def levels(self) -> str:
         """Which levels differ after the correction."""
@@ -161,6 +161,11 @@ def _p(p: float | None) -> str:
     if p is None:
         return "n/a"
     return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
+
+
+def _p_is(p: float | None) -> str:
+    text = _p(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def _levels(rows: list[Row]) -> str:
@@ -290,7 +295,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
     flips = {
         (c.dataset, c.setting, c.control): c for c in compare(rows, "sign_flip_final", options)
     }
-    st = run.status()
+    st = run.live_status()
     branches = sorted({r["branch"] for r in rows if r["branch"]})
     blocks: list[Block] = [
         (

@@ -297,6 +297,13 @@ class RunDir:
                 stale.unlink()
             yield
 
+    def live_status(self) -> dict[str, Any]:
+        """``status`` with ``running`` for an unfinished run a process is training now."""
+        st = self.status()
+        if st["status"] != "complete" and self.running():
+            st["status"] = "running"
+        return st
+
     def running(self) -> bool:
         """Whether a ticketlab process holds the run's lock, i.e. is training it now."""
         try:
