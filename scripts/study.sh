@@ -46,6 +46,7 @@ for step in "$@"; do
     records)
       for run in study-trunk study-fixed study-frankle-carbin; do
         [ -f "runs/$run/config.yaml" ] || continue
+        rm -rf "results/$run"
         $tl report "runs/$run" >/dev/null
         $tl export "runs/$run" --to "results/$run/export" >/dev/null
         mkdir -p "results/$run/figures"
