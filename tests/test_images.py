@@ -121,15 +121,37 @@ def test_image_folder_errors(tmp_path: Path) -> None:
     (tmp_path / "empty" / "test").mkdir()
     with pytest.raises(DataError, match="no class subfolders"):
         load_dataset(DataConfig(val_size=1), name=f"imagefolder:{tmp_path / 'empty'}")
-    write_folder(tmp_path / "bad", {"a": 3})
+    write_folder(tmp_path / "bad", {"a": 3, "b": 2})
     (tmp_path / "bad" / "train" / "a" / "9.png").write_bytes(b"not an image")
     with pytest.raises(DataError, match=r"bad/train/a/9.png: unreadable image"):
         load_dataset(DataConfig(val_size=1), name=f"imagefolder:{tmp_path / 'bad'}")
-    write_folder(tmp_path / "tiny", {"a": 3}, size=16)
+    write_folder(tmp_path / "tiny", {"a": 3, "b": 2}, size=16)
     with pytest.raises(DataError, match="16x16 cannot be converted for a 784-input model"):
         load_dataset(DataConfig(val_size=1), name=f"imagefolder:{tmp_path / 'tiny'}")
     with pytest.raises(DataError, match="does not exist"):
         load_dataset(DataConfig(val_size=1), name=f"imagefolder:{tmp_path / 'nope'}")
+
+
+def test_image_folders_that_would_train_a_meaningless_model_are_refused(tmp_path: Path) -> None:
+    """One class would report 100% accuracy; an empty class a phantom class."""
+
+    def load(name: str) -> None:
+        load_dataset(DataConfig(val_size=1), name=f"imagefolder:{tmp_path / name}")
+
+    write_folder(tmp_path / "one", {"only": 3})
+    with pytest.raises(DataError, match=r"one/train: an image folder needs at least two classes"):
+        load("one")
+    write_folder(tmp_path / "phantom", {"a": 3, "b": 3})
+    (tmp_path / "phantom" / "train" / "c").mkdir()
+    (tmp_path / "phantom" / "test" / "c").mkdir()
+    with pytest.raises(DataError, match=r"phantom/train/c: no .png or .jpg images"):
+        load("phantom")
+    write_folder(tmp_path / "untested", {"a": 3, "b": 3})
+    for f in (tmp_path / "untested" / "test" / "b").iterdir():
+        f.unlink()
+    (tmp_path / "untested" / "test" / "b").rmdir()
+    with pytest.raises(DataError, match=r"untested/test: no folder for class\(es\) b"):
+        load("untested")
 
 
 def test_gray28_is_luma_then_area_average() -> None:

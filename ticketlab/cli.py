@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+import torch
 
 from . import api
 from .bench import format_bench
@@ -45,10 +50,27 @@ def _resolve(args: argparse.Namespace) -> Any:
     )
 
 
+def _announce(path: Path, cfg: Any | None = None) -> None:
+    """Say that a run resumes, and where (when ``path`` holds an unfinished run of ``cfg``)."""
+    if not (path / "config.yaml").is_file():
+        return
+    rd = RunDir.open(path)
+    if cfg is not None and rd.config.identity() | {"seeds": []} != cfg.identity() | {"seeds": []}:
+        return  # a different config: the run will be refused with the differences named
+    st = rd.status()
+    if st["status"] == "interrupted":
+        print(
+            f"resuming at round {st['next_round']} ({st['trainings_done']} of "
+            f"{st['trainings_total']} trainings done)",
+            file=sys.stderr,
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     cfg = _resolve(args)
     out = args.out or api.default_run_dir(cfg)
     print(f"run directory: {out}", file=sys.stderr)
+    _announce(Path(out), cfg)
     progress = None if args.quiet else ProgressDisplay()
     rd = api.run(
         cfg, out, data_dir=args.data_dir, download=not args.no_download, on_progress=progress
@@ -59,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    _announce(Path(args.run_dir))
     progress = None if args.quiet else ProgressDisplay()
     rd = api.resume(
         args.run_dir, data_dir=args.data_dir, download=not args.no_download, on_progress=progress
@@ -211,6 +234,16 @@ def _runtime_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-download", action="store_true", help="never download missing data")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    _threads_arg(p)
+
+
+def _threads_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="compute threads (default: $OMP_NUM_THREADS, else one per core); give each of "
+        "several jobs on one machine its share of the cores",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,6 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time dense training with the step compiled by torch.compile",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    _threads_arg(p)
     p.set_defaults(func=cmd_bench)
     p = sub.add_parser("ls", help="list runs and their status")
     p.add_argument("root", nargs="?", default=str(api.RUNS_ROOT))
@@ -307,16 +341,45 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler, ``timeout``, a container stop), handled like Ctrl-C."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _warn(message: Warning | str, category: type[Warning], *args: object, **kw: object) -> None:
+    print(f"ticketlab: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if getattr(args, "threads", None) is not None:
+        if args.threads < 1:
+            print("ticketlab: error: --threads must be at least 1", file=sys.stderr)
+            return 2
+        torch.set_num_threads(args.threads)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    show = warnings.showwarning
+    warnings.showwarning = _warn  # type: ignore[assignment]
     try:
         return args.func(args)
     except TicketlabError as e:
         print(f"ticketlab: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("\nticketlab: interrupted; run the same command again to resume.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        how = "stopped by SIGTERM" if isinstance(e, Terminated) else "interrupted"
+        print(f"\nticketlab: {how}; run the same command again to resume.", file=sys.stderr)
+        return 143 if isinstance(e, Terminated) else 130
+    except BrokenPipeError:
+        # The reader went away (`ticketlab show RUN | head`): stop quietly. Point stdout at
+        # /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        warnings.showwarning = show
 
 
 if __name__ == "__main__":

@@ -11,3 +11,15 @@ class ConfigError(TicketlabError):
 
 class DataError(TicketlabError):
     """Missing or malformed dataset files."""
+
+
+class WriteError(TicketlabError):
+    """Writing a file failed (disk full, permissions, read-only, quota). Files are written
+    to a temporary name and renamed, so nothing written before is lost or half-written."""
+
+    def __init__(self, path: object, error: BaseException) -> None:
+        reason = getattr(error, "strerror", None) or str(error)
+        super().__init__(
+            f"could not write {path}: {reason}. Nothing already written is lost; free space "
+            "or fix the permissions, then run the same command again to resume."
+        )

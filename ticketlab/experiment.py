@@ -26,6 +26,7 @@ in. Everything random is drawn from seeds derived from the run's seeds and recor
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -220,6 +221,15 @@ class Experiment:
                     f"dataset {name!r} has {ds.input_dim} inputs and {ds.num_classes} classes; "
                     f"a ticket found on {main.name!r} needs {main.input_dim} and "
                     f"{main.num_classes}"
+                )
+        for name, setting in trainings_of(self.cfg):
+            n = len(self.datasets[name].train)
+            if setting.batch_size > n:
+                warnings.warn(
+                    f"batch size {setting.batch_size} ({setting.label()}) is larger than "
+                    f"{name}'s training split of {n} examples: every step uses all {n} "
+                    "(full-batch training)",
+                    stacklevel=2,
                 )
         steps = self.cfg.train.total_steps(len(main.train))
         if self.cfg.experiment.rewind_step >= steps:

@@ -184,6 +184,11 @@ def _list_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{root / 'train'}: no class subfolders (expected train/<class>/*.png)")
+    if len(classes) < 2:
+        raise DataError(
+            f"{root / 'train'}: an image folder needs at least two classes (class subfolders), "
+            f"found only {classes[0]!r}"
+        )
     files: dict[str, list[tuple[Path, int]]] = {}
     for split in ("train", "test"):
         found = []
@@ -193,9 +198,19 @@ def _list_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]
             if p.name not in classes:
                 raise DataError(f"{p}: class {p.name!r} is not among the train/ classes")
             label = classes.index(p.name)
-            found += [(f, label) for f in sorted(p.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
-        if not found:
-            raise DataError(f"{root / split}: no .png or .jpg images in class subfolders")
+            images = [(f, label) for f in sorted(p.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+            if not images:
+                raise DataError(
+                    f"{p}: no .png or .jpg images; every class needs training and test images "
+                    "(remove the folder or add images)"
+                )
+            found += images
+        missing = sorted(set(classes) - {classes[lab] for _, lab in found})
+        if missing:
+            raise DataError(
+                f"{root / split}: no folder for class(es) {', '.join(missing)}; train/ and "
+                "test/ must hold the same classes"
+            )
         files[split] = found
     return classes, files
 

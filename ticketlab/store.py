@@ -44,11 +44,12 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .config import Config, from_dict, with_protocol
-from .errors import TicketlabError
+from .errors import TicketlabError, WriteError
 from .experiment import TrainingRecord, plan
 
 BRANCH_FILE = "branch.json"
@@ -126,16 +127,40 @@ SUMMARY_FIELDS = (
 )
 
 
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` then rename over ``path``; a crash leaves the old file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: str | Path, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
     try:
-        write(tmp)
-        os.replace(tmp, path)
+        os.fsync(fd)
     finally:
-        if os.path.exists(tmp):
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)``, then make the file durable and rename it over ``path``: a
+    crash or power loss leaves the old file or the new one, never a partial or empty one.
+    The file gets the mode a plain write would (0666 less the umask), not mkstemp's 0600.
+    Any failure to write (disk full, permissions, quota) is a ``WriteError`` naming
+    ``path``."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        os.close(fd)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(path.parent, directory=True)
+    except (OSError, SafetensorError) as e:
+        raise WriteError(path, e) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -320,6 +345,8 @@ class RunDir:
     def db(self) -> sqlite3.Connection:
         if self._db is None:
             self._db = sqlite3.connect(self.path / "metrics.sqlite")
+            # Rollback journal with full syncs: a committed batch survives a power loss.
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
             for table, column, kind in ADDED_COLUMNS:
                 have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
@@ -338,6 +365,14 @@ class RunDir:
         return {row[0] for row in self.db.execute("SELECT id FROM trainings")}
 
     def record(self, records: list[TrainingRecord]) -> None:
+        """Record finished trainings in one transaction (all rows or none); a failed write
+        (disk full) is a ``WriteError`` and leaves the database as it was."""
+        try:
+            self._record(records)
+        except sqlite3.OperationalError as e:
+            raise WriteError(self.path / "metrics.sqlite", e) from None
+
+    def _record(self, records: list[TrainingRecord]) -> None:
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         with self.db:  # one transaction: all rows or none
             for rec in records:
