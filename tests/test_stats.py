@@ -76,3 +76,10 @@ def test_verdicts_name_the_levels_that_survive_the_correction() -> None:
     assert bh.levels().startswith("Benjamini-Hochberg-adjusted over 3 levels")
     (only_2,) = compare(rows(data), options=Options(pool_rounds=(2, 2)))
     assert "+3.04 pp over round 2" in only_2.headline()
+
+
+def test_two_seeds_show_an_interval_but_no_verdict() -> None:
+    (c,) = compare(rows({0: [0.0, 0.001], 1: [0.020, 0.021], 2: [0.030, 0.031]}))
+    assert c.headline().startswith("no verdict with 2 seeds (needs 3): +2.55 pp over rounds 1-2")
+    assert c.levels() == "no per-level verdicts with fewer than 3 seeds"
+    assert all(r.sign(0.05) == 0 for r in c.rows) and all(r.ci is not None for r in c.rows)

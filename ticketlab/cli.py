@@ -157,7 +157,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs under {args.root}")
         return 0
-    print(f"{'run':<40} {'status':<24} {'dense':>7} {'sparsest ticket':>22}")
+    print(f"{'run':<40} {'status':<34} {'dense':>7} {'sparsest ticket':>24}")
     for r in runs:
         status = r["status"]
         if status in ("interrupted", "running"):
@@ -170,10 +170,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{r['sparsest_ticket_test_acc'] * 100:.2f}% at "
                 f"{r['sparsest_weights_remaining'] * 100:.2f}% w"
             )
-        print(f"{Path(r['path']).name:<40} {status:<24} {dense:>7} {sparse:>22}")
+        print(f"{Path(r['path']).name:<40} {status:<34} {dense:>7} {sparse:>24}")
         for b in r["branches"]:
             b_status = f"{b['status']} ({b['trainings_done']}/{b['trainings_total']})"
-            print(f"  branch {b['name']:<31} {b_status:<24}")
+            print(f"  branch {b['name']:<31} {b_status:<34}")
     return 0
 
 
@@ -212,7 +212,8 @@ def _table(rd: RunDir) -> str:
             weights[k] = r["weights_remaining"]
     lines = []
     group = None
-    for k in sorted(by):
+    main = rd.config.data.dataset
+    for k in sorted(by, key=lambda k: (k[0] != main, k)):
         if k[:2] != group:
             group = k[:2]
             lines.append(f"\n{k[0]} / {k[1]}: test accuracy at early stopping, mean over seeds")

@@ -26,7 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import NullFormatter
 
 STYLE = {
     "ticket": ("winning ticket", "#2ca02c"),
@@ -36,6 +36,26 @@ STYLE = {
     "signed_constant": ("constant, signs kept", "#8c564b"),
     "reshuffle": ("reshuffled init", "#e377c2"),
 }
+
+
+NAMES = {
+    "mnist": "MNIST",
+    "fashion_mnist": "FashionMNIST",
+    "cifar10": "CIFAR-10",
+    "maxgroup": "MaxGroup",
+}
+MAX_TICKS = 8
+
+
+def display(dataset: str) -> str:
+    """A dataset's name as papers write it (an image folder by its folder name)."""
+    if dataset.startswith("imagefolder:"):
+        return Path(dataset.split(":", 1)[1]).name
+    return NAMES.get(dataset, dataset)
+
+
+def seeds_text(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 def curve_of(row: dict[str, Any]) -> str:
@@ -73,7 +93,12 @@ def _panel(
             ax.fill_between(x, t[:, 3] * scale, t[:, 4] * scale, color=color, alpha=0.2, lw=0)
     ax.set_xscale("log")
     ax.invert_xaxis()
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    # Label the levels trained (every few, at most MAX_TICKS), not only the decades.
+    levels = sorted({round(r["weights_remaining"] * 100, 6) for r in rows}, reverse=True)
+    picks = np.unique(np.round(np.linspace(0, len(levels) - 1, min(len(levels), MAX_TICKS))))
+    ticks = [levels[int(i)] for i in picks]
+    ax.set_xticks(ticks, labels=[f"{v:.0f}" if v >= 10 else f"{v:.2g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("weights remaining (%)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
@@ -88,7 +113,7 @@ def accuracy_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[P
     _panel(a2, rows, "es_step", 1, "early-stopping iteration")
     a1.legend(loc="lower left")
     band = "; band: min-max over seeds" if len(seeds) > 1 else ""
-    fig.suptitle(f"{title} — mean of {len(seeds)} seed(s){band}")
+    fig.suptitle(f"{title} — mean of {seeds_text(len(seeds))}{band}")
     fig.tight_layout()
     return _save(fig, out)
 
@@ -111,7 +136,9 @@ def figure1(rows: list[dict[str, Any]], dataset: str, out_dir: Path) -> list[Pat
     if not mine:
         return []
     setting = mine[0]["setting"]
-    return accuracy_figure(mine, f"Figure 1: LeNet on {dataset} ({setting})", out_dir / "figure1")
+    return accuracy_figure(
+        mine, f"Figure 1: LeNet on {display(dataset)} ({setting})", out_dir / "figure1"
+    )
 
 
 def _grid(
@@ -139,7 +166,7 @@ def _grid(
                 _panel(ax, mine, field, scale, ylabel)
             else:
                 ax.set_axis_off()
-            ax.set_title(f"{ds}\n{setting}", fontsize=9)
+            ax.set_title(f"{display(ds)}\n{setting}", fontsize=9)
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -160,7 +187,7 @@ def sign_flip_figure(rows: list[dict[str, Any]], main: str, out_dir: Path) -> li
         "sign_flip_final",
         100,
         "kept weights with flipped sign (%)",
-        f"Sign flips by the end of training; mean of {seeds} seed(s)",
+        f"Sign flips by the end of training; mean of {seeds_text(seeds)}",
         out_dir / "sign-flips",
     )
 
@@ -180,10 +207,11 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
         )
         for ax, ds in zip(axes[0], datasets, strict=True):
             _panel(ax, [r for r in transfer if r["dataset"] == ds and r["setting"] == setting])
-            ax.set_title(ds)
+            ax.set_title(display(ds))
         axes[0][0].legend(loc="lower left")
         fig.suptitle(
-            f"Figure 2: MNIST tickets on other datasets ({setting}); mean of {seeds} seed(s)"
+            f"Figure 2: {display(main)} tickets on other datasets ({setting}); "
+            f"mean of {seeds_text(seeds)}"
         )
         fig.tight_layout()
         paths += _save(fig, out_dir / f"figure2-{slug(setting)}")
@@ -193,6 +221,6 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
         "es_test_acc",
         100,
         "test accuracy at early stopping (%)",
-        f"All datasets and settings; mean of {seeds} seed(s)",
+        f"All datasets and settings; mean of {seeds_text(seeds)}",
         out_dir / "figure2-grid",
     )

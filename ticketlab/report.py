@@ -35,6 +35,12 @@ from .stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
 from .store import RunDir, atomic_write_text
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
+# Fewest seeds for a verdict, per level and pooled alike. With 2 seeds the standard
+# deviation rests on one degree of freedom: the t test is then only as good as the
+# assumption that the two differences are normal, which two values cannot check, and a
+# pair that agrees by chance gives a tiny interval and a confident verdict. Intervals are
+# still shown.
+MIN_SEEDS = 3
 METRICS = {
     "es_test_acc": "test accuracy at early stopping",
     "sign_flip_final": "share of kept weights whose sign flipped by the end of training",
@@ -90,7 +96,7 @@ class Row:
 
     def sign(self, alpha: float) -> int:
         """+1 ticket significantly higher (after correction), -1 lower, 0 neither."""
-        if self.p_adj is None or self.p_adj >= alpha:
+        if self.p_adj is None or self.p_adj >= alpha or self.test.n < MIN_SEEDS:
             return 0
         return 1 if self.diff > 0 else -1
 
@@ -120,6 +126,8 @@ class Comparison:
             return f"no verdict: {t.n} seed(s) give no interval ({_pp(t.mean)} pp over {span})"
         word = "higher" if self.metric == "es_test_acc" else "more"
         what = f"{_pp(t.mean)} pp over {span}, 95% CI [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
+        if t.n < MIN_SEEDS:
+            return f"no verdict with {t.n} seeds (needs {MIN_SEEDS}): {what}, {_p_is(t.p)}"
         if t.p is not None and t.p < self.options.alpha:
             verdict = f"ticket {word if t.mean > 0 else _opposite(word)}"
             return f"{verdict}: {what}, {_p_is(t.p)}, {t.n} seeds"
@@ -127,8 +135,8 @@ class Comparison:
 
     def levels(self) -> str:
         """Which levels differ after the correction."""
-        if self.n_seeds < 2:
-            return "no per-level verdicts with one seed"
+        if self.n_seeds < MIN_SEEDS:
+            return f"no per-level verdicts with fewer than {MIN_SEEDS} seeds"
         name = CORRECTION_NAMES[self.options.correction]
         parts = []
         word = "higher" if self.metric == "es_test_acc" else "more"

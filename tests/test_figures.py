@@ -1,0 +1,29 @@
+"""Figures label the levels trained and name datasets as papers do."""
+
+import matplotlib.pyplot as plt
+
+from ticketlab.figures import MAX_TICKS, _panel, display, seeds_text
+
+
+def test_the_x_axis_labels_the_levels_trained_first_and_last_included() -> None:
+    rows = [
+        {"round": r, "seed": 0, "control": c, "weights_remaining": 0.8**r, "es_test_acc": 0.9}
+        for r in range(21)
+        for c in (None, "reinit")
+    ]
+    fig, ax = plt.subplots()
+    _panel(ax, rows)
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    plt.close(fig)
+    assert labels[0] == "100" and labels[-1] == "1.2"  # 0.8**20 = 1.15%
+    assert len(labels) <= MAX_TICKS and "51" in labels
+
+
+def test_display_names() -> None:
+    assert [display(d) for d in ("fashion_mnist", "cifar10", "imagefolder:/data/pets")] == [
+        "FashionMNIST",
+        "CIFAR-10",
+        "pets",
+    ]
+    assert (seeds_text(1), seeds_text(3)) == ("1 seed", "3 seeds")
