@@ -27,7 +27,7 @@ from .errors import TicketlabError
 from .experiment import Experiment, RoundProgress, all_rounds, plan
 from .figures import figure1, figure2, sign_flip_figure
 from .report import Options, write_report
-from .store import RunDir, environment
+from .store import FIGURES_INDEX, RunDir, atomic_write_text, environment, sweep_stale
 
 RUNS_ROOT = Path("runs")
 
@@ -68,7 +68,7 @@ def run(
     by having fewer seeds gets ``cfg``'s other seeds added, and trains only those."""
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
     trained = _execute(run_dir, data_dir, download, on_progress)
-    if make_figures and (trained or not (run_dir.path / "figures" / "figure1.png").exists()):
+    if make_figures and (trained or not run_dir.figures_done()):
         plot(run_dir.path)
     return run_dir
 
@@ -236,11 +236,15 @@ def _peak_rss_mb() -> int:
 def plot(run_path: str | Path) -> list[Path]:
     """(Re)draw the run's figures into ``RUN_DIR/figures``."""
     rd = RunDir.open(run_path)
+    sweep_stale(rd.path)
     rows = rd.all_summaries()
     if not rows:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
     main, out = rd.config.data.dataset, rd.path / "figures"
-    return figure1(rows, main, out) + figure2(rows, main, out) + sign_flip_figure(rows, main, out)
+    paths = figure1(rows, main, out) + figure2(rows, main, out) + sign_flip_figure(rows, main, out)
+    index = json.dumps([p.name for p in paths], indent=1) + "\n"
+    atomic_write_text(out / FIGURES_INDEX, index)  # last: the drawing finished
+    return paths
 
 
 def report(
@@ -258,7 +262,10 @@ def report(
 def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:
     """Write the run's metrics as CSV and JSON into ``dest`` (default ``RUN_DIR/export``)."""
     rd = RunDir.open(run_path)
-    return rd.export(Path(dest) if dest is not None else rd.path / "export")
+    dest = Path(dest) if dest is not None else rd.path / "export"
+    if dest.is_dir():
+        sweep_stale(dest)
+    return rd.export(dest)
 
 
 CROSSOVER_DENSITIES = [0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.02, 0.01]

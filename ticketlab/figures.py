@@ -28,6 +28,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from .store import atomic_write
+
 STYLE = {
     "ticket": ("winning ticket", "#2ca02c"),
     "reinit": ("random re-init", "#ff7f0e"),
@@ -121,8 +123,9 @@ def accuracy_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[P
 def _save(fig: Any, out: Path) -> list[Path]:
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.parent / f"{out.name}.png", out.parent / f"{out.name}.svg"]
-    fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1], metadata={"Date": None})
+    # Written like every run file (temporary name, fsync, rename): never half a figure.
+    atomic_write(paths[0], lambda tmp: fig.savefig(tmp, dpi=150, format="png"))
+    atomic_write(paths[1], lambda tmp: fig.savefig(tmp, metadata={"Date": None}, format="svg"))
     plt.close(fig)
     return paths
 

@@ -33,6 +33,7 @@ import io
 import json
 import os
 import platform
+import re
 import sqlite3
 import subprocess
 import sys
@@ -53,6 +54,7 @@ from .errors import TicketlabError, WriteError
 from .experiment import TrainingRecord, plan
 
 BRANCH_FILE = "branch.json"
+FIGURES_INDEX = "figures.json"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trainings (
@@ -150,7 +152,8 @@ def atomic_write(path: Path, write: Any) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        prefix = f".{path.name}.{os.getpid()}."  # the writer's pid: see sweep_stale
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
         os.close(fd)
         write(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
@@ -162,6 +165,24 @@ def atomic_write(path: Path, write: Any) -> None:
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+STALE = re.compile(r"\.(\d+)\.[^.]+\.tmp$")
+
+
+def sweep_stale(root: Path) -> None:
+    """Remove temporary files under ``root`` left by writers that no longer run (killed
+    mid-write); those of a live writer (a report beside a run) are left alone."""
+    for tmp in root.rglob(".*.tmp"):
+        match = STALE.search(tmp.name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # alive, another user's
+            pass
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -284,6 +305,8 @@ class RunDir:
             if added:
                 old.seeds = [*old.seeds, *added]
             return cls(path, old, added)
+        if path.is_dir():
+            sweep_stale(path)  # a first run killed while writing its config.yaml
         if path.is_dir() and any(path.iterdir()):
             raise TicketlabError(
                 f"{path} exists, is not empty and holds no ticketlab run (no config.yaml); "
@@ -318,8 +341,7 @@ class RunDir:
                 raise TicketlabError(
                     f"{self.path} is being written by another ticketlab process"
                 ) from None
-            for stale in self.path.rglob(".*.tmp"):
-                stale.unlink()
+            sweep_stale(self.path)
             yield
 
     def live_status(self) -> dict[str, Any]:
@@ -509,6 +531,14 @@ class RunDir:
             "trainings_total": len(keys),
             "next_round": missing[0].round if missing else None,
         }
+
+    def figures_done(self) -> bool:
+        """Whether the last drawing of the figures finished (``figures/figures.json``, written
+        after them, lists files that all exist)."""
+        index = self.path / "figures" / FIGURES_INDEX
+        if not index.is_file():
+            return False
+        return all((index.parent / name).is_file() for name in json.loads(index.read_text()))
 
     def meta(self) -> dict[str, Any]:
         p = self.path / "run.json"
