@@ -437,3 +437,17 @@ def test_config_command_round_trips(tmp_path: Path, capsys: pytest.CaptureFixtur
     f.write_text(capsys.readouterr().out)
     assert main(["config", str(f)]) == 0
     assert "lr: 0.003" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_the_api_shows_progress_unless_asked_not_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notebook must not look hung: ``ticketlab.run`` draws a tqdm bar by itself."""
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0])
+    capsys.readouterr()
+    ticketlab.run(cfg, tmp_path / "shown", make_figures=False)
+    err = capsys.readouterr().err
+    assert "round 2/2" in err and "100%" in err and "120/120" in err  # 6 trainings x 20 steps
+    ticketlab.run(cfg, tmp_path / "quiet", make_figures=False, progress=False)
+    assert capsys.readouterr().err == ""

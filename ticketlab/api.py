@@ -26,6 +26,7 @@ from .data import Dataset, load_dataset
 from .errors import TicketlabError
 from .experiment import Experiment, RoundProgress, all_rounds, plan
 from .figures import figure1, figure2, sign_flip_figure
+from .progress import ProgressBar
 from .report import Options, write_report
 from .store import FIGURES_INDEX, RunDir, atomic_write_text, environment, sweep_stale
 
@@ -62,12 +63,15 @@ def run(
     download: bool = True,
     on_progress: Callable[[RoundProgress], None] | None = None,
     make_figures: bool = True,
+    progress: bool = True,
 ) -> RunDir:
     """Run (or resume) the experiment of ``cfg`` into ``out``; returns the run directory.
+    Progress shows as a bar (a widget in Jupyter) unless ``on_progress`` is given or
+    ``progress`` is False.
     A finished run is left as it is. A run directory whose config differs from ``cfg`` only
     by having fewer seeds gets ``cfg``'s other seeds added, and trains only those."""
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
-    trained = _execute(run_dir, data_dir, download, on_progress)
+    trained = _execute(run_dir, data_dir, download, on_progress, progress)
     if make_figures and (trained or not run_dir.figures_done()):
         plot(run_dir.path)
     return run_dir
@@ -78,9 +82,25 @@ def _execute(
     data_dir: str | Path | None,
     download: bool,
     on_progress: Callable[[RoundProgress], None] | None,
+    progress: bool,
 ) -> bool:
     """Train what ``run_dir`` (a run or a branch) still lacks, recording each invocation's
-    environment, timings and memory in its ``run.json``; False if nothing was left."""
+    environment, timings and memory in its ``run.json``; False if nothing was left. Without
+    an ``on_progress`` callback, ``progress`` shows a progress bar (``progress.py``)."""
+    bar = ProgressBar() if on_progress is None and progress else None
+    try:
+        return _train(run_dir, data_dir, download, on_progress or bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _train(
+    run_dir: RunDir,
+    data_dir: str | Path | None,
+    download: bool,
+    on_progress: Callable[[RoundProgress], None] | None,
+) -> bool:
     with run_dir.lock():
         run_dir.save_seeds()
         cfg = run_dir.config
@@ -165,6 +185,7 @@ def branch(
     data_dir: str | Path | None = None,
     download: bool = True,
     on_progress: Callable[[RoundProgress], None] | None = None,
+    progress: bool = True,
 ) -> RunDir:
     """Train more controls, transfer datasets or transfer settings (``overrides`` of
     ``config.BRANCH_KEYS``) on the saved masks and inits of the run in ``run_path``, at
@@ -194,7 +215,7 @@ def branch(
     if bd.base is None:  # new (or killed before it was marked a branch)
         bd.write_branch(base.path, todo, list(overrides))
         bd = RunDir(path, bd.config, bd.new_seeds)
-    _execute(bd, data_dir, download, on_progress)
+    _execute(bd, data_dir, download, on_progress, progress)
     return bd
 
 
@@ -222,10 +243,11 @@ def resume(
     data_dir: str | Path | None = None,
     download: bool = True,
     on_progress: Callable[[RoundProgress], None] | None = None,
+    progress: bool = True,
 ) -> RunDir:
     """Resume the run in ``run_path`` with the config it was made with."""
     cfg = RunDir.open(run_path).config
-    return run(cfg, run_path, data_dir, download, on_progress)
+    return run(cfg, run_path, data_dir, download, on_progress, progress=progress)
 
 
 def _peak_rss_mb() -> int:

@@ -18,7 +18,6 @@ from . import api
 from .bench import format_bench
 from .config import PRESETS, load_config
 from .errors import TicketlabError
-from .progress import ProgressDisplay
 from .store import RunDir
 
 
@@ -71,9 +70,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or api.default_run_dir(cfg)
     print(f"run directory: {out}", file=sys.stderr)
     _announce(Path(out), cfg)
-    progress = None if args.quiet else ProgressDisplay()
     rd = api.run(
-        cfg, out, data_dir=args.data_dir, download=not args.no_download, on_progress=progress
+        cfg, out, data_dir=args.data_dir, download=not args.no_download, progress=not args.quiet
     )
     print(_table(rd))
     print(f"figures: {rd.path / 'figures'}", file=sys.stderr)
@@ -82,9 +80,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_resume(args: argparse.Namespace) -> int:
     _announce(Path(args.run_dir))
-    progress = None if args.quiet else ProgressDisplay()
     rd = api.resume(
-        args.run_dir, data_dir=args.data_dir, download=not args.no_download, on_progress=progress
+        args.run_dir, data_dir=args.data_dir, download=not args.no_download, progress=not args.quiet
     )
     print(_table(rd))
     return 0
@@ -95,7 +92,6 @@ def cmd_branch(args: argparse.Namespace) -> int:
     rounds = (
         None if args.rounds is None else api.parse_rounds(args.rounds, base.config.prune.rounds)
     )
-    progress = None if args.quiet else ProgressDisplay()
     bd = api.branch(
         args.run_dir,
         args.overrides,
@@ -103,7 +99,7 @@ def cmd_branch(args: argparse.Namespace) -> int:
         args.name,
         data_dir=args.data_dir,
         download=not args.no_download,
-        on_progress=progress,
+        progress=not args.quiet,
     )
     print(f"branch: {bd.path}", file=sys.stderr)
     print(_table(bd))
