@@ -25,15 +25,14 @@ def _config_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", nargs="?", help="a YAML config file (see `ticketlab config`)")
     p.add_argument("--preset", help=f"a preset: {', '.join(PRESETS)}")
     p.add_argument("--seeds", type=int, nargs="+", help="replicate seeds, e.g. --seeds 0 1 2")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override one config value, e.g. --set train.lr=3e-3 (repeatable)",
-    )
+    _set_arg(p, "override one config value, e.g. --set train.lr=3e-3 (repeatable)")
     p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
+
+
+def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
+    p.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
 
 
 def _resolve(args: argparse.Namespace) -> Any:
@@ -266,14 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "never modified; show, report, export and plot show the branch beside them.",
     )
     p.add_argument("run_dir")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="e.g. --set 'experiment.controls=[reinit, signed_reinit]' (repeatable)",
-    )
+    _set_arg(p, "e.g. --set 'experiment.controls=[reinit, signed_reinit]' (repeatable)")
     p.add_argument("--rounds", help="rounds to train, e.g. 0,2,4 or 0-20 or 0-20:2 (default all)")
     p.add_argument("--name", default="branch", help="name of the branch folder (default branch)")
     _runtime_args(p)
