@@ -87,10 +87,13 @@ def _panel(
     scale: float = 100,
     ylabel: str = "test accuracy at early stopping (%)",
 ) -> None:
-    for curve, t in sorted(aggregate(rows, field).items(), key=lambda kv: kv[0] != "ticket"):
+    curves = sorted(aggregate(rows, field).items(), key=lambda kv: kv[0] != "ticket")
+    for i, (curve, t) in enumerate(curves):
         label, color = STYLE.get(curve, (curve, "gray"))
         x = t[:, 1] * 100
-        ax.plot(x, t[:, 2] * scale, "-o", ms=3, color=color, label=label)
+        # Controls dashed, with their own markers, so equal curves do not hide each other.
+        style = "-o" if curve == "ticket" else ("--" + "sD^v<>p"[i % 7])
+        ax.plot(x, t[:, 2] * scale, style, ms=3, color=color, label=label)
         if t[:, 5].max() > 1:
             ax.fill_between(x, t[:, 3] * scale, t[:, 4] * scale, color=color, alpha=0.2, lw=0)
     ax.set_xscale("log")
@@ -103,6 +106,8 @@ def _panel(
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("weights remaining (%)")
     ax.set_ylabel(ylabel)
+    if field == "es_step":  # from zero: a few steps apart must not look like a gulf
+        ax.set_ylim(bottom=0)
     ax.grid(True, which="both", alpha=0.3)
 
 
