@@ -144,3 +144,18 @@ def test_a_batch_larger_than_the_training_split_is_announced(
     assert "ticketlab: warning: batch size 5000" in err
     assert "larger than mnist's training split of 1000 examples" in err
     assert all(r["steps"] == 2 for r in ticketlab.RunDir.open(tmp_path / "run").summaries())
+
+
+@pytest.mark.slow
+def test_a_schedule_that_starves_a_layer_is_announced_and_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*ARGS, "--set", "prune.p_final=0.005", "--set", "prune.rounds=2"]
+    assert main([*args, "--out", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr()
+    assert "warning: from round 2 on, fc3.weight keeps 5 weights for its 10 units" in out.err
+    assert "whole classes" in out.err and "prune.output_rate" in out.err
+    rows = ticketlab.RunDir.open(tmp_path / "run").summaries()
+    last = [r for r in rows if r["round"] == 2 and r["kind"] == "ticket"]
+    assert last[0]["units_without_inputs"]["fc3.weight"] >= 5  # 5 weights, 10 classes
+    assert "fc3.weight " in out.out.splitlines()[-1]  # show's column marks the round

@@ -88,3 +88,18 @@ def test_random_mask_like_keeps_per_layer_counts() -> None:
     assert {k: int(v.sum()) for k, v in r.items()} == {k: int(v.sum()) for k, v in m.items()}
     assert not torch.equal(r["fc1.weight"], m["fc1.weight"])
     assert torch.equal(r["fc1.weight"], random_mask_like(m, seed=1)["fc1.weight"])
+
+
+def test_units_without_inputs_and_the_schedule_that_makes_them() -> None:
+    from ticketlab.config import preset
+    from ticketlab.pruning import schedule_collapse, units_without_inputs
+
+    m = full_mask(SPEC)
+    m["fc3.weight"][2] = False  # class 2 cut off
+    m["fc2.weight"][:5] = False
+    assert units_without_inputs(m) == {"fc1.weight": 0, "fc2.weight": 5, "fc3.weight": 1}
+    # seed: the 10x100 output layer keeps 20 weights at round 17 (2 per class)
+    assert schedule_collapse(SPEC, preset("seed").prune) == {"fc3.weight": (17, 20)}
+    # frankle-carbin prunes the output layer at 10% a round: 122 weights at round 20
+    assert schedule_collapse(SPEC, preset("frankle-carbin").prune) == {}
+    assert schedule_collapse(SPEC, PruneConfig(method="global")) == {}

@@ -50,6 +50,7 @@ FIELDS = {
     "steps",
     "weights_remaining",
     "weights_remaining_per_layer",
+    "units_without_inputs",
     "final_test_acc",
     "final_test_loss",
     "final_val_acc",

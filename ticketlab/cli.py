@@ -18,6 +18,7 @@ from . import api
 from .bench import format_bench
 from .config import PRESETS, load_config
 from .errors import TicketlabError
+from .report import ticket_layers
 from .store import RunDir
 
 
@@ -194,6 +195,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def _table(rd: RunDir) -> str:
     """Mean test accuracy at early stopping per round and curve."""
     rows = rd.all_summaries()
+    cut = ticket_layers(rows)
     by: dict[tuple[str, str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     weights: dict[tuple[str, str, int], float] = {}
     curves: list[str] = []
@@ -212,13 +214,14 @@ def _table(rd: RunDir) -> str:
         if k[:2] != group:
             group = k[:2]
             lines.append(f"\n{k[0]} / {k[1]}: test accuracy at early stopping, mean over seeds")
-            lines.append(f"{'round':>5} {'weights':>9} " + " ".join(f"{c:>12}" for c in curves))
+            header = " ".join(f"{c:>12}" for c in curves)
+            lines.append(f"{'round':>5} {'weights':>9} {header}  units without inputs (ticket)")
         cells = []
         for c in curves:
             v = by[k].get(c)
             cells.append(f"{sum(v) / len(v) * 100:>11.2f}%" if v else f"{'-':>12}")
         w = f"{weights[k] * 100:.2f}%" if k in weights else "-"
-        lines.append(f"{k[2]:>5} {w:>9} " + " ".join(cells))
+        lines.append(f"{k[2]:>5} {w:>9} " + " ".join(cells) + f"  {cut.get(k, ('', ''))[1]}")
     return "\n".join(lines)
 
 

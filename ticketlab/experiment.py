@@ -38,7 +38,16 @@ from .controls import make_control
 from .data import Dataset
 from .errors import TicketlabError
 from .model import MLPSpec, Params, init_params
-from .pruning import Mask, density, full_mask, layer_density, prune
+from .pruning import (
+    THIN,
+    Mask,
+    density,
+    full_mask,
+    layer_density,
+    prune,
+    schedule_collapse,
+    units_without_inputs,
+)
 from .trainer import EvalPoint, Member, Progress, TrainResult, train_cohort
 
 
@@ -94,6 +103,7 @@ class TrainingRecord:
             "steps": self.total_steps,
             "weights_remaining": density(self.mask),
             "weights_remaining_per_layer": layer_density(self.mask),
+            "units_without_inputs": units_without_inputs(self.mask),
             "final_test_acc": final.test_acc,
             "final_test_loss": final.test_loss,
             "final_val_acc": final.val_acc,
@@ -231,6 +241,21 @@ class Experiment:
                     "(full-batch training)",
                     stacklevel=2,
                 )
+        for name, (r, kept) in schedule_collapse(self.spec, self.cfg.prune).items():
+            units = self.spec.shapes()[name][0]
+            output = name == self.spec.weight_names()[-1]
+            warnings.warn(
+                f"from round {r} on, {name} keeps {kept} weights for its {units} units (at "
+                f"most {THIN} each): units are likely to lose every input"
+                + (", and with them whole classes" if output else "")
+                + (
+                    "; prune.output_rate (e.g. 0.1, as in the frankle-carbin preset) spares the "
+                    "output layer"
+                    if output
+                    else ""
+                ),
+                stacklevel=2,
+            )
         steps = self.cfg.train.total_steps(len(main.train))
         if self.cfg.experiment.rewind_step >= steps:
             raise TicketlabError(

@@ -32,6 +32,36 @@ def layer_density(mask: Mask) -> dict[str, float]:
     return {k: int(m.sum()) / m.numel() for k, m in mask.items()}
 
 
+def units_without_inputs(mask: Mask) -> dict[str, int]:
+    """Per weight tensor, the output units (rows) whose every weight is pruned: units cut
+    off from their inputs; in the output layer, classes the network can no longer tell."""
+    return {k: int((~m.flatten(1).any(1)).sum()) for k, m in mask.items()}
+
+
+THIN = 2  # kept weights per unit at or below which units are likely to lose every input
+
+
+def schedule_collapse(spec: MLPSpec, cfg: PruneConfig) -> dict[str, tuple[int, int]]:
+    """For schedules that prune every layer by a fixed rate (layer-wise, random), the first
+    round at which each layer keeps at most ``THIN`` weights per unit, and the count kept:
+    from then on units are likely to lose every input (certain below one per unit).
+    Global pruning is decided by the weights, so nothing is known in advance (empty)."""
+    if cfg.method == "global":
+        return {}
+    rates = layer_rates(spec, cfg)
+    out = {}
+    for name, shape in spec.shapes().items():
+        if name not in rates:
+            continue
+        kept = shape[0] * shape[1]
+        for r in range(1, cfg.rounds + 1):
+            kept -= _n_remove(rates[name], kept)
+            if kept <= THIN * shape[0]:
+                out[name] = (r, kept)
+                break
+    return out
+
+
 def layer_rates(spec: MLPSpec, cfg: PruneConfig) -> dict[str, float]:
     """Per-round fraction of surviving weights each layer loses."""
     rate = cfg.round_rate()

@@ -233,6 +233,28 @@ def compare(
     return out
 
 
+def ticket_layers(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[str, str]]:
+    """Per (dataset, setting, round), the ticket's weights remaining per layer (%) and its
+    units without inputs per layer (the most over seeds), for the layers that have any:
+    where a layer has collapsed."""
+    layers: dict[tuple[str, str, int], dict[str, float]] = {}
+    cut: dict[tuple[str, str, int], dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        if r["kind"] != "ticket":
+            continue
+        k = (r["dataset"], r["setting"], r["round"])
+        layers[k] = r["weights_remaining_per_layer"]
+        for name, n in (r.get("units_without_inputs") or {}).items():
+            cut[k][name] = max(n, cut[k].get(name, 0))
+    return {
+        k: (
+            " ".join(f"{v * 100:.3g}" for v in per_layer.values()),
+            ", ".join(f"{name} {n}" for name, n in cut[k].items() if n),
+        )
+        for k, per_layer in layers.items()
+    }
+
+
 def _pct(x: float) -> str:
     return f"{x * 100:.2f}"
 
@@ -254,14 +276,19 @@ HEADER = [
     "",
     "ticket flips %",
     "control flips %",
+    "ticket weights per layer %",
+    "units without inputs",
 ]
 
 
-def _table_rows(c: Comparison, flips: Comparison | None) -> list[list[str]]:
+def _table_rows(
+    c: Comparison, flips: Comparison | None, layers: dict[tuple[str, str, int], tuple[str, str]]
+) -> list[list[str]]:
     by_round = {r.round: r for r in flips.rows} if flips is not None else {}
     out = []
     for r in c.rows:
         f = by_round.get(r.round)
+        per_layer, cut = layers.get((c.dataset, c.setting, r.round), ("n/a", ""))
         word = {1: "higher", -1: "lower", 0: ""}[r.sign(c.options.alpha)]
         out.append(
             [
@@ -277,6 +304,8 @@ def _table_rows(c: Comparison, flips: Comparison | None) -> list[list[str]]:
                 word,
                 _pct(f.ticket) if f else "n/a",
                 _pct(f.control) if f else "n/a",
+                per_layer,
+                cut,
             ]
         )
     return out
@@ -303,6 +332,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
     flips = {
         (c.dataset, c.setting, c.control): c for c in compare(rows, "sign_flip_final", options)
     }
+    layers = ticket_layers(rows)
     st = run.live_status()
     branches = sorted({r["branch"] for r in rows if r["branch"]})
     blocks: list[Block] = [
@@ -352,7 +382,10 @@ def document(run: RunDir, options: Options) -> list[Block]:
         blocks += [
             ("h2", f"{c.dataset} / {c.setting} / ticket vs {c.control}"),
             ("p", c.verdict()),
-            ("table", (HEADER, _table_rows(c, flips.get((c.dataset, c.setting, c.control))))),
+            (
+                "table",
+                (HEADER, _table_rows(c, flips.get((c.dataset, c.setting, c.control)), layers)),
+            ),
         ]
     return blocks
 

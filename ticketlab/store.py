@@ -82,10 +82,16 @@ ADDED_COLUMNS = (
     ("trainings", "sign_flip_es", "REAL"),
     ("trainings", "sign_flips_final", "TEXT"),
     ("trainings", "sign_flips_es", "TEXT"),
+    ("trainings", "units_without_inputs", "TEXT"),
     ("evals", "sign_flip", "REAL"),
     ("evals", "sign_flips", "TEXT"),
 )
-JSON_FIELDS = ("weights_remaining_per_layer", "sign_flips_final", "sign_flips_es")
+JSON_FIELDS = (
+    "weights_remaining_per_layer",
+    "units_without_inputs",
+    "sign_flips_final",
+    "sign_flips_es",
+)
 EVAL_FIELDS = (
     "training_id",
     "step",
@@ -111,6 +117,7 @@ SUMMARY_FIELDS = (
     "steps",
     "weights_remaining",
     "weights_remaining_per_layer",
+    "units_without_inputs",
     "final_test_acc",
     "final_test_loss",
     "final_val_acc",
