@@ -37,17 +37,57 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
 
 
-def advantage(rows: list[dict[str, Any]], dataset: str) -> dict[int, dict[int, float]]:
-    """Ticket-minus-reinit accuracy by pruned round and seed."""
-    acc: dict[tuple[int, int, str], float] = {}
+def advantage(
+    rows: list[dict[str, Any]],
+    dataset: str,
+    control: str = "reinit",
+    setting: str | None = None,
+    field: str = "es_test_acc",
+) -> dict[int, dict[int, float]]:
+    """Ticket minus ``control`` (``field``) by pruned round and seed."""
+    val: dict[tuple[int, int, str], float] = {}
     for r in rows:
-        if r["dataset"] == dataset and r["control"] in (None, "reinit"):
-            acc[(r["round"], r["seed"], r["control"] or "ticket")] = r["es_test_acc"]
+        wanted = r["dataset"] == dataset and r["control"] in (None, control)
+        if wanted and r.get(field) is not None and setting in (None, r["setting"]):
+            val[(r["round"], r["seed"], r["control"] or "ticket")] = r[field]
     diffs: dict[int, dict[int, float]] = defaultdict(dict)
-    for (rnd, seed, who), v in acc.items():
-        if who == "ticket" and rnd > 0 and (rnd, seed, "reinit") in acc:
-            diffs[rnd][seed] = v - acc[(rnd, seed, "reinit")]
+    for (rnd, seed, who), v in val.items():
+        if who == "ticket" and rnd > 0 and (rnd, seed, control) in val:
+            diffs[rnd][seed] = v - val[(rnd, seed, control)]
     return diffs
+
+
+def controls_on_common_rounds(rows: list[dict[str, Any]], dataset: str, setting: str) -> str:
+    """Ticket minus each control, accuracy and sign flips, pooled over the pruned rounds
+    every control has (so the controls are compared on the same levels)."""
+    controls = sorted(
+        {
+            r["control"]
+            for r in rows
+            if r["control"] and r["dataset"] == dataset and r["setting"] == setting
+        }
+    )
+    acc = {c: advantage(rows, dataset, c, setting) for c in controls}
+    flips = {c: advantage(rows, dataset, c, setting, "sign_flip_final") for c in controls}
+    levels = sorted(set.intersection(*(set(d) for d in acc.values()))) if acc else []
+    out = []
+    for c in controls:
+        ta, _, _ = pooled_test(acc[c], levels)
+        tf, _, _ = pooled_test(flips[c], levels)
+        out.append(
+            [
+                c,
+                pp(ta.mean),
+                interval(ta.ci),
+                f"{ta.p:.2g}" if ta.p is not None else "n/a",
+                pp(tf.mean),
+                interval(tf.ci),
+                str(ta.n),
+            ]
+        )
+    span = ", ".join(map(str, levels))
+    header = ["control", "accuracy (pp)", "95% CI", "p", "sign flips (pp)", "95% CI", "seeds"]
+    return f"{dataset}, {setting}; rounds {span}\n\n" + table(header, out)
 
 
 def ablation(per_round: RunDir, fixed: RunDir, last: int | None = None) -> str:
@@ -126,6 +166,9 @@ def main(argv: list[str]) -> None:
             ],
         )
     )
+    main_ds, main_setting = trunk.config.data.dataset, trunk.config.train.label()
+    print("\n## Ticket minus each control on the rounds they share (pooled)\n")
+    print(controls_on_common_rounds(rows, main_ds, main_setting))
     print("\n## The ticket's sign flips between settings (pooled)\n")
     print(settings_flips(rows))
     if len(argv) > 1 or not argv:
