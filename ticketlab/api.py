@@ -1,7 +1,7 @@
 """The Python API: everything the CLI does, callable from a notebook.
 
 import ticketlab
-cfg = ticketlab.load_config(preset_name="quick", seeds=[0, 1])
+cfg = ticketlab.load_config(preset_name="quick", overrides=["train.lr=3e-3"], seeds=[0, 1, 2])
 run = ticketlab.run(cfg, out="runs/my-run", data_dir="../shared/data")
 rows = run.summaries()          # one dict per finished training
 ticketlab.plot(run.path)
