@@ -60,6 +60,8 @@ def install(point: str, n: int) -> None:
                 if path.suffix == ".safetensors"
                 else "figure"
                 if path.suffix in (".png", ".svg")
+                else "progress"  # progress.json: rewritten as the run goes, not counted
+                if path.name == "progress.json"
                 else "text"
             )
 

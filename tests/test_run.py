@@ -347,6 +347,15 @@ def test_resume_after_kill_9(tmp_path: Path, capsys: pytest.CaptureFixture[str])
                 break
         time.sleep(0.05)
     assert ticketlab.RunDir.open(out).live_status()["status"] == "running"
+    while (
+        time.time() < deadline
+        and (ticketlab.RunDir.open(out).progress() or {}).get("eta_s") is None
+    ):  # written as round 1 starts, a moment after round 0 is recorded
+        time.sleep(0.05)
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert "status: running" in shown and "of this invocation's steps, ETA" in shown
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert 2 <= done < 10, "the kill should land mid-run"

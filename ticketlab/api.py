@@ -138,7 +138,7 @@ def _train(
                 datasets,
                 run_dir,
                 device,
-                on_progress,
+                _reporting(run_dir, on_progress),
                 source=run_dir.base,
                 rounds=run_dir.rounds,
                 skip=run_dir.skip,
@@ -250,6 +250,41 @@ def resume(
     return run(cfg, run_path, data_dir, download, on_progress, progress=progress)
 
 
+PROGRESS_EVERY_S = 30.0
+
+
+def _reporting(
+    run_dir: RunDir, on_progress: Callable[[RoundProgress], None] | None
+) -> Callable[[RoundProgress], None]:
+    """``on_progress``, also writing where the run is to ``RUN/progress.json`` at every new
+    round and every ``PROGRESS_EVERY_S`` seconds, for ``show`` and ``ls`` in other
+    processes."""
+    start = time.perf_counter()
+    last = [-PROGRESS_EVERY_S, -1.0]  # time and round of the last write
+
+    def report(p: RoundProgress) -> None:
+        if on_progress is not None:
+            on_progress(p)
+        now = time.perf_counter() - start
+        if now - last[0] >= PROGRESS_EVERY_S or p.round != last[1]:
+            last[0], last[1] = now, p.round
+            run_dir.write_progress(
+                {
+                    "round": p.round,
+                    "rounds": p.rounds,
+                    "work_done": p.work_done,
+                    "work_total": p.work_total,
+                    "elapsed_s": round(now, 1),
+                    "eta_s": round(now / p.work_done * (p.work_total - p.work_done), 1)
+                    if p.work_done
+                    else None,
+                    "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                }
+            )
+
+    return report
+
+
 def _peak_rss_mb() -> int:
     """The process's peak resident memory so far (Linux reports ru_maxrss in KiB)."""
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -328,18 +363,25 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
         if not (p / "config.yaml").is_file():
             continue
         rd = RunDir.open(p)
-        branches = [{"name": b.path.name, **b.live_status()} for b in rd.branches()]
+        branches = [{"name": b.path.name, **_live(b)} for b in rd.branches()]
         out.append(
             {
                 "path": str(p),
                 "name": rd.config.name,
-                **rd.live_status(),
+                **_live(rd),
                 **headline(rd),
                 "branches": branches,
             }
         )
         rd.close()
     return out
+
+
+def _live(rd: RunDir) -> dict[str, Any]:
+    """Status, and for a running run its ETA (seconds, an upper estimate) if it has one."""
+    st = rd.live_status()
+    progress = rd.progress() if st["status"] == "running" else None
+    return st | {"eta_s": progress["eta_s"] if progress else None}
 
 
 def headline(rd: RunDir) -> dict[str, Any]:

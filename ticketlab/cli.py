@@ -158,6 +158,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         status = r["status"]
         if status in ("interrupted", "running"):
             status = f"{status} at round {r['next_round']}"
+        if r.get("eta_s") is not None:
+            status += f" ETA {_clock(r['eta_s'])}"
         status += f" ({r['trainings_done']}/{r['trainings_total']})"
         dense = f"{r['dense_test_acc'] * 100:.2f}%" if "dense_test_acc" in r else "-"
         sparse = "-"
@@ -169,6 +171,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print(f"{Path(r['path']).name:<40} {status:<34} {dense:>7} {sparse:>24}")
         for b in r["branches"]:
             b_status = f"{b['status']} ({b['trainings_done']}/{b['trainings_total']})"
+            if b["eta_s"] is not None:
+                b_status += f" ETA {_clock(b['eta_s'])}"
             print(f"  branch {b['name']:<31} {b_status:<34}")
     return 0
 
@@ -187,9 +191,24 @@ def cmd_show(args: argparse.Namespace) -> int:
         total = sum(i.get("wall_time_s", 0) for i in meta["invocations"])
         print(f"wall time: {total:.1f}s over {len(meta['invocations'])} invocation(s)")
         if st["status"] == "running":
-            print(f"running since {meta['invocations'][-1]['started_at']}")
+            print(f"running since {meta['invocations'][-1]['started_at']}{_eta(rd)}")
     print(_table(rd))
     return 0
+
+
+def _eta(rd: RunDir) -> str:
+    """`; round R/N, P% of its steps, ETA ...` from a running run's progress file."""
+    p = rd.progress()
+    if p is None or p["work_total"] == 0:
+        return ""
+    eta = "" if p["eta_s"] is None else f", ETA {_clock(p['eta_s'])} (an upper estimate)"
+    share = p["work_done"] / p["work_total"] * 100
+    return f"; round {p['round']}/{p['rounds']}, {share:.0f}% of this invocation's steps{eta}"
+
+
+def _clock(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600}h{s // 60 % 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
 def _table(rd: RunDir) -> str:

@@ -55,6 +55,7 @@ from .experiment import TrainingRecord, plan
 
 BRANCH_FILE = "branch.json"
 FIGURES_INDEX = "figures.json"
+PROGRESS_FILE = "progress.json"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS trainings (
@@ -546,6 +547,14 @@ class RunDir:
         if not index.is_file():
             return False
         return all((index.parent / name).is_file() for name in json.loads(index.read_text()))
+
+    def write_progress(self, progress: dict[str, Any]) -> None:
+        atomic_write_text(self.path / PROGRESS_FILE, json.dumps(progress, indent=1) + "\n")
+
+    def progress(self) -> dict[str, Any] | None:
+        """Where a running run is (``progress.json``, written by it every 30 s)."""
+        p = self.path / PROGRESS_FILE
+        return json.loads(p.read_text()) if p.is_file() else None
 
     def meta(self) -> dict[str, Any]:
         p = self.path / "run.json"
