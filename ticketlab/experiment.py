@@ -13,7 +13,7 @@ Data order: with ``experiment.data_order: per_round`` each round draws a fresh o
 ``fixed`` every round replays one order per seed (protocol 1). Within a round the ticket and
 its controls share the order on every dataset, so their comparison is paired.
 
-A branch (``branch.py``) is an Experiment that reads the masks and rewind weights of a base
+A branch (``api.branch``) is an Experiment that reads the masks and rewind weights of a base
 run (``source``), trains only the trainings the base run does not have (``skip``) at chosen
 rounds, and writes to its own state; it never trains a main-dataset ticket, so it never
 prunes.
