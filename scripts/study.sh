@@ -12,6 +12,10 @@
 #   scripts/study.sh transfer-fill   the same at rounds 2, 6, ..., 18 (with it: every second)
 #   scripts/study.sh signs      branch: signed_reinit and signed_constant on MNIST at the odd
 #                               rounds (the transfer branches train them at the even ones)
+#   scripts/study.sh magnitudes branch: the reshuffle control (the ticket's own kept
+#                               magnitudes and signs, permuted) on the three transfer
+#                               datasets with high-lr SGD, every fourth round: do the
+#                               magnitudes carry what the signs alone do not?
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every run into results/
 set -euo pipefail
@@ -38,6 +42,11 @@ for step in "$@"; do
         --set "transfer.datasets=[fashion_mnist, cifar10, maxgroup]" \
         --set "transfer.settings=[$adam, $sgd]" \
         --set "experiment.controls=[reinit, signed_reinit, signed_constant]" --quiet ;;
+    magnitudes)
+      $tl branch runs/study-trunk --name magnitudes --rounds 0-20:4 \
+        --set "transfer.datasets=[fashion_mnist, cifar10, maxgroup]" \
+        --set "transfer.settings=[$sgd]" \
+        --set "experiment.controls=[reinit, reshuffle]" --quiet ;;
     signs)
       $tl branch runs/study-trunk --name signs --rounds 1-19:2 \
         --set "experiment.controls=[reinit, signed_reinit, signed_constant]" --quiet ;;
@@ -55,7 +64,8 @@ for step in "$@"; do
         git rev-parse HEAD > "results/$run/commit.txt"
       done ;;
     *)
-      echo "unknown step $step (trunk fixed transfer transfer-fill signs fc records)" >&2
+      echo "unknown step $step (trunk fixed transfer transfer-fill signs magnitudes fc" \
+        "records)" >&2
       exit 2 ;;
   esac
 done
