@@ -136,3 +136,35 @@ def test_rounds_syntax() -> None:
         parse_rounds("0-21", 20)
     with pytest.raises(ticketlab.TicketlabError, match="expected rounds like"):
         parse_rounds("a-b", 20)
+
+
+@pytest.mark.slow
+def test_a_branch_does_not_retrain_what_another_branch_finished(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0])
+    ticketlab.run(cfg, out, make_figures=False)
+    first = branch(out, ["transfer.datasets=[fashion_mnist]"], rounds=[0, 1])
+    second = branch(
+        out,
+        ["transfer.datasets=[fashion_mnist]", "experiment.controls=[reinit, reshuffle]"],
+        rounds=[0, 1],
+    )
+    rows = second.summaries()
+    # The FashionMNIST ticket and re-init are the first branch's: only reshuffle is new.
+    assert {(r["dataset"], r["control"]) for r in rows} == {
+        ("mnist", "reshuffle"),
+        ("fashion_mnist", "reshuffle"),
+    }
+    assert second.status()["status"] == "complete"
+    assert len(first.summaries()) == 2 * 2  # rounds x (ticket, reinit) on FashionMNIST
+    # A setting with the same label but another batch size is another training: trained,
+    # not taken from the first branch, and shown beside it.
+    other = "{optimizer: adam, lr: 0.0012, epochs: 2, batch_size: 50, eval_every: 5}"
+    third = branch(
+        out,
+        ["transfer.datasets=[fashion_mnist]", f"transfer.settings=[{other}]"],
+        rounds=[0, 1],
+    )
+    assert {r["batch_size"] for r in third.summaries()} == {50}
+    assert len(third.summaries()) == 2 * 2
+    assert len(RunDir.open(out).all_summaries()) == 2 * 3 + 4 + 4 + 4

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import fcntl
 import io
@@ -259,8 +260,20 @@ class RunDir:
 
     @property
     def skip(self) -> frozenset[str]:
-        """Ids of the trainings the base run owns (a branch never trains them)."""
-        return frozenset() if self.base is None else self.base.skip_for_branches()
+        """Ids of the trainings a branch does not train: the base run's, and those another
+        branch of the same run has finished with the very same optimiser setting (its
+        records already show them beside the run)."""
+        if self.base is None:
+            return frozenset()
+        ids = set(self.base.skip_for_branches())
+        mine = _settings(self.config)
+        for other in self.base.branches():
+            if other.path.resolve() != self.path.resolve():
+                theirs = _settings(other.config)
+                same = {label for label, s in theirs.items() if mine.get(label) == s}
+                ids |= {i for i in other.completed() if i.rsplit("/", 2)[1] in same}
+                other.close()
+        return frozenset(ids)
 
     def skip_for_branches(self) -> frozenset[str]:
         return frozenset(k.id for k in plan(self.config))
@@ -564,8 +577,16 @@ class RunDir:
         atomic_write_text(self.path / "run.json", json.dumps(meta, indent=2) + "\n")
 
 
+def _settings(cfg: Config) -> dict[str, dict[str, Any]]:
+    """A config's optimiser settings by label (the label is part of a training's id)."""
+    return {s.label(): dataclasses.asdict(s) for s in [cfg.train, *cfg.transfer_settings()]}
+
+
 def _row_id(r: dict[str, Any]) -> tuple[Any, ...]:
-    return (r["round"], r["seed"], r["kind"], r["control"], r["dataset"], r["setting"])
+    """What makes two records the same training (the setting's label leaves out the batch
+    size, so that is compared too)."""
+    keys = ("round", "seed", "kind", "control", "dataset", "setting", "batch_size", "steps")
+    return tuple(r[k] for k in keys)
 
 
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
