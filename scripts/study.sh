@@ -58,6 +58,7 @@ for step in "$@"; do
         rm -rf "results/$run"
         $tl report "runs/$run" >/dev/null
         $tl export "runs/$run" --to "results/$run/export" >/dev/null
+        gzip -9 -n "results/$run/export/evals.csv"  # the largest record: keep results/ small
         mkdir -p "results/$run/figures"
         cp "runs/$run/report.md" "results/$run/"
         cp "runs/$run"/figures/*.png "results/$run/figures/"
