@@ -28,14 +28,17 @@ from .pruning import Mask, random_mask_like
 
 
 def make_control(
-    name: str, ticket: Params, mask: Mask, fresh: Params, seed: int
+    name: str, ticket: Params, mask: Mask, fresh: Params | None, seed: int
 ) -> tuple[Params, Mask]:
     """Initial weights and mask of control ``name``; ``seed`` drives any random choice
-    (the random mask, the reshuffle permutation)."""
-    if name == "reinit":
-        return fresh, mask
+    (the random mask, the reshuffle permutation). ``random_mask`` alone needs no fresh
+    draw (None)."""
     if name == "random_mask":
         return ticket, random_mask_like(mask, seed)
+    if fresh is None:
+        raise ValueError(f"control {name!r} needs a fresh draw of the init scheme")
+    if name == "reinit":
+        return fresh, mask
     g = torch.Generator().manual_seed(seed)
     out = dict(fresh)
     for k, m in mask.items():

@@ -346,16 +346,16 @@ class Experiment:
             ticket = self._ticket_init(seed, r)
             controls: dict[str, tuple[Params, Mask, int]] = {}
             for c in sorted({k.control for k, _ in keys} - {None}):
+                if c == "random_mask":  # the ticket's init; its mask keeps its old seed
+                    init, cmask = make_control(c, ticket[0], mask, None, derive_seed(seed, r, c))
+                    self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-{c}", cmask)
+                    controls[c] = (init, cmask, ticket[1])
+                    continue
                 init_seed = derive_seed(seed, r, c)
                 fresh = init_params(self.spec, self.cfg.model.init, init_seed)
-                # random_mask keeps the seed it had before the other controls existed.
-                draw = init_seed if c == "random_mask" else derive_seed(seed, r, c, "draw")
+                draw = derive_seed(seed, r, c, "draw")
                 init, cmask = make_control(c, ticket[0], mask, fresh, draw)
-                if c == "random_mask":
-                    self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-{c}", cmask)
-                    init_seed = ticket[1]
-                else:
-                    self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-{c}", init)
+                self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-{c}", init)
                 controls[c] = (init, cmask, init_seed)
             for key, train in keys:
                 data = self.datasets[key.dataset]
