@@ -208,7 +208,9 @@ def branch(
             "to something new"
         )
     _check_base(base, todo)
-    ident = cfg.identity() | {"seeds": None}  # the branch follows the base run's seeds
+    # The branch follows the base run's seeds. ("seeds": None keeps the digests of the
+    # branches made before identity_but_seeds existed.)
+    ident = cfg.identity_but_seeds() | {"seeds": None}
     digest = hashlib.sha256(json.dumps([ident, todo], sort_keys=True).encode()).hexdigest()
     path = base.path / "branches" / f"{name}-{digest[:8]}"
     bd = RunDir.create(path, cfg)

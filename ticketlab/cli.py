@@ -54,7 +54,7 @@ def _announce(path: Path, cfg: Any | None = None) -> None:
     if not (path / "config.yaml").is_file():
         return
     rd = RunDir.open(path)
-    if cfg is not None and rd.config.identity() | {"seeds": []} != cfg.identity() | {"seeds": []}:
+    if cfg is not None and rd.config.identity_but_seeds() != cfg.identity_but_seeds():
         return  # a different config: the run will be refused with the differences named
     st = rd.status()
     if st["status"] == "interrupted":

@@ -292,6 +292,13 @@ class Config:
                 del d[section][key]
         return d
 
+    def identity_but_seeds(self) -> dict[str, Any]:
+        """``identity()`` without the seeds: what a run that gains seeds, or a branch that
+        follows its run's seeds, keeps."""
+        d = self.identity()
+        del d["seeds"]
+        return d
+
     def identity_hash(self) -> str:
         """Short hash of ``identity()``."""
         blob = json.dumps(self.identity(), sort_keys=True).encode()

@@ -308,7 +308,7 @@ class RunDir:
             added = [s for s in new.seeds if s not in old.seeds]
             if old.identity_hash() != new.identity_hash() and not (
                 set(old.seeds) <= set(new.seeds)
-                and old.identity() | {"seeds": []} == new.identity() | {"seeds": []}
+                and old.identity_but_seeds() == new.identity_but_seeds()
             ):
                 diff = _diff(old.to_dict(), new.to_dict())
                 hint = ""
