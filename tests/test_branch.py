@@ -70,7 +70,7 @@ def test_a_branch_trains_beside_the_run_and_never_changes_it(
     assert {r["branch"] for r in shown} == {None, f"branches/{bdir.name}"}
     assert main(["report", str(out)]) == 0
     md = (out / "report.md").read_text()
-    assert "| fashion_mnist |" in md and "signed_reinit" in md
+    assert "| FashionMNIST |" in md and "signed_reinit" in md
     assert main(["export", str(out)]) == 0
     assert len((out / "export" / "trainings.csv").read_text().splitlines()) == len(shown) + 1
 

@@ -76,7 +76,7 @@ def check_files(run: Path) -> None:
 
 
 @pytest.mark.slow
-def test_kill_9_anywhere_then_resume(tmp_path: Path) -> None:
+def test_kill_9_anywhere_then_resume(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     straight = tmp_path / "straight"
     assert main([*ARGS, "--out", str(straight), "--quiet", "--threads", "1"]) == 0
     out = tmp_path / "killed"
@@ -88,6 +88,9 @@ def test_kill_9_anywhere_then_resume(tmp_path: Path) -> None:
     assert stable(ticketlab.RunDir.open(out).summaries()) == want
     check_files(out)
     assert ticketlab.RunDir.open(out).figures_done()
+    capsys.readouterr()
+    assert main(["show", str(out)]) == 0
+    assert "stopped without recording theirs (killed)" in capsys.readouterr().out
 
     # report and export killed mid-way: running them again gives complete files.
     for point, n, command in [

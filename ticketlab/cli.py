@@ -188,12 +188,25 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"status: {st['status']} ({st['trainings_done']}/{st['trainings_total']} trainings)")
     meta = rd.meta()
     if meta["invocations"]:
-        total = sum(i.get("wall_time_s", 0) for i in meta["invocations"])
-        print(f"wall time: {total:.1f}s over {len(meta['invocations'])} invocation(s)")
+        print(_wall_time(rd, meta["invocations"], st["status"] == "running"))
         if st["status"] == "running":
             print(f"running since {meta['invocations'][-1]['started_at']}{_eta(rd)}")
     print(_table(rd))
     return 0
+
+
+def _wall_time(rd: RunDir, invocations: list[dict[str, Any]], running: bool) -> str:
+    """Recorded wall time, the running invocation's elapsed time, and how many invocations
+    were killed before they could record theirs (kill -9, power loss)."""
+    text = f"wall time: {sum(i.get('wall_time_s', 0) for i in invocations):.1f}s"
+    text += f" over {len(invocations)} invocation(s)"
+    p = rd.progress() if running else None
+    if p is not None:
+        text += f", {p['elapsed_s']:.0f}s so far in the one running now"
+    lost = sum("wall_time_s" not in i for i in invocations[: -1 if running else None])
+    if lost:
+        text += f"; {lost} stopped without recording theirs (killed)"
+    return text
 
 
 def _eta(rd: RunDir) -> str:

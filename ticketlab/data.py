@@ -195,6 +195,19 @@ def load_arrays(
 
 
 KNOWN = (*idx.IDX_SOURCES, "cifar10", "maxgroup")
+NAMES = {
+    "mnist": "MNIST",
+    "fashion_mnist": "FashionMNIST",
+    "cifar10": "CIFAR-10",
+    "maxgroup": "MaxGroup",
+}
+
+
+def display(dataset: str) -> str:
+    """A dataset's name as papers write it (an image folder by its folder name)."""
+    if dataset.startswith("imagefolder:"):
+        return Path(dataset.split(":", 1)[1]).name
+    return NAMES.get(dataset, dataset)
 
 
 def load_dataset(

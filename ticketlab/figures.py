@@ -15,6 +15,7 @@ over seeds.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from .data import display
 from .store import atomic_write
 
 STYLE = {
@@ -40,24 +42,15 @@ STYLE = {
 }
 
 
-NAMES = {
-    "mnist": "MNIST",
-    "fashion_mnist": "FashionMNIST",
-    "cifar10": "CIFAR-10",
-    "maxgroup": "MaxGroup",
-}
 MAX_TICKS = 8
-
-
-def display(dataset: str) -> str:
-    """A dataset's name as papers write it (an image folder by its folder name)."""
-    if dataset.startswith("imagefolder:"):
-        return Path(dataset.split(":", 1)[1]).name
-    return NAMES.get(dataset, dataset)
 
 
 def seeds_text(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
+
+
+def band(n_seeds: int) -> str:
+    return "; band: min-max over seeds" if n_seeds > 1 else ""
 
 
 def curve_of(row: dict[str, Any]) -> str:
@@ -119,8 +112,7 @@ def accuracy_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[P
     _panel(a1, rows, "es_test_acc", 100, "test accuracy at early stopping (%)")
     _panel(a2, rows, "es_step", 1, "early-stopping iteration")
     a1.legend(loc="lower left")
-    band = "; band: min-max over seeds" if len(seeds) > 1 else ""
-    fig.suptitle(f"{title} — mean of {seeds_text(len(seeds))}{band}")
+    fig.suptitle(f"{title} — mean of {seeds_text(len(seeds))}{band(len(seeds))}")
     fig.tight_layout()
     return _save(fig, out)
 
@@ -158,23 +150,22 @@ def _grid(
     title: str,
     out: Path,
 ) -> list[Path]:
-    """One panel per setting (row) and dataset (column)."""
+    """One panel per dataset (row) and setting (column); with a single setting the datasets
+    wrap into two columns, so that each panel keeps a readable width on a report page."""
     settings = list(dict.fromkeys(r["setting"] for r in rows))
-    fig, axes = plt.subplots(
-        len(settings),
-        len(datasets),
-        figsize=(max(4.2 * len(datasets), 6.4), 3.6 * len(settings)),
-        squeeze=False,
-    )
-    for i, setting in enumerate(settings):
-        for j, ds in enumerate(datasets):
-            ax = axes[i][j]
-            mine = [r for r in rows if r["dataset"] == ds and r["setting"] == setting]
-            if mine:
-                _panel(ax, mine, field, scale, ylabel)
-            else:
-                ax.set_axis_off()
-            ax.set_title(f"{display(ds)}\n{setting}", fontsize=9)
+    panels = [(ds, setting) for ds in datasets for setting in settings]
+    ncols = len(settings) if len(settings) > 1 else min(2, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 4.0 * nrows), squeeze=False)
+    for ax, (ds, setting) in zip(axes.flat, panels, strict=False):
+        mine = [r for r in rows if r["dataset"] == ds and r["setting"] == setting]
+        if mine:
+            _panel(ax, mine, field, scale, ylabel)
+        else:
+            ax.set_axis_off()
+        ax.set_title(f"{display(ds)}\n{setting}", fontsize=10)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_axis_off()
     axes[0][0].legend(loc="best", fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
@@ -195,7 +186,7 @@ def sign_flip_figure(rows: list[dict[str, Any]], main: str, out_dir: Path) -> li
         "sign_flip_final",
         100,
         "kept weights with flipped sign (%)",
-        f"Sign flips by the end of training; mean of {seeds_text(seeds)}",
+        f"Sign flips by the end of training; mean of {seeds_text(seeds)}{band(seeds)}",
         out_dir / "sign-flips",
     )
 
@@ -229,6 +220,6 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
         "es_test_acc",
         100,
         "test accuracy at early stopping (%)",
-        f"All datasets and settings; mean of {seeds_text(seeds)}",
+        f"All datasets and settings; mean of {seeds_text(seeds)}{band(seeds)}",
         out_dir / "figure2-grid",
     )

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .data import display
 from .errors import TicketlabError
 from .stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
 from .store import RunDir, atomic_write_text
@@ -353,7 +354,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
             "table",
             (
                 ["dataset", "setting", "control", "pooled verdict", "per level"],
-                [[c.dataset, c.setting, c.control, c.headline(), c.levels()] for c in acc],
+                [[display(c.dataset), c.setting, c.control, c.headline(), c.levels()] for c in acc],
             ),
         ),
         ("h2", "Sign stability: share of kept weights that flipped sign"),
@@ -363,7 +364,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
                 ["dataset", "setting", "control", "ticket %", "control %", "ticket minus control"],
                 [
                     [
-                        c.dataset,
+                        display(c.dataset),
                         c.setting,
                         c.control,
                         _pooled_mean(c, "ticket"),
@@ -380,7 +381,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
     ]
     for c in acc:
         blocks += [
-            ("h2", f"{c.dataset} / {c.setting} / ticket vs {c.control}"),
+            ("h2", f"{display(c.dataset)} / {c.setting} / ticket vs {c.control}"),
             ("p", c.verdict()),
             (
                 "table",
