@@ -16,7 +16,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from ticketlab.store import RunDir
+from ticketlab.store.rundir import RunDir
 
 
 def curves(rows: list[dict[str, Any]], dataset: str) -> dict[str, list[tuple[float, float, float]]]:

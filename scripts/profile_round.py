@@ -16,11 +16,11 @@ from dataclasses import replace
 
 import torch
 
-import ticketlab.trainer as trainer
+import ticketlab.train.cohort as trainer
 from ticketlab.api import load_datasets
 from ticketlab.config import preset
-from ticketlab.model import MLPSpec, init_params
-from ticketlab.pruning import full_mask, prune_layerwise
+from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.pruning.magnitude import full_mask, prune_layerwise
 
 STEPS = 430
 

@@ -13,9 +13,9 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from ticketlab.report import Comparison, Options, compare
-from ticketlab.stats import paired_test, pooled_test
-from ticketlab.store import RunDir
+from ticketlab.analysis.report import Comparison, Options, compare
+from ticketlab.analysis.stats import paired_test, pooled_test
+from ticketlab.store.rundir import RunDir
 
 
 def pp(x: float) -> str:

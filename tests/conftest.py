@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ticketlab.config import DataConfig
-from ticketlab.data import Dataset, load_dataset
+from ticketlab.data.datasets import Dataset, load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TICKETLAB_DATA", str(ROOT.parent / "shared" / "data"))

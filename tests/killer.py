@@ -19,8 +19,8 @@ import signal
 import sys
 from typing import Any
 
-import ticketlab.store as store
-import ticketlab.trainer as trainer
+import ticketlab.store.rundir as store
+import ticketlab.train.cohort as trainer
 
 
 def _die() -> None:
@@ -73,7 +73,7 @@ def install(point: str, n: int) -> None:
             write(path, then_maybe_die)
 
         store.atomic_write = atomic_write  # type: ignore[assignment]
-        import ticketlab.figures as figures
+        import ticketlab.analysis.figures as figures
 
         figures.atomic_write = atomic_write  # type: ignore[assignment]
     elif point == "record":

@@ -1,7 +1,7 @@
 import torch
 
-from ticketlab.bench import crossover, format_bench, format_crossover, run_bench
-from ticketlab.data import Dataset
+from ticketlab.analysis.bench import crossover, format_bench, format_crossover, run_bench
+from ticketlab.data.datasets import Dataset
 
 
 def test_bench_measures_every_cohort_density_and_the_baseline(mnist_small: Dataset) -> None:

@@ -10,8 +10,8 @@ import pytest
 import ticketlab
 from ticketlab.api import branch, parse_rounds
 from ticketlab.cli import main
-from ticketlab.experiment import RoundProgress
-from ticketlab.store import RunDir
+from ticketlab.experiments.lottery import RoundProgress
+from ticketlab.store.rundir import RunDir
 
 from .test_run import TINY
 

@@ -139,7 +139,7 @@ def test_unused_new_keys_do_not_change_the_hash() -> None:
 
 
 def test_a_run_directory_from_protocol_1_keeps_its_meaning(tmp_path: Path) -> None:
-    from ticketlab.store import RunDir
+    from ticketlab.store.rundir import RunDir
 
     run = tmp_path / "old-run"
     run.mkdir()

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from ticketlab.controls import make_control
-from ticketlab.model import MLPSpec, init_params
-from ticketlab.pruning import full_mask
+from ticketlab.experiments.controls import make_control
+from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.pruning.magnitude import full_mask
 
 SPEC = MLPSpec((784, 300, 100, 10))
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from ticketlab.config import DataConfig
-from ticketlab.data import Dataset, load_dataset, subset_indices
+from ticketlab.data.datasets import Dataset, load_dataset, subset_indices
+from ticketlab.data.idx import IDX_FILES, read_idx
 from ticketlab.errors import DataError
-from ticketlab.idx import IDX_FILES, read_idx
 
 
 def write_idx(

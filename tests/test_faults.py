@@ -28,7 +28,7 @@ def test_disk_full_is_one_message_and_the_same_command_resumes(
 ) -> None:
     assert main([*ARGS, "--out", str(tmp_path / "straight")]) == 0
     out = tmp_path / "full"
-    import ticketlab.store as store
+    import ticketlab.store.rundir as store
 
     real = store.save_file
     calls = [0]

@@ -2,7 +2,7 @@
 
 import matplotlib.pyplot as plt
 
-from ticketlab.figures import MAX_TICKS, _panel, display, seeds_text
+from ticketlab.analysis.figures import MAX_TICKS, _panel, display, seeds_text
 
 
 def test_the_x_axis_labels_the_levels_trained_first_and_last_included() -> None:

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from ticketlab.config import DataConfig
-from ticketlab.data import load_dataset
+from ticketlab.data.datasets import load_dataset
+from ticketlab.data.images import area_matrix, load_cifar10_native, read_cifar_batch, to_gray28
 from ticketlab.errors import DataError
-from ticketlab.images import area_matrix, load_cifar10_native, read_cifar_batch, to_gray28
 
 BATCHES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 

@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from ticketlab.config import DataConfig, MaxGroupConfig
-from ticketlab.data import load_dataset
-from ticketlab.maxgroup import generate, group_matrix
+from ticketlab.data.datasets import load_dataset
+from ticketlab.data.maxgroup import generate, group_matrix
 
 
 def test_groups_partition_the_pixels() -> None:

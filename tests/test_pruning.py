@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from ticketlab.config import PruneConfig
-from ticketlab.model import MLPSpec, init_params
-from ticketlab.pruning import (
+from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.pruning.magnitude import (
     density,
     full_mask,
     layer_density,
@@ -92,7 +92,7 @@ def test_random_mask_like_keeps_per_layer_counts() -> None:
 
 def test_units_without_inputs_and_the_schedule_that_makes_them() -> None:
     from ticketlab.config import preset
-    from ticketlab.pruning import schedule_collapse, units_without_inputs
+    from ticketlab.pruning.magnitude import schedule_collapse, units_without_inputs
 
     m = full_mask(SPEC)
     m["fc3.weight"][2] = False  # class 2 cut off

@@ -14,7 +14,7 @@ import yaml
 
 import ticketlab
 from ticketlab.cli import main
-from ticketlab.experiment import RoundProgress
+from ticketlab.experiments.lottery import RoundProgress
 
 TINY = [
     "--set",
@@ -210,7 +210,7 @@ ALL_CONTROLS = (
 
 @pytest.mark.slow
 def test_data_order_and_every_control_in_a_run(tmp_path: Path) -> None:
-    from ticketlab.experiment import derive_seed
+    from ticketlab.experiments.lottery import derive_seed
 
     overrides = [*TINY[1::2], ALL_CONTROLS]
     cfg = ticketlab.load_config(preset_name="seed", overrides=overrides, seeds=[4])
@@ -262,7 +262,7 @@ def test_adding_seeds_trains_only_the_new_ones(tmp_path: Path) -> None:
 def test_a_protocol_1_run_directory_resumes_with_its_old_behaviour(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ticketlab.experiment import derive_seed
+    from ticketlab.experiments.lottery import derive_seed
 
     cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[2]).to_dict()
     del cfg["protocol"], cfg["experiment"]["data_order"], cfg["data"]["subset_sampling"]

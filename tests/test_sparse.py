@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from ticketlab.model import forward as dense_forward
-from ticketlab.sparse import BlockSparse, forward
+from ticketlab.models.mlp import forward as dense_forward
+from ticketlab.train.sparse import BlockSparse, forward
 
 
 @pytest.fixture

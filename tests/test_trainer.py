@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from ticketlab.config import PruneConfig, TrainConfig
-from ticketlab.data import Dataset
-from ticketlab.model import MLPSpec, init_params
-from ticketlab.pruning import full_mask, prune
-from ticketlab.trainer import Member, train_cohort
+from ticketlab.data.datasets import Dataset
+from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.pruning.magnitude import full_mask, prune
+from ticketlab.train.cohort import Member, train_cohort
 
 SPEC = MLPSpec((784, 300, 100, 10))
 CPU = torch.device("cpu")
@@ -124,8 +124,8 @@ def structured_masks(n: int) -> list[dict[str, torch.Tensor]]:
 def test_compaction_and_sparse_kernels_give_the_same_training(
     mnist_small: Dataset, optimizer: str, sparse_below: tuple[float, float]
 ) -> None:
-    from ticketlab.compaction import plan_compaction
-    from ticketlab.model import stack
+    from ticketlab.models.mlp import stack
+    from ticketlab.train.compaction import plan_compaction
 
     ms = [
         Member(init_params(SPEC, "pytorch_default", i), mask, mnist_small, i, capture_step=7)

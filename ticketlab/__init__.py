@@ -2,10 +2,10 @@
 
 __version__ = "0.1.0"
 
-from .api import list_runs, plot, resume, run
-from .config import Config, load_config, preset
-from .errors import TicketlabError
-from .store import RunDir
+from ticketlab.api import list_runs, plot, resume, run
+from ticketlab.config import Config, load_config, preset
+from ticketlab.errors import TicketlabError
+from ticketlab.store.rundir import RunDir
 
 __all__ = [
     "Config",

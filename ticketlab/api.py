@@ -20,15 +20,21 @@ from typing import Any
 
 import torch
 
-from .bench import run_bench
-from .config import Config, DataConfig, branch_config
-from .data import Dataset, load_dataset
-from .errors import TicketlabError
-from .experiment import Experiment, RoundProgress, all_rounds, plan
-from .figures import figure1, figure2, sign_flip_figure
-from .progress import ProgressBar
-from .report import Options, write_report
-from .store import FIGURES_INDEX, RunDir, atomic_write_text, environment, sweep_stale
+from ticketlab.analysis.bench import run_bench
+from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
+from ticketlab.analysis.report import Options, write_report
+from ticketlab.config import Config, DataConfig, branch_config
+from ticketlab.data.datasets import Dataset, load_dataset
+from ticketlab.errors import TicketlabError
+from ticketlab.experiments.lottery import Experiment, RoundProgress, all_rounds, plan
+from ticketlab.progress import ProgressBar
+from ticketlab.store.rundir import (
+    FIGURES_INDEX,
+    RunDir,
+    atomic_write_text,
+    environment,
+    sweep_stale,
+)
 
 RUNS_ROOT = Path("runs")
 
@@ -86,7 +92,7 @@ def _execute(
 ) -> bool:
     """Train what ``run_dir`` (a run or a branch) still lacks, recording each invocation's
     environment, timings and memory in its ``run.json``; False if nothing was left. Without
-    an ``on_progress`` callback, ``progress`` shows a progress bar (``progress.py``)."""
+    an ``on_progress`` callback, ``progress`` shows a progress bar (``ticketlab/progress.py``)."""
     bar = ProgressBar() if on_progress is None and progress else None
     try:
         return _train(run_dir, data_dir, download, on_progress or bar)

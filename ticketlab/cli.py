@@ -14,12 +14,12 @@ from typing import Any
 
 import torch
 
-from . import api
-from .bench import format_bench
-from .config import PRESETS, load_config
-from .errors import TicketlabError
-from .report import ticket_layers
-from .store import RunDir
+import ticketlab.api as api
+from ticketlab.analysis.bench import format_bench
+from ticketlab.analysis.report import ticket_layers
+from ticketlab.config import PRESETS, load_config
+from ticketlab.errors import TicketlabError
+from ticketlab.store.rundir import RunDir
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:

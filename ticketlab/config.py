@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from ticketlab.errors import ConfigError
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default")
@@ -205,7 +205,7 @@ class TransferConfig:
 
 @dataclass
 class MaxGroupConfig:
-    """The synthetic MaxGroup dataset (see ``maxgroup.py``)."""
+    """The synthetic MaxGroup dataset (see ``data/maxgroup.py``)."""
 
     train_size: int = 60_000
     test_size: int = 10_000

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from tqdm.auto import tqdm
 
-from .experiment import RoundProgress
+from ticketlab.experiments.lottery import RoundProgress
 
 LOG_EVERY = 30.0  # seconds between lines when the output is not a terminal
 

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import torch
 
-from .model import Params
-from .pruning import Mask, random_mask_like
+from ticketlab.models.mlp import Params
+from ticketlab.pruning.magnitude import Mask, random_mask_like
 
 
 def make_control(

@@ -33,12 +33,12 @@ from typing import Protocol
 
 import torch
 
-from .config import Config, TrainConfig
-from .controls import make_control
-from .data import Dataset
-from .errors import TicketlabError
-from .model import MLPSpec, Params, init_params
-from .pruning import (
+from ticketlab.config import Config, TrainConfig
+from ticketlab.data.datasets import Dataset
+from ticketlab.errors import TicketlabError
+from ticketlab.experiments.controls import make_control
+from ticketlab.models.mlp import MLPSpec, Params, init_params
+from ticketlab.pruning.magnitude import (
     THIN,
     Mask,
     density,
@@ -48,7 +48,7 @@ from .pruning import (
     schedule_collapse,
     units_without_inputs,
 )
-from .trainer import EvalPoint, Member, Progress, TrainResult, train_cohort
+from ticketlab.train.cohort import EvalPoint, Member, Progress, TrainResult, train_cohort
 
 
 def derive_seed(*parts: object) -> int:

@@ -29,8 +29,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
-from .data import display
-from .store import atomic_write
+from ticketlab.data.datasets import display
+from ticketlab.store.rundir import atomic_write
 
 STYLE = {
     "ticket": ("winning ticket", "#2ca02c"),

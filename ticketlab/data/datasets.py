@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import idx, images, maxgroup
-from .config import DataConfig, MaxGroupConfig
-from .errors import DataError
+from ticketlab.config import DataConfig, MaxGroupConfig
+from ticketlab.data import idx, images, maxgroup
+from ticketlab.errors import DataError
 
 
 @dataclass

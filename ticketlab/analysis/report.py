@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .data import display
-from .errors import TicketlabError
-from .stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
-from .store import RunDir, atomic_write_text
+from ticketlab.analysis.stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
+from ticketlab.data.datasets import display
+from ticketlab.errors import TicketlabError
+from ticketlab.store.rundir import RunDir, atomic_write_text
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 # Fewest seeds for a verdict, per level and pooled alike. With 2 seeds the standard

@@ -28,12 +28,12 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from .config import TrainConfig
-from .data import Dataset
-from .model import MLPSpec, init_params
-from .pruning import Mask, full_mask, prune_layerwise
-from .sparse import SPARSE_BELOW, BlockSparse
-from .trainer import PROGRESS_EVERY, Member, Progress, make_optimizer, train_cohort
+from ticketlab.config import TrainConfig
+from ticketlab.data.datasets import Dataset
+from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.pruning.magnitude import Mask, full_mask, prune_layerwise
+from ticketlab.train.cohort import PROGRESS_EVERY, Member, Progress, make_optimizer, train_cohort
+from ticketlab.train.sparse import SPARSE_BELOW, BlockSparse
 
 
 @dataclass

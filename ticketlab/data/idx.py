@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .paths import EXPLICIT_HINT, cache_dir, data_roots, fetch
+from ticketlab.data.paths import EXPLICIT_HINT, cache_dir, data_roots, fetch
+from ticketlab.errors import DataError
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte",

@@ -12,8 +12,8 @@ import math
 
 import torch
 
-from .config import PruneConfig
-from .model import MLPSpec, Params
+from ticketlab.config import PruneConfig
+from ticketlab.models.mlp import MLPSpec, Params
 
 Mask = dict[str, torch.Tensor]
 

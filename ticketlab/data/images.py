@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DataError
-from .paths import EXPLICIT_HINT, cache_dir, data_roots, fetch
+from ticketlab.data.paths import EXPLICIT_HINT, cache_dir, data_roots, fetch
+from ticketlab.errors import DataError
 
 CIFAR_URL = ("https://www.cs.toronto.edu/~kriz/",)
 CIFAR_TAR = "cifar-10-python.tar.gz"

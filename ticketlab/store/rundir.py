@@ -49,10 +49,10 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from . import __version__
-from .config import Config, from_dict, with_protocol
-from .errors import TicketlabError, WriteError
-from .experiment import TrainingRecord, plan
+from ticketlab import __version__
+from ticketlab.config import Config, from_dict, with_protocol
+from ticketlab.errors import TicketlabError, WriteError
+from ticketlab.experiments.lottery import TrainingRecord, plan
 
 BRANCH_FILE = "branch.json"
 FIGURES_INDEX = "figures.json"

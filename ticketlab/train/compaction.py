@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import torch
 
-from .model import Params
+from ticketlab.models.mlp import Params
 
 
 @dataclass

@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .compaction import plan_compaction
-from .config import TrainConfig
-from .data import Dataset
-from .model import MLPSpec, Params, forward, stack, unstack
-from .pruning import Mask
-from .sparse import SPARSE_EVAL_BELOW, BlockSparse, csr_index, sparse_threshold
-from .sparse import forward as sparse_forward
+from ticketlab.config import TrainConfig
+from ticketlab.data.datasets import Dataset
+from ticketlab.models.mlp import MLPSpec, Params, forward, stack, unstack
+from ticketlab.pruning.magnitude import Mask
+from ticketlab.train.compaction import plan_compaction
+from ticketlab.train.sparse import SPARSE_EVAL_BELOW, BlockSparse, csr_index, sparse_threshold
+from ticketlab.train.sparse import forward as sparse_forward
 
 LossFn = Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]
 

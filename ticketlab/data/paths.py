@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .errors import DataError
+from ticketlab.errors import DataError
 
 
 def cache_dir() -> Path:

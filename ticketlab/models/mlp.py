@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .config import ModelConfig
+from ticketlab.config import ModelConfig
 
 Params = dict[str, torch.Tensor]
 

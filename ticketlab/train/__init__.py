@@ -1,0 +1,3 @@
+"""Training: the cohort trainer (``cohort.py``: M networks in lockstep, evaluation, sign
+stability) and the MLP's exact fast paths behind it (``compaction.py`` drops units no member
+can use, ``sparse.py`` trains sparse layers as block-sparse matrices)."""
