@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 import ticketlab.store.rundir as store
-import ticketlab.train.cohort as trainer
+import ticketlab.train.optim as trainer
 
 
 def _die() -> None:

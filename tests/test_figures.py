@@ -27,3 +27,18 @@ def test_display_names() -> None:
         "pets",
     ]
     assert (seeds_text(1), seeds_text(3)) == ("1 seed", "3 seeds")
+
+
+def test_names_as_a_reader_writes_them() -> None:
+    from ticketlab.config import display_setting
+    from ticketlab.models.registry import display_model
+
+    assert display_setting("sgd lr=0.01, 1 epochs") == "sgd lr=0.01, 1 epoch"
+    assert display_setting("adam lr=0.0012, 10 epochs") == "adam lr=0.0012, 10 epochs"
+    assert display_setting("adam lr=0.0012, 1 steps") == "adam lr=0.0012, 1 step"
+    assert [display_model(n) for n in ("lenet_300_100", "conv4", "resnet56", "vgg16")] == [
+        "LeNet-300-100",
+        "Conv-4",
+        "ResNet-56",
+        "VGG-16",
+    ]

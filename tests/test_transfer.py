@@ -101,7 +101,7 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
     ]
     assert main(["report", str(out)]) == 0
     md = (out / "report.md").read_text()
-    assert "| FashionMNIST | sgd lr=0.01, 1 epochs | reinit |" in md
+    assert "| FashionMNIST | sgd lr=0.01, 1 epoch | reinit |" in md
     assert "95% CI" in md and "[" in md
     html_text = (out / "report.html").read_text()
     assert html_text.count("data:image/png;base64,") == 5

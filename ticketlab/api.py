@@ -9,9 +9,11 @@ ticketlab.plot(run.path)
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -20,13 +22,14 @@ from typing import Any
 
 import torch
 
-from ticketlab.analysis.bench import run_bench
+from ticketlab.analysis.bench import run_bench, run_conv_bench
 from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
 from ticketlab.analysis.report import Options, write_report
 from ticketlab.config import Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, load_dataset
 from ticketlab.errors import TicketlabError
 from ticketlab.experiments.lottery import Experiment, RoundProgress, all_rounds, plan
+from ticketlab.models.registry import import_path
 from ticketlab.progress import ProgressBar
 from ticketlab.store.rundir import (
     FIGURES_INDEX,
@@ -70,12 +73,19 @@ def run(
     on_progress: Callable[[RoundProgress], None] | None = None,
     make_figures: bool = True,
     progress: bool = True,
+    model: Callable[..., torch.nn.Module] | None = None,
 ) -> RunDir:
     """Run (or resume) the experiment of ``cfg`` into ``out``; returns the run directory.
     Progress shows as a bar (a widget in Jupyter) unless ``on_progress`` is given or
-    ``progress`` is False.
+    ``progress`` is False. ``model``: a factory of your own ``nn.Module`` (called with
+    ``input_shape`` and ``num_classes`` where it takes them), recorded in the config by its
+    import path, so it must be importable (defined in a module, not in a notebook cell).
     A finished run is left as it is. A run directory whose config differs from ``cfg`` only
     by having fewer seeds gets ``cfg``'s other seeds added, and trains only those."""
+    if model is not None:
+        cfg = dataclasses.replace(
+            cfg, model=dataclasses.replace(cfg.model, name=import_path(model))
+        ).validate()
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
     trained = _execute(run_dir, data_dir, download, on_progress, progress)
     if make_figures and (trained or not run_dir.figures_done()):
@@ -137,9 +147,10 @@ def _train(
             for name, d in datasets.items()
         }
         entry["dataset_mb"] = round(sum(d.nbytes for d in datasets.values()) / 2**20)
+        check_fits(datasets, device)
         datasets = {name: d.to(device) for name, d in datasets.items()}
         try:
-            Experiment(
+            experiment = Experiment(
                 cfg,
                 datasets,
                 run_dir,
@@ -148,7 +159,10 @@ def _train(
                 source=run_dir.base,
                 rounds=run_dir.rounds,
                 skip=run_dir.skip,
-            ).run()
+            )
+            _check_model(meta, experiment, run_dir)
+            run_dir.write_meta(meta)
+            experiment.run()
             entry["outcome"] = "complete"
         except BaseException as e:
             entry["outcome"] = f"stopped: {type(e).__name__}"
@@ -161,6 +175,44 @@ def _train(
             entry["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             run_dir.write_meta(meta)
         return True
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: the GPU's free memory, or the host's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_fits(datasets: dict[str, Dataset], device: torch.device) -> None:
+    """Data are tensor-resident on the training device, and a cohort over several datasets
+    gathers from one concatenation of their training splits (a second copy of them): refuse
+    data that would not fit up front, rather than fail out of memory mid-run."""
+    need = sum(d.nbytes for d in datasets.values())
+    need += sum(d.train.x.numel() * d.train.x.element_size() for d in datasets.values())
+    free = available_memory(device)
+    if need > free:
+        sizes = ", ".join(f"{n} {d.nbytes / 2**20:,.0f} MiB" for n, d in datasets.items())
+        raise TicketlabError(
+            f"the datasets need about {need / 2**20:,.0f} MiB on {device} ({sizes}, plus a "
+            f"copy of the training splits), and {free / 2**20:,.0f} MiB are available; use "
+            "data.train_subset, fewer transfer datasets, or a device with more memory"
+        )
+
+
+def _check_model(meta: dict[str, Any], experiment: Experiment, run_dir: RunDir) -> None:
+    """Record the model's name and signature (a hash of its tensors' names and shapes), and
+    refuse to resume a run whose module has changed since it began (e.g. a user's factory
+    edited between invocations): its saved masks and weights would not fit."""
+    model = {"name": experiment.cfg.model.name, "signature": experiment.spec.signature()}
+    before = meta.get("model")
+    if before is not None and before["signature"] != model["signature"]:
+        raise TicketlabError(
+            f"model {model['name']}: its parameters' names and shapes changed since "
+            f"{run_dir.path} began (signature {before['signature']}, now "
+            f"{model['signature']}); restore the module or start a new run with another --out"
+        )
+    meta["model"] = model
 
 
 def parse_rounds(text: str, last: int) -> list[int]:
@@ -306,7 +358,11 @@ def plot(run_path: str | Path) -> list[Path]:
     if not rows:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
     main, out = rd.config.data.dataset, rd.path / "figures"
-    paths = figure1(rows, main, out) + figure2(rows, main, out) + sign_flip_figure(rows, main, out)
+    paths = (
+        figure1(rows, main, out, rd.config.model.name)
+        + figure2(rows, main, out)
+        + sign_flip_figure(rows, main, out)
+    )
     index = json.dumps([p.name for p in paths], indent=1) + "\n"
     atomic_write_text(out / FIGURES_INDEX, index)  # last: the drawing finished
     return paths
@@ -345,10 +401,14 @@ def bench(
     baseline: bool = True,
     crossover: bool = False,
     compiled: bool = False,
+    conv: list[str] | None = None,
+    conv_cohorts: tuple[int, ...] = (1, 4, 8),
+    conv_steps: int = 10,
 ) -> dict[str, Any]:
     """Measure training throughput on MNIST (see ``bench.py``); 100% density is always
     included as the reference. ``crossover`` adds the dense/sparse crossover table,
-    ``compiled`` dense rows with the training step through ``torch.compile``."""
+    ``compiled`` dense rows with the training step through ``torch.compile``, ``conv``
+    rows for those models (on CIFAR-10 as stored) against a plain loop."""
     for d in densities:
         if not 0 < d <= 1:
             raise TicketlabError(f"densities must be in (0, 1], got {d}")
@@ -358,7 +418,11 @@ def bench(
     data = load_dataset(DataConfig(), data_dir).to(dev)
     dens = sorted({1.0, *densities}, reverse=True)
     cross = CROSSOVER_DENSITIES if crossover else None
-    return run_bench(data, dev, cohorts, dens, steps, baseline, cross, compiled)
+    result = run_bench(data, dev, cohorts, dens, steps, baseline, cross, compiled)
+    if conv:
+        cifar = load_dataset(DataConfig(dataset="cifar10", input="native"), data_dir).to(dev)
+        result["conv"] = run_conv_bench(cifar, dev, conv, list(conv_cohorts), conv_steps)
+    return result
 
 
 def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:

@@ -134,6 +134,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.conv == []:
+        args.conv = ["lenet5", "conv2"]
     result = api.bench(
         args.cohorts,
         args.densities,
@@ -143,6 +145,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         baseline=not args.no_baseline,
         crossover=args.crossover,
         compiled=args.compile,
+        conv=args.conv,
+        conv_cohorts=tuple(args.conv_cohorts),
+        conv_steps=args.conv_steps,
     )
     print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0
@@ -352,6 +357,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also time dense training with the step compiled by torch.compile",
     )
+    p.add_argument(
+        "--conv",
+        nargs="*",
+        metavar="MODEL",
+        help="also time cohorts of conv nets against a plain loop on CIFAR-10 (default "
+        "models: lenet5 conv2; e.g. --conv lenet5 conv2 resnet20)",
+    )
+    p.add_argument("--conv-cohorts", type=int, nargs="+", default=[1, 4, 8])
+    p.add_argument("--conv-steps", type=int, default=10, help="timed steps per conv row")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _threads_arg(p)
     p.set_defaults(func=cmd_bench)

@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import hashlib
 import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import yaml
 from ticketlab.errors import ConfigError
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
-INITS = ("glorot_normal", "pytorch_default")
+INITS = ("glorot_normal", "pytorch_default", "kaiming_normal")
 PRUNE_METHODS = ("layerwise", "global", "random")
 OPTIMIZERS = ("adam", "sgd")
 CONTROLS = ("reinit", "random_mask", "signed_reinit", "signed_constant", "reshuffle")
@@ -30,6 +31,10 @@ DEVICES = ("auto", "cpu", "cuda")
 DATA_ORDERS = ("per_round", "fixed")
 SUBSET_SAMPLINGS = ("stratified", "legacy")
 GROUP_SIZES = ("equal", "uneven")
+INPUTS = ("gray28", "native")
+OUTPUT_PRUNING = ("separate", "ignore", "pooled")
+AUGMENTS = ("none", "crop_flip")
+BN_INITS = ("ones", "uniform")
 
 # Protocol 2 added these keys. The value beside each reproduces what a config meant before
 # (protocol 1): a run directory whose config.yaml has no ``protocol`` resolves its missing
@@ -41,6 +46,26 @@ LEGACY: dict[tuple[str, str], str] = {
     ("data", "subset_sampling"): "legacy",
     ("maxgroup", "group_size"): "uneven",
 }
+# Keys added after protocol 2 whose default is what a config meant before them: at that
+# value they are left out of the identity hash (in ``train`` and in every transfer setting),
+# so older run directories keep their hash and resume.
+NEUTRAL: dict[tuple[str, str], Any] = {
+    ("data", "input"): "gray28",
+    ("model", "name"): "lenet_300_100",
+    ("model", "width"): 1,
+    ("model", "bn_init"): "ones",
+    ("prune", "output"): "separate",
+    ("prune", "ignore"): [],
+    ("prune", "conv_rate"): None,
+}
+TRAIN_NEUTRAL: dict[str, Any] = {
+    "weight_decay": 0.0,
+    "milestones": [],
+    "gamma": 0.1,
+    "warmup_steps": 0,
+    "augment": "none",
+    "crop_pad": 4,
+}
 
 
 @dataclass
@@ -51,9 +76,11 @@ class DataConfig:
     train_subset: int | None = None
     test_subset: int | None = None
     subset_sampling: str = "stratified"
+    input: str = "gray28"  # gray28: 28x28 grayscale (CIFAR-10 converted); native: as stored
 
     def validate(self) -> None:
         check_dataset_name("data.dataset", self.dataset)
+        _choice("data.input", self.input, INPUTS)
         _choice("data.subset_sampling", self.subset_sampling, SUBSET_SAMPLINGS)
         _at_least("data.val_size", self.val_size, 1)
         if self.train_subset is not None:
@@ -64,10 +91,24 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
+    """``name``: a registered model (``lenet_300_100``, ``lenet5``, ``conv2/4/6``,
+    ``resnetD``, ``vggD``; see ``models/registry.py``) or an import path
+    ``package.module:factory`` to a function returning a ``torch.nn.Module``. ``hidden`` is
+    the MLP's hidden sizes, ``width`` a ResNet's width multiplier."""
+
+    name: str = "lenet_300_100"
     hidden: list[int] = field(default_factory=lambda: [300, 100])
+    width: int = 1
     init: str = "pytorch_default"
+    bn_init: str = "ones"  # batch-norm scales: ones (PyTorch) or uniform U(0, 1) (OpenLTH)
 
     def validate(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError(
+                f"model.name must be a model name or an import path, got {self.name!r}"
+            )
+        _at_least("model.width", self.width, 1)
+        _choice("model.bn_init", self.bn_init, BN_INITS)
         if not self.hidden:
             raise ConfigError("model.hidden must list at least one hidden layer size")
         for i, h in enumerate(self.hidden):
@@ -87,6 +128,9 @@ class PruneConfig:
     rounds: int = 20
     rate: float | None = None
     output_rate: float | None = None
+    conv_rate: float | None = None  # convolutional layers' per-round rate (default: rate)
+    output: str = "separate"  # the output layer: its own rate / left dense / pooled (global)
+    ignore: list[str] = field(default_factory=list)  # more weight tensors left dense
 
     def validate(self) -> None:
         _choice("prune.method", self.method, PRUNE_METHODS)
@@ -100,7 +144,12 @@ class PruneConfig:
             )
         if self.p_final is not None and not 0 < self.p_final <= 1:
             raise ConfigError(f"prune.p_final must be in (0, 1], got {self.p_final!r}")
-        for key in ("rate", "output_rate"):
+        _choice("prune.output", self.output, OUTPUT_PRUNING)
+        if self.output != "separate" and self.output_rate is not None:
+            raise ConfigError(
+                f"prune.output_rate applies to prune.output: separate, not {self.output}"
+            )
+        for key in ("rate", "output_rate", "conv_rate"):
             value = getattr(self, key)
             if value is not None and not 0 <= value < 1:
                 raise ConfigError(f"prune.{key} must be in [0, 1), got {value!r}")
@@ -125,6 +174,12 @@ class TrainConfig:
     epochs: int = 10
     steps: int | None = None
     eval_every: int = 100
+    weight_decay: float = 0.0
+    milestones: list[float] = field(default_factory=list)  # epochs at which lr *= gamma
+    gamma: float = 0.1
+    warmup_steps: int = 0  # linear learning-rate warmup from lr/warmup_steps
+    augment: str = "none"  # crop_flip: random crop (zero padding crop_pad) + horizontal flip
+    crop_pad: int = 4
 
     def validate(self, where: str = "train") -> None:
         _choice(f"{where}.optimizer", self.optimizer, OPTIMIZERS)
@@ -137,19 +192,48 @@ class TrainConfig:
         if self.steps is not None:
             _at_least(f"{where}.steps", self.steps, 1)
         _at_least(f"{where}.eval_every", self.eval_every, 1)
+        _choice(f"{where}.augment", self.augment, AUGMENTS)
+        _at_least(f"{where}.warmup_steps", self.warmup_steps, 0)
+        _at_least(f"{where}.crop_pad", self.crop_pad, 0)
+        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
+            raise ConfigError(f"{where}.weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not 0 < self.gamma <= 1:
+            raise ConfigError(f"{where}.gamma must be in (0, 1], got {self.gamma!r}")
+        if list(self.milestones) != sorted(self.milestones) or any(m <= 0 for m in self.milestones):
+            raise ConfigError(
+                f"{where}.milestones must be increasing epochs > 0, got {self.milestones!r}"
+            )
+        self.milestones = [float(m) for m in self.milestones]  # one identity for 3 and 3.0
 
     def label(self) -> str:
         """Short name of the setting, e.g. ``adam lr=0.0012, 10 epochs``."""
         label = f"{self.optimizer} lr={self.lr:g}"
         if self.optimizer == "sgd" and self.momentum:
             label += f" momentum={self.momentum:g}"
+        if self.weight_decay:
+            label += f" wd={self.weight_decay:g}"
         length = f"{self.steps} steps" if self.steps is not None else f"{self.epochs} epochs"
-        return f"{label}, {length}"
+        extras = []
+        if self.milestones:
+            extras.append(
+                f"x{self.gamma:g} at epochs {'/'.join(f'{m:g}' for m in self.milestones)}"
+            )
+        if self.warmup_steps:
+            extras.append(f"warmup {self.warmup_steps}")
+        if self.augment != "none":
+            extras.append(self.augment)
+        return ", ".join([label, length, *extras])
 
     def total_steps(self, n_train: int) -> int:
         if self.steps is not None:
             return self.steps
         return self.epochs * -(-n_train // self.batch_size)
+
+
+def display_setting(label: str) -> str:
+    """A setting's label as a reader writes it ("1 epoch", not "1 epochs"). The label itself
+    stays as recorded: it is part of every training's id."""
+    return re.sub(r"\b1 (epoch|step)s\b", r"1 \1", label)
 
 
 @dataclass
@@ -290,6 +374,18 @@ class Config:
         for (section, key), old in LEGACY.items():
             if d[section][key] == old or unused.get((section, key), False):
                 del d[section][key]
+        for (section, key), default in NEUTRAL.items():
+            if d[section][key] == default:
+                del d[section][key]
+        settings = [d["train"], *(d["transfer"]["settings"] or [])]
+        for setting in settings:
+            for key, default in TRAIN_NEUTRAL.items():
+                if setting[key] == default:
+                    del setting[key]
+            if not setting.get("milestones"):
+                setting.pop("gamma", None)
+            if setting.get("augment", "none") == "none":
+                setting.pop("crop_pad", None)
         return d
 
     def identity_but_seeds(self) -> dict[str, Any]:
@@ -348,11 +444,104 @@ def _preset_frankle_carbin() -> Config:
     return c
 
 
+def _preset_frankle_carbin_conv(n: int) -> Config:
+    """Frankle & Carbin (2019), Figure 2: Conv-2/4/6 on CIFAR-10, Adam, batch 60, Gaussian
+    Glorot init; conv layers pruned 10% a round (Conv-6: 15%), FC layers 20%, output 10%."""
+    lr, steps, conv_rate = {
+        2: (2e-4, 20_000, 0.1),
+        4: (3e-4, 25_000, 0.1),
+        6: (3e-4, 30_000, 0.15),
+    }[n]
+    c = Config(name=f"frankle-carbin-conv{n}")
+    c.data.dataset = "cifar10"
+    c.data.input = "native"
+    c.model.name = f"conv{n}"
+    c.model.init = "glorot_normal"
+    c.prune.p_final = None
+    c.prune.rate = 0.2
+    c.prune.conv_rate = conv_rate
+    c.prune.output_rate = 0.1
+    c.prune.rounds = 20
+    c.train.lr = lr
+    c.train.batch_size = 60
+    c.train.steps = steps
+    c.train.eval_every = 500
+    return c
+
+
+def _preset_openlth(model: str) -> Config:
+    """OpenLTH's ``cifar_resnet_20`` / ``cifar_vgg_16`` defaults: SGD lr 0.1, momentum 0.9,
+    weight decay 1e-4, batch 128, 160 epochs with lr x0.1 at epochs 80 and 120, Kaiming-normal
+    init with U(0, 1) batch-norm scales, random crop and flip, global magnitude pruning of 20%
+    a round (ResNet: the output layer pooled with the rest; VGG: left dense)."""
+    c = Config(name=f"openlth-{model}")
+    c.data.dataset = "cifar10"
+    c.data.input = "native"
+    c.model.name = model
+    c.model.init = "kaiming_normal"
+    c.model.bn_init = "uniform"
+    c.prune.method = "global"
+    c.prune.p_final = None
+    c.prune.rate = 0.2
+    c.prune.rounds = 20
+    c.prune.output = "pooled" if model.startswith("resnet") else "ignore"
+    c.train = TrainConfig(
+        optimizer="sgd",
+        lr=0.1,
+        momentum=0.9,
+        weight_decay=1e-4,
+        batch_size=128,
+        epochs=160,
+        milestones=[80, 120],
+        gamma=0.1,
+        augment="crop_flip",
+        eval_every=352,  # one epoch of the 45,000-image training split
+    )
+    return c
+
+
+def _preset_quick_conv() -> Config:
+    """A conv pipeline end to end in minutes on 2 CPU cores: LeNet-5 on CIFAR-10 as stored
+    (3x32x32), SGD with momentum, weight decay, a step schedule and crop-and-flip
+    augmentation, global pruning with the output layer pooled, 3 seeds."""
+    c = Config(name="quick-conv")
+    c.seeds = [0, 1, 2]
+    c.data.dataset = "cifar10"
+    c.data.input = "native"
+    c.data.train_subset = 10_000
+    c.data.val_size = 2000
+    c.data.test_subset = 2000
+    c.model.name = "lenet5"
+    c.model.init = "kaiming_normal"
+    c.prune.method = "global"
+    c.prune.output = "pooled"
+    c.prune.p_final = 0.1
+    c.prune.rounds = 4
+    c.train = TrainConfig(
+        optimizer="sgd",
+        lr=0.02,
+        momentum=0.9,
+        weight_decay=5e-4,
+        batch_size=128,
+        epochs=4,
+        milestones=[3],
+        augment="crop_flip",
+        eval_every=40,
+    )
+    return c
+
+
 PRESETS = {
     "quick": _preset_quick,
     "seed": _preset_seed,
     "seed-high-lr": _preset_seed_high_lr,
     "frankle-carbin": _preset_frankle_carbin,
+    "quick-conv": _preset_quick_conv,
+    "frankle-carbin-conv2": lambda: _preset_frankle_carbin_conv(2),
+    "frankle-carbin-conv4": lambda: _preset_frankle_carbin_conv(4),
+    "frankle-carbin-conv6": lambda: _preset_frankle_carbin_conv(6),
+    "openlth-resnet20": lambda: _preset_openlth("resnet20"),
+    "openlth-vgg16": lambda: _preset_openlth("vgg16"),
 }
 
 

@@ -13,6 +13,10 @@ FLOPs are counted as the dense network's work, 3 x (2 x multiply-adds of a forwa
 example (forward, backward to activations, backward to weights), whatever the density: a
 sparse network that runs faster shows up as more "effective" GFLOP/s, not hidden.
 
+With conv rows, the same for convolutional networks (``run_conv_bench``): cohorts of each
+model against a plain single-network loop with a ``DataLoader`` whose worker processes crop
+and flip each example, as torchvision transforms would; model-epochs per second of each.
+
 Step times come from training without evaluation: the fastest chunk of ``PROGRESS_EVERY``
 steps after a first, untimed chunk (set-up and warm-up), so set-up costs are left out and a
 burst of other work on a shared machine does not count.
@@ -20,6 +24,8 @@ burst of other work on a shared machine does not count.
 
 from __future__ import annotations
 
+import dataclasses
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,11 +34,14 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from ticketlab.config import TrainConfig
+from ticketlab.config import ModelConfig, TrainConfig
 from ticketlab.data.datasets import Dataset
 from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.models.registry import PRUNABLE, ModuleSpec, architecture
 from ticketlab.pruning.magnitude import Mask, full_mask, prune_layerwise
-from ticketlab.train.cohort import PROGRESS_EVERY, Member, Progress, make_optimizer, train_cohort
+from ticketlab.train.cohort import Member, Progress, train_cohort
+from ticketlab.train.members import PROGRESS_EVERY
+from ticketlab.train.optim import make_optimizer
 from ticketlab.train.sparse import SPARSE_BELOW, BlockSparse
 
 
@@ -355,6 +364,10 @@ def format_bench(result: dict[str, object]) -> str:
                 f"cohort {r['cohort']:>3}, dense: {speedup:.1f}x "
                 f"the baseline's model-epochs/s, {r['peak_fraction'] * 100:.0f}% of matmul peak"
             )
+    conv = result.get("conv")
+    if conv:
+        assert isinstance(conv, list)
+        lines += ["", format_conv(conv)]
     cross = result.get("crossover")
     if cross:
         assert isinstance(cross, list)
@@ -362,4 +375,133 @@ def format_bench(result: dict[str, object]) -> str:
             "",
             format_crossover(cross, str(result["device"]), int(result["crossover_cohort"])),
         ]
+    return "\n".join(lines)
+
+
+@dataclass
+class ConvRow:
+    model: str
+    method: str  # "ticketlab" (the cohort trainer) or "baseline" (a plain loop)
+    cohort: int
+    ms_per_step: float
+    model_epochs_per_s: float
+
+
+CONV_SETTING = TrainConfig(
+    optimizer="sgd", lr=0.05, momentum=0.9, weight_decay=1e-4, augment="crop_flip"
+)
+
+
+def conv_step_time(
+    data: Dataset, spec: ModuleSpec, cohort: int, steps: int, device: torch.device
+) -> float:
+    """Median seconds per step of a cohort of ``spec`` (SGD with momentum and weight decay,
+    crop-and-flip augmentation, no evaluation), after two untimed warm-up steps."""
+    members = [
+        Member(spec.init("kaiming_normal", i), full_mask(spec), data, i) for i in range(cohort)
+    ]
+    marks: list[float] = []
+
+    def mark(p: Progress) -> None:
+        _sync(device)
+        marks.append(time.perf_counter())
+
+    total = steps + 2
+    cfg = dataclasses.replace(CONV_SETTING, steps=total, eval_every=1)
+    train_cohort(members, spec, cfg, device, on_progress=mark, evaluate=False)
+    return statistics.median(b - a for a, b in pairwise(marks[2:]))
+
+
+class _Augmented(torch.utils.data.Dataset):
+    """Per-sample random crop (zero padding 4) and horizontal flip of standardised images,
+    as a torchvision transform pipeline would do them."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, shape: tuple[int, ...]) -> None:
+        self.x, self.y, self.shape = x, y, shape
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img = nn.functional.pad(self.x[i].view(self.shape), (4, 4, 4, 4))
+        dy, dx = (int(v) for v in torch.randint(0, 9, (2,)))
+        img = img[:, dy : dy + self.shape[1], dx : dx + self.shape[2]]
+        if torch.rand(()) < 0.5:
+            img = img.flip(-1)
+        return img, self.y[i]
+
+
+def conv_baseline_step_time(
+    data: Dataset, spec: ModuleSpec, steps: int, device: torch.device, workers: int = 2
+) -> float:
+    """A plain single-network loop of the usual kind: a DataLoader with ``workers`` worker
+    processes applying per-sample crop and flip, the module itself, the same optimizer, the
+    mask re-applied after every step. Median seconds per step after two warm-up steps."""
+    x = data.normalise(data.train.x).cpu()
+    loader = torch.utils.data.DataLoader(
+        _Augmented(x, data.train.y.cpu(), spec.input_shape),
+        batch_size=CONV_SETTING.batch_size,
+        shuffle=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+    )
+    net = spec.build().to(device)
+    prunable = [m for m in net.modules() if isinstance(m, PRUNABLE)]
+    masks = [torch.ones_like(m.weight) for m in prunable]
+    opt = torch.optim.SGD(
+        net.parameters(),
+        lr=CONV_SETTING.lr,
+        momentum=CONV_SETTING.momentum,
+        weight_decay=CONV_SETTING.weight_decay,
+    )
+    marks: list[float] = []
+    while len(marks) < steps + 3:
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            loss = nn.functional.cross_entropy(net(xb), yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                for m, mk in zip(prunable, masks, strict=True):
+                    m.weight.mul_(mk)
+            _sync(device)
+            marks.append(time.perf_counter())
+            if len(marks) == steps + 3:
+                break
+    return statistics.median(b - a for a, b in pairwise(marks[2:]))
+
+
+def run_conv_bench(
+    data: Dataset, device: torch.device, models: list[str], cohorts: list[int], steps: int
+) -> list[dict[str, object]]:
+    """Model-epochs per second of cohorts of each model against the plain loop."""
+    rows = []
+    epoch = len(data.train)
+    for name in models:
+        spec = architecture(ModelConfig(name=name), data.shape, data.num_classes)
+        assert isinstance(spec, ModuleSpec)
+        batch = CONV_SETTING.batch_size
+        for cohort in cohorts:
+            t = conv_step_time(data, spec, cohort, steps, device)
+            rows.append(ConvRow(name, "ticketlab", cohort, t * 1e3, cohort * batch / t / epoch))
+        t = conv_baseline_step_time(data, spec, steps, device)
+        rows.append(ConvRow(name, "baseline", 1, t * 1e3, batch / t / epoch))
+    return [asdict(r) for r in rows]
+
+
+def format_conv(rows: list[dict[str, object]]) -> str:
+    lines = [
+        "conv nets: SGD with momentum and weight decay, crop-and-flip augmentation, batch "
+        f"{CONV_SETTING.batch_size}; baseline: one network, DataLoader with 2 workers",
+        f"{'model':<9} {'method':<10} {'cohort':>6} {'ms/step':>9} {'model-ep/s':>11} "
+        f"{'vs baseline':>12}",
+    ]
+    base = {r["model"]: r["model_epochs_per_s"] for r in rows if r["method"] == "baseline"}
+    for r in rows:
+        ratio = r["model_epochs_per_s"] / base[r["model"]]
+        lines.append(
+            f"{r['model']:<9} {r['method']:<10} {r['cohort']:>6} {r['ms_per_step']:>9.1f} "
+            f"{r['model_epochs_per_s']:>11.3f} {ratio:>11.2f}x"
+        )
     return "\n".join(lines)

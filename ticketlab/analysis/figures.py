@@ -29,7 +29,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
+from ticketlab.models.registry import display_model
 from ticketlab.store.rundir import atomic_write
 
 STYLE = {
@@ -131,14 +133,15 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def figure1(rows: list[dict[str, Any]], dataset: str, out_dir: Path) -> list[Path]:
+def figure1(
+    rows: list[dict[str, Any]], dataset: str, out_dir: Path, model: str = "lenet_300_100"
+) -> list[Path]:
     mine = [r for r in rows if r["dataset"] == dataset]
     if not mine:
         return []
-    setting = mine[0]["setting"]
-    return accuracy_figure(
-        mine, f"Figure 1: LeNet on {display(dataset)} ({setting})", out_dir / "figure1"
-    )
+    setting = display_setting(mine[0]["setting"])
+    title = f"Figure 1: {display_model(model)} on {display(dataset)} ({setting})"
+    return accuracy_figure(mine, title, out_dir / "figure1")
 
 
 def _grid(
@@ -163,7 +166,7 @@ def _grid(
             _panel(ax, mine, field, scale, ylabel)
         else:
             ax.set_axis_off()
-        ax.set_title(f"{display(ds)}\n{setting}", fontsize=10)
+        ax.set_title(f"{display(ds)}\n{display_setting(setting)}", fontsize=10)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_axis_off()
     axes[0][0].legend(loc="best", fontsize=8)
@@ -209,7 +212,7 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
             ax.set_title(display(ds))
         axes[0][0].legend(loc="lower left")
         fig.suptitle(
-            f"Figure 2: {display(main)} tickets on other datasets ({setting}); "
+            f"Figure 2: {display(main)} tickets on other datasets ({display_setting(setting)}); "
             f"mean of {seeds_text(seeds)}"
         )
         fig.tight_layout()

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketlab.analysis.stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
+from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
 from ticketlab.errors import TicketlabError
 from ticketlab.store.rundir import RunDir, atomic_write_text
@@ -354,7 +355,16 @@ def document(run: RunDir, options: Options) -> list[Block]:
             "table",
             (
                 ["dataset", "setting", "control", "pooled verdict", "per level"],
-                [[display(c.dataset), c.setting, c.control, c.headline(), c.levels()] for c in acc],
+                [
+                    [
+                        display(c.dataset),
+                        display_setting(c.setting),
+                        c.control,
+                        c.headline(),
+                        c.levels(),
+                    ]
+                    for c in acc
+                ],
             ),
         ),
         ("h2", "Sign stability: share of kept weights that flipped sign"),
@@ -365,7 +375,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
                 [
                     [
                         display(c.dataset),
-                        c.setting,
+                        display_setting(c.setting),
                         c.control,
                         _pooled_mean(c, "ticket"),
                         _pooled_mean(c, "control"),
@@ -381,7 +391,7 @@ def document(run: RunDir, options: Options) -> list[Block]:
     ]
     for c in acc:
         blocks += [
-            ("h2", f"{display(c.dataset)} / {c.setting} / ticket vs {c.control}"),
+            ("h2", f"{display(c.dataset)} / {display_setting(c.setting)} / ticket vs {c.control}"),
             ("p", c.verdict()),
             (
                 "table",

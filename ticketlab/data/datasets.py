@@ -1,12 +1,14 @@
 """Datasets as whole tensors on the training device: the registry, splits, statistics.
 
-A ``Dataset`` holds uint8 inputs (``[N, 784]`` for the MLPs) and int64 labels for its train,
-validation and test splits; ``Dataset.normalise`` turns a batch of uint8 rows into floats
+A ``Dataset`` holds uint8 inputs, one flat row per example (``[N, 784]`` for 28x28
+grayscale), the image shape ``(C, H, W)`` those rows unfold to, and int64 labels for its
+train, validation and test splits; ``Dataset.normalise`` turns a batch of uint8 rows into floats
 standardised with the dataset's own training-split statistics. There is no per-sample
 Python anywhere in training.
 
 Names: ``mnist``, ``fashion_mnist`` (IDX files, ``idx.py``), ``cifar10`` and
-``imagefolder:PATH`` (``images.py``, converted to 28x28 grayscale), ``maxgroup``
+``imagefolder:PATH`` (``images.py``; converted to 28x28 grayscale with ``data.input:
+gray28``, as stored with ``native``), ``maxgroup``
 (synthetic, ``maxgroup.py``). Files are looked for as ``paths.py`` describes.
 """
 
@@ -44,6 +46,7 @@ class Dataset:
     mean: float
     std: float
     num_classes: int
+    shape: tuple[int, ...] = (1, 28, 28)  # what one row unfolds to: (C, H, W)
 
     @property
     def input_dim(self) -> int:
@@ -77,6 +80,7 @@ class Dataset:
             self.mean,
             self.std,
             self.num_classes,
+            self.shape,
         )
 
 
@@ -156,8 +160,9 @@ def build_dataset(
     yte: np.ndarray,
     cfg: DataConfig,
     num_classes: int,
+    shape: tuple[int, ...] = (1, 28, 28),
 ) -> Dataset:
-    """Split and wrap arrays; the mean/std come from the training split only."""
+    """Split and wrap flat arrays; the mean/std come from the training split only."""
     tr_idx, val_idx, te_idx = subset_indices(ytr, yte, cfg)
     x_all = torch.from_numpy(xtr.copy())
     y_all = torch.from_numpy(ytr.astype(np.int64))
@@ -169,20 +174,30 @@ def build_dataset(
     bad = int(max(ytr.max(initial=0), yte.max(initial=0)))
     if bad >= num_classes:
         raise DataError(f"{name}: label {bad} out of range for {num_classes} classes")
-    return Dataset(name, train, val, test, mean, std, num_classes)
+    return Dataset(name, train, val, test, mean, std, num_classes, shape)
 
 
 def load_arrays(
-    name: str, data_dir: str | Path | None, download: bool, mg: MaxGroupConfig
-) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], int]:
-    """Raw ``[N, 784]`` uint8 arrays of a named dataset and its number of classes."""
+    name: str,
+    data_dir: str | Path | None,
+    download: bool,
+    mg: MaxGroupConfig,
+    native: bool = False,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], int, tuple[int, ...]]:
+    """Flat uint8 arrays of a named dataset (``[N, 784]``, or with ``native`` colour images
+    as stored, ``[N, C*H*W]``), its number of classes and its image shape."""
+    gray = (1, 28, 28)
     if name in idx.IDX_SOURCES:
-        return idx.load_idx_arrays(name, data_dir, download), idx.IDX_SOURCES[name].num_classes
+        return (
+            idx.load_idx_arrays(name, data_dir, download),
+            idx.IDX_SOURCES[name].num_classes,
+            gray,
+        )
     if name == "maxgroup":
         arrays = maxgroup.generate(
             mg.train_size, mg.test_size, mg.groups, mg.seed, mg.group_size == "equal"
         )
-        return arrays, mg.groups
+        return arrays, mg.groups, gray
     if name == "cifar10":
         xtr, ytr, xte, yte = images.load_cifar10_native(data_dir, download)
         classes = 10
@@ -191,7 +206,10 @@ def load_arrays(
         classes = len(names)
     else:
         raise DataError(f"unknown dataset {name!r}; known: {', '.join(KNOWN)} or imagefolder:PATH")
-    return (images.to_gray28(xtr, name), ytr, images.to_gray28(xte, name), yte), classes
+    if native:
+        shape = tuple(int(d) for d in xtr.shape[1:])
+        return (xtr.reshape(len(xtr), -1), ytr, xte.reshape(len(xte), -1), yte), classes, shape
+    return (images.to_gray28(xtr, name), ytr, images.to_gray28(xte, name), yte), classes, gray
 
 
 KNOWN = (*idx.IDX_SOURCES, "cifar10", "maxgroup")
@@ -221,5 +239,7 @@ def load_dataset(
     """Load dataset ``name`` (default ``cfg.dataset``) as CPU tensors, split and standardised
     by ``cfg``; move it with ``.to(device)``."""
     name = name or cfg.dataset
-    arrays, classes = load_arrays(name, data_dir, download, maxgroup_cfg or MaxGroupConfig())
-    return build_dataset(name, *arrays, cfg, classes)
+    arrays, classes, shape = load_arrays(
+        name, data_dir, download, maxgroup_cfg or MaxGroupConfig(), cfg.input == "native"
+    )
+    return build_dataset(name, *arrays, cfg, classes, shape)

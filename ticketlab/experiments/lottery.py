@@ -37,7 +37,8 @@ from ticketlab.config import Config, TrainConfig
 from ticketlab.data.datasets import Dataset
 from ticketlab.errors import TicketlabError
 from ticketlab.experiments.controls import make_control
-from ticketlab.models.mlp import MLPSpec, Params, init_params
+from ticketlab.models.mlp import MLPSpec, Params
+from ticketlab.models.registry import architecture
 from ticketlab.pruning.magnitude import (
     THIN,
     Mask,
@@ -48,7 +49,14 @@ from ticketlab.pruning.magnitude import (
     schedule_collapse,
     units_without_inputs,
 )
-from ticketlab.train.cohort import EvalPoint, Member, Progress, TrainResult, train_cohort
+from ticketlab.train.cohort import (
+    Checkpoint,
+    EvalPoint,
+    Member,
+    Progress,
+    TrainResult,
+    train_cohort,
+)
 
 
 def derive_seed(*parts: object) -> int:
@@ -131,6 +139,10 @@ class RunState(Protocol):
     def load_tensors(self, name: str) -> dict[str, torch.Tensor] | None: ...
 
     def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None: ...
+
+    def checkpoint(self, key: str) -> Checkpoint:
+        """Where the cohort ``key`` saves its training state mid-way."""
+        ...
 
     def record(self, records: list[TrainingRecord]) -> None:
         """Record finished trainings atomically (all or none)."""
@@ -224,14 +236,22 @@ class Experiment:
     def __post_init__(self) -> None:
         self.base = self.source if self.source is not None else self.state
         main = self.datasets[self.cfg.data.dataset]
-        self.spec = MLPSpec.from_config(self.cfg.model, main.input_dim, main.num_classes)
         for name, ds in self.datasets.items():
-            if (ds.input_dim, ds.num_classes) != (main.input_dim, main.num_classes):
+            if (ds.shape, ds.num_classes) != (main.shape, main.num_classes):
                 raise TicketlabError(
-                    f"dataset {name!r} has {ds.input_dim} inputs and {ds.num_classes} classes; "
-                    f"a ticket found on {main.name!r} needs {main.input_dim} and "
-                    f"{main.num_classes}"
+                    f"dataset {name!r} has {ds.input_dim} inputs and {ds.num_classes} classes "
+                    f"(images {ds.shape}); a ticket found on {main.name!r} needs "
+                    f"{main.input_dim} and {main.num_classes} (images {main.shape}, "
+                    f"data.input: {self.cfg.data.input})"
                 )
+        self.spec = architecture(self.cfg.model, main.shape, main.num_classes)
+        augmented = [s.label() for _, s in trainings_of(self.cfg) if s.augment != "none"]
+        if isinstance(self.spec, MLPSpec) and augmented:
+            raise TicketlabError(
+                f"{augmented[0]}: augmentation (random crop and flip) needs a convolutional "
+                f"model; {self.cfg.model.name} reads flat inputs"
+            )
+        full_mask(self.spec, self.cfg.prune)  # refuses unknown prune.ignore names now
         for name, setting in trainings_of(self.cfg):
             n = len(self.datasets[name].train)
             if setting.batch_size > n:
@@ -243,7 +263,7 @@ class Experiment:
                 )
         for name, (r, kept) in schedule_collapse(self.spec, self.cfg.prune).items():
             units = self.spec.shapes()[name][0]
-            output = name == self.spec.weight_names()[-1]
+            output = name == self.spec.output_name()
             warnings.warn(
                 f"from round {r} on, {name} keeps {kept} weights for its {units} units (at "
                 f"most {THIN} each): units are likely to lose every input"
@@ -300,15 +320,23 @@ class Experiment:
                             RoundProgress(r, rounds, labels, prog, base + prog.step * n, work_total)
                         )
 
+                ids = ",".join(sorted(p.key.id for p in planned))
+                checkpoint = self.state.checkpoint(hashlib.sha256(ids.encode()).hexdigest()[:16])
                 results = train_cohort(
-                    [p.member for p in planned], self.spec, planned[0].train, self.device, report
+                    [p.member for p in planned],
+                    self.spec,
+                    planned[0].train,
+                    self.device,
+                    report,
+                    checkpoint=checkpoint,
                 )
                 work_done += sum(self._steps(p) for p in planned)
                 self._finish(r, planned, results)
+                checkpoint.clear()
 
     def _mask(self, seed: int, r: int) -> Mask:
         if r == 0:
-            return full_mask(self.spec)
+            return full_mask(self.spec, self.cfg.prune)
         mask = self.base.load_tensors(f"masks/seed{seed}/round{r:02d}")
         if mask is None:
             raise TicketlabError(
@@ -327,7 +355,7 @@ class Experiment:
                     "damaged (re-run into a new --out)"
                 )
             return rewound, init_seed
-        params = init_params(self.spec, self.cfg.model.init, init_seed)
+        params = self.spec.init(self.cfg.model.init, init_seed, self.cfg.model.bn_init)
         if r == 0 and self.source is None:  # round 0 is planned before any other of the seed
             self.state.save_tensors(f"inits/seed{seed}/ticket", params)
         return params, init_seed
@@ -352,7 +380,7 @@ class Experiment:
                     controls[c] = (init, cmask, ticket[1])
                     continue
                 init_seed = derive_seed(seed, r, c)
-                fresh = init_params(self.spec, self.cfg.model.init, init_seed)
+                fresh = self.spec.init(self.cfg.model.init, init_seed, self.cfg.model.bn_init)
                 draw = derive_seed(seed, r, c, "draw")
                 init, cmask = make_control(c, ticket[0], mask, fresh, draw)
                 self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-{c}", init)

@@ -7,6 +7,8 @@ products over that dimension, so M networks cost one set of kernel launches.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import dataclass
 
@@ -38,6 +40,24 @@ class MLPSpec:
             out[f"fc{i + 1}.weight"] = (self.sizes[i + 1], self.sizes[i])
             out[f"fc{i + 1}.bias"] = (self.sizes[i + 1],)
         return out
+
+    def parameter_names(self) -> list[str]:
+        return list(self.shapes())
+
+    def output_name(self) -> str:
+        return self.weight_names()[-1]
+
+    def kind(self, name: str) -> str:
+        return "output" if name == self.output_name() else "fc"
+
+    def signature(self) -> str:
+        """Hash of the tensors' names and shapes (see ``ModuleSpec.signature``)."""
+        blob = json.dumps(sorted(self.shapes().items())).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def init(self, scheme: str, seed: int, bn_init: str = "ones") -> Params:
+        """``bn_init`` is accepted for a common signature; an MLP has no batch norm."""
+        return init_params(self, scheme, seed)
 
     def flops_per_example(self) -> int:
         """Dense multiply-adds x2 of one forward pass."""

@@ -1,9 +1,11 @@
 """Masks and pruning: which weights survive, and how the next round's mask is chosen.
 
-A mask is ``{weight_name: bool tensor}`` over the weight matrices of one network; biases
-are never pruned. Every pruning function only ever removes surviving weights, so a weight
-once pruned never comes back. Ties in magnitude are broken by flat index (the lower index is
-pruned first), so the same weights always give the same mask.
+A mask is ``{weight_name: bool tensor}`` over the prunable weight tensors of one network
+(every Conv and Linear weight the architecture lists, less the ones ``prune.ignore`` and
+``prune.output: ignore`` leave dense); biases and norm parameters are never pruned. Every
+pruning function only ever removes surviving weights, so a weight once pruned never comes
+back. Ties in magnitude are broken by flat index (the lower index is pruned first), so the
+same weights always give the same mask.
 """
 
 from __future__ import annotations
@@ -13,13 +15,31 @@ import math
 import torch
 
 from ticketlab.config import PruneConfig
-from ticketlab.models.mlp import MLPSpec, Params
+from ticketlab.errors import ConfigError
+from ticketlab.models.mlp import Params
+from ticketlab.models.registry import Architecture
 
 Mask = dict[str, torch.Tensor]
 
 
-def full_mask(spec: MLPSpec) -> Mask:
-    return {name: torch.ones(spec.shapes()[name], dtype=torch.bool) for name in spec.weight_names()}
+def prunable(spec: Architecture, cfg: PruneConfig | None = None) -> list[str]:
+    """The weight tensors ``cfg`` prunes, input to output."""
+    names = spec.weight_names()
+    if cfg is None:
+        return names
+    unknown = [n for n in cfg.ignore if n not in names]
+    if unknown:
+        raise ConfigError(
+            f"prune.ignore names {', '.join(unknown)}, which the model does not have as a "
+            f"prunable weight; it has: {', '.join(names)}"
+        )
+    leave = set(cfg.ignore) | ({spec.output_name()} if cfg.output == "ignore" else set())
+    return [n for n in names if n not in leave]
+
+
+def full_mask(spec: Architecture, cfg: PruneConfig | None = None) -> Mask:
+    shapes = spec.shapes()
+    return {name: torch.ones(shapes[name], dtype=torch.bool) for name in prunable(spec, cfg)}
 
 
 def density(mask: Mask) -> float:
@@ -41,7 +61,7 @@ def units_without_inputs(mask: Mask) -> dict[str, int]:
 THIN = 2  # kept weights per unit at or below which units are likely to lose every input
 
 
-def schedule_collapse(spec: MLPSpec, cfg: PruneConfig) -> dict[str, tuple[int, int]]:
+def schedule_collapse(spec: Architecture, cfg: PruneConfig) -> dict[str, tuple[int, int]]:
     """For schedules that prune every layer by a fixed rate (layer-wise, random), the first
     round at which each layer keeps at most ``THIN`` weights per unit, and the count kept:
     from then on units are likely to lose every input (certain below one per unit).
@@ -53,7 +73,7 @@ def schedule_collapse(spec: MLPSpec, cfg: PruneConfig) -> dict[str, tuple[int, i
     for name, shape in spec.shapes().items():
         if name not in rates:
             continue
-        kept = shape[0] * shape[1]
+        kept = math.prod(shape)
         for r in range(1, cfg.rounds + 1):
             kept -= _n_remove(rates[name], kept)
             if kept <= THIN * shape[0]:
@@ -62,13 +82,20 @@ def schedule_collapse(spec: MLPSpec, cfg: PruneConfig) -> dict[str, tuple[int, i
     return out
 
 
-def layer_rates(spec: MLPSpec, cfg: PruneConfig) -> dict[str, float]:
-    """Per-round fraction of surviving weights each layer loses."""
+def layer_rates(spec: Architecture, cfg: PruneConfig) -> dict[str, float]:
+    """Per-round fraction of surviving weights each pruned layer loses, by the layer's kind:
+    ``conv_rate`` for convolutions and ``output_rate`` for the output layer where set (and
+    the output layer separate), else the common rate."""
     rate = cfg.round_rate()
-    names = spec.weight_names()
-    rates = dict.fromkeys(names, rate)
-    if cfg.output_rate is not None:
-        rates[names[-1]] = cfg.output_rate
+    rates = {}
+    for name in prunable(spec, cfg):
+        kind = spec.kind(name)
+        if kind == "conv" and cfg.conv_rate is not None and cfg.method != "global":
+            rates[name] = cfg.conv_rate
+        elif kind == "output" and cfg.output == "separate" and cfg.output_rate is not None:
+            rates[name] = cfg.output_rate
+        else:
+            rates[name] = rate
     return rates
 
 
@@ -95,10 +122,10 @@ def prune_layerwise(weights: Params, mask: Mask, rates: dict[str, float]) -> Mas
     return new
 
 
-def prune_global(weights: Params, mask: Mask, rates: dict[str, float], output: str) -> Mask:
+def prune_global(weights: Params, mask: Mask, rates: dict[str, float], output: str | None) -> Mask:
     """Remove the globally smallest surviving weights of all layers but ``output`` at the
-    common rate; the output layer is pruned on its own at its rate (it is tiny and
-    would otherwise be starved or spared arbitrarily)."""
+    common rate; the output layer is pruned on its own at its rate (it is tiny and would
+    otherwise be starved or spared arbitrarily). ``output`` None pools every layer."""
     pooled = [n for n in mask if n != output]
     scores = torch.cat([weights[n].abs().flatten() for n in pooled])
     alive = torch.cat([mask[n].flatten() for n in pooled])
@@ -110,7 +137,8 @@ def prune_global(weights: Params, mask: Mask, rates: dict[str, float], output: s
         size = mask[n].numel()
         new[n] = keep[offset : offset + size].view_as(mask[n])
         offset += size
-    new.update(prune_layerwise(weights, {output: mask[output]}, rates))
+    if output is not None and output in mask:
+        new.update(prune_layerwise(weights, {output: mask[output]}, rates))
     return {n: new[n] for n in mask}
 
 
@@ -127,14 +155,15 @@ def prune_random(mask: Mask, rates: dict[str, float], seed: int) -> Mask:
     return new
 
 
-def prune(weights: Params, mask: Mask, spec: MLPSpec, cfg: PruneConfig, seed: int) -> Mask:
+def prune(weights: Params, mask: Mask, spec: Architecture, cfg: PruneConfig, seed: int) -> Mask:
     """Next round's mask from this round's trained weights, by ``cfg.method``."""
     rates = layer_rates(spec, cfg)
     cpu_w = {k: v.detach().cpu() for k, v in weights.items()}
     if cfg.method == "layerwise":
         return prune_layerwise(cpu_w, mask, rates)
     if cfg.method == "global":
-        return prune_global(cpu_w, mask, rates, spec.weight_names()[-1])
+        separate = cfg.output == "separate"
+        return prune_global(cpu_w, mask, rates, spec.output_name() if separate else None)
     return prune_random(mask, rates, seed)
 
 

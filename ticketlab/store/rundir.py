@@ -194,6 +194,26 @@ def sweep_stale(root: Path) -> None:
             pass
 
 
+class FileCheckpoint:
+    """A training's saved state in one file, written like every run file (temporary name,
+    fsync, rename) and read back with ``torch.load(weights_only=True)``: tensors, numbers
+    and lists only, never arbitrary pickled objects."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        return torch.load(self.path, weights_only=True)
+
+    def save(self, state: dict[str, Any]) -> None:
+        atomic_write(self.path, lambda tmp: torch.save(state, tmp))
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
@@ -521,6 +541,10 @@ class RunDir:
     def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
         data = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         atomic_write(self._tensor_path(name), lambda tmp: save_file(data, tmp))
+
+    def checkpoint(self, key: str) -> FileCheckpoint:
+        """The mid-training checkpoint of the cohort ``key`` (see ``train_modules``)."""
+        return FileCheckpoint(self.path / "checkpoints" / f"{key}.pt")
 
     def export(self, dest: Path) -> list[Path]:
         """All metrics as ``trainings.csv``, ``evals.csv`` and ``trainings.json`` in

@@ -1,450 +1,66 @@
-"""Train a cohort of M networks of one architecture in lockstep.
+"""Train a cohort of M networks of one architecture in lockstep: the trainer's interface.
 
-Every member has its own mask, initial weights, training data (dataset and order) and
-optimizer state; all members share the architecture, batch size, step count and optimiser
-setting. Parameters are stacked along a leading cohort dimension and the step is a handful of
-batched matrix products, so the result for each member is the same as training it alone: the
-loss is a sum of per-member mean losses (no member's gradient depends on another's), and
-Adam and SGD act elementwise on the stacked tensors.
+Every member has its own mask, initial weights, training data (dataset, order and
+augmentation draws) and optimizer state; all members share the architecture, batch size,
+step count and optimizer setting. The result for each member is the same as training it
+alone (within float rounding): the loss is a sum of per-member mean losses, and the
+optimizers act elementwise on the stacked tensors.
 
-Pruned weights start at zero and their gradients are masked before every optimizer step, so
-their Adam moments and momentum stay zero and they stay exactly zero throughout training.
-
-At every evaluation point the trainer also measures sign stability (Zhou et al. 2019): per
-weight tensor, the fraction of kept weights whose sign differs from the sign they started
-this training with (the member's ``init``: original, rewound or control weights).
-Sparse cohorts are first compacted (``compaction.py``) and their sparse layers trained as
-block-sparse matrices of kept values (``sparse.py``); both are exact.
+``train_cohort`` hands the cohort to its architecture's trainer (``TRAINERS``): the MLP's
+fast path (``mlp.py``: batched matrix products, compaction, block-sparse layers) or the
+trainer for any ``nn.Module`` (``modules.py``: ``torch.func``). Both measure sign stability
+(Zhou et al. 2019) at every evaluation point: per weight tensor, the fraction of kept
+weights whose sign differs from the sign they started this training with.
 """
 
 from __future__ import annotations
 
-import time
-import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ticketlab.config import TrainConfig
-from ticketlab.data.datasets import Dataset
-from ticketlab.models.mlp import MLPSpec, Params, forward, stack, unstack
-from ticketlab.pruning.magnitude import Mask
-from ticketlab.train.compaction import plan_compaction
-from ticketlab.train.sparse import SPARSE_EVAL_BELOW, BlockSparse, csr_index, sparse_threshold
-from ticketlab.train.sparse import forward as sparse_forward
+from ticketlab.models.mlp import MLPSpec
+from ticketlab.models.registry import Architecture, ModuleSpec
+from ticketlab.train.members import Checkpoint, EvalPoint, Member, Progress, TrainResult
+from ticketlab.train.mlp import train_mlp
+from ticketlab.train.modules import train_modules
 
-LossFn = Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]
+__all__ = [
+    "TRAINERS",
+    "Checkpoint",
+    "EvalPoint",
+    "Member",
+    "Progress",
+    "TrainResult",
+    "train_cohort",
+]
 
-EVAL_CHUNK = 4096
-COMPACT_BELOW = 0.9  # compact when the kept network has at most this share of the weights
-PROGRESS_EVERY = 50  # steps between progress reports (besides evaluations)
-
-
-@dataclass
-class Member:
-    """One network to train. ``capture_step`` asks for a copy of the weights after that many
-    steps (for late resetting)."""
-
-    init: Params
-    mask: Mask
-    data: Dataset
-    data_seed: int
-    capture_step: int | None = None
-
-
-@dataclass
-class EvalPoint:
-    step: int
-    val_loss: float
-    val_acc: float
-    test_loss: float
-    test_acc: float
-    sign_flip: float = 0.0  # fraction of all kept weights whose sign differs from the start
-    sign_flips: dict[str, float] = field(default_factory=dict)  # the same per weight tensor
-
-
-@dataclass
-class TrainResult:
-    weights: Params
-    evals: list[EvalPoint]
-    wall_time_s: float
-    captured: Params | None = None
-
-    @property
-    def final(self) -> EvalPoint:
-        return self.evals[-1]
-
-    @property
-    def early_stop(self) -> EvalPoint:
-        """The evaluation with the lowest validation loss (first one on ties)."""
-        return min(self.evals, key=lambda e: e.val_loss)
-
-
-@dataclass
-class Progress:
-    """What the trainer reports while it runs (to a display callback)."""
-
-    step: int
-    total: int
-    members: int
-    val_acc: list[float] = field(default_factory=list)
-
-
-def _member_stream(member: Member, n: int, device: torch.device) -> Callable[[], torch.Tensor]:
-    """Returns a function giving the next epoch's order of training examples."""
-    g = torch.Generator().manual_seed(member.data_seed)
-    return lambda: torch.randperm(n, generator=g).to(device)
-
-
-class _Pool:
-    """The cohort's training data as one index space: members training on different
-    datasets gather from a concatenation, each with its own offset and standardisation."""
-
-    def __init__(
-        self,
-        members: list[Member],
-        device: torch.device,
-        cols: torch.Tensor | None,
-        dtype: torch.dtype,
-    ) -> None:
-        self.dtype = dtype
-        unique: list[Dataset] = []
-        for m in members:
-            if not any(m.data is d for d in unique):
-                unique.append(m.data)
-        sizes = {len(d.train) for d in unique}
-        if len(sizes) != 1:
-            raise ValueError(f"cohort members must have equal training set sizes, got {sizes}")
-        self.n = sizes.pop()
-        xs = [d.train.x if cols is None else d.train.x[:, cols] for d in unique]
-        self.x = xs[0].contiguous() if len(xs) == 1 else torch.cat(xs)
-        self.y = torch.cat([d.train.y for d in unique])
-        which = [next(i for i, d in enumerate(unique) if d is m.data) for m in members]
-        self.offset = torch.tensor([i * self.n for i in which], device=device).view(-1, 1)
-        self.scale = torch.tensor(
-            [1.0 / (255.0 * m.data.std) for m in members], device=device, dtype=dtype
-        ).view(-1, 1, 1)
-        self.shift = torch.tensor(
-            [-m.data.mean / m.data.std for m in members], device=device, dtype=dtype
-        ).view(-1, 1, 1)
-
-    def batch(self, idx: torch.Tensor, feature_major: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardised inputs ``[M, b, in]`` (``[M, in, b]`` if ``feature_major``) and
-        labels ``[M, b]`` for ``idx``, ``[M, b]`` positions within each member's dataset."""
-        flat = (idx + self.offset).view(-1)
-        raw = self.x.index_select(0, flat).view(*idx.shape, -1)
-        y = self.y.index_select(0, flat).view(idx.shape)
-        if not feature_major:
-            return raw.to(self.dtype).mul_(self.scale).add_(self.shift), y
-        # Transposing the uint8 bytes, then converting, measured fastest.
-        x = raw.transpose(1, 2).contiguous().to(self.dtype)
-        return x.mul_(self.scale).add_(self.shift), y
-
-
-def make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
-    """Fused kernels where this torch build has them for the device (one pass over the
-    stacked tensors), else the multi-tensor ``foreach`` path; both are elementwise."""
-    if cfg.optimizer == "adam":
-        cls, kw = torch.optim.Adam, {}
-    else:
-        cls, kw = torch.optim.SGD, {"momentum": cfg.momentum}
-    try:
-        return cls(params, lr=cfg.lr, fused=True, **kw)
-    except (RuntimeError, TypeError):
-        return cls(params, lr=cfg.lr, foreach=True, **kw)
-
-
-def _compiled(fn: LossFn) -> LossFn:
-    """``fn`` through ``torch.compile``, falling back to ``fn`` itself (with a warning) if
-    compiling fails on the first call, e.g. where no C++ compiler is installed."""
-    use: LossFn = torch.compile(fn, dynamic=False)
-    first = True
-
-    def call(p: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        nonlocal use, first
-        if not first:
-            return use(p, xb, yb)
-        first = False
-        try:
-            return use(p, xb, yb)
-        except Exception as e:  # any compiler failure: train eagerly instead
-            warnings.warn(f"torch.compile failed ({e}); training eagerly", stacklevel=2)
-            use = fn
-            return fn(p, xb, yb)
-
-    return call
-
-
-class _Evaluator:
-    """Mean loss and accuracy of every member on a split of its own dataset.
-
-    Members are grouped by dataset; each group's chunk of inputs is shared, so a dense first
-    layer is one GEMM against every member's weights. A sparse first layer (kept density at
-    or below ``SPARSE_EVAL_BELOW`` of the device) is one CSR product against the shared
-    chunk instead: the group's kept weights as a ``[members * out, in]`` CSR matrix (no
-    block-diagonal, so the input is not repeated per member), costing the kept weights
-    rather than the dense matrix. The inputs of each split, reduced to the compacted
-    columns, are prepared once per training, not at every evaluation."""
-
-    def __init__(
-        self,
-        members: list[Member],
-        cols: torch.Tensor | None,
-        first: BlockSparse | None,
-        dtype: torch.dtype,
-    ) -> None:
-        self.dtype = dtype
-        self.m_count = len(members)
-        groups: dict[int, list[int]] = {}
-        for i, m in enumerate(members):
-            groups.setdefault(id(m.data), []).append(i)
-        self.groups = list(groups.values())
-        self.data = [members[rows[0]].data for rows in self.groups]
-        self.first = first
-        self.x: dict[tuple[int, str], torch.Tensor] = {}
-        for g, data in enumerate(self.data):
-            for split in ("val", "test"):
-                x = data.split(split).x
-                x = x if cols is None else x[:, cols]
-                # The CSR product reads its dense operand feature-major: [in, examples].
-                self.x[(g, split)] = x.t().contiguous() if first is not None else x
-        self.patterns = [self._pattern(rows) for rows in self.groups] if first else []
-
-    def _pattern(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """CSR row pointers, column indices and value positions of the group's kept
-        first-layer weights, rows member after member, over the shared inputs."""
-        first = self.first
-        assert first is not None
-        picked = torch.cat([(first.member == r).nonzero().squeeze(1) for r in rows])
-        flat = first.flat[picked]
-        row = flat // first.cols  # member * out + unit
-        local = torch.tensor(rows, device=row.device)
-        rank = torch.empty(first.members, dtype=torch.long, device=row.device)
-        rank[local] = torch.arange(len(rows), device=row.device)
-        member = row // first.rows
-        new_row = rank[member] * first.rows + row % first.rows
-        crow = torch.zeros(len(rows) * first.rows + 1, dtype=torch.long, device=row.device)
-        crow[1:] = torch.bincount(new_row, minlength=len(rows) * first.rows).cumsum(0)
-        return csr_index(crow), csr_index(flat % first.cols), picked
-
-    @torch.no_grad()
-    def __call__(
-        self, params: Params, values: torch.Tensor | None, split: str, n_layers: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[M]`` losses and accuracies, left on the device (no sync). ``params`` are the
-        stacked dense weights; ``values`` the kept first-layer values on the sparse path."""
-        device = params["fc1.weight"].device
-        loss = torch.zeros(self.m_count, device=device, dtype=self.dtype)
-        acc = torch.zeros(self.m_count, device=device, dtype=self.dtype)
-        for g, (rows, data) in enumerate(zip(self.groups, self.data, strict=True)):
-            part = data.split(split)
-            sel = torch.tensor(rows, device=device)
-            sub = {k: v.index_select(0, sel) for k, v in params.items()}
-            w1 = None
-            if self.first is not None:
-                assert values is not None
-                crow, col, picked = self.patterns[g]
-                shape = (len(rows) * self.first.rows, self.first.cols)
-                w1 = torch.sparse_csr_tensor(crow, col, values[picked], shape)
-            tot_loss = torch.zeros(len(rows), device=device, dtype=self.dtype)
-            correct = torch.zeros(len(rows), device=device, dtype=self.dtype)
-            x = self.x[(g, split)]
-            for start in range(0, len(part), EVAL_CHUNK):
-                yb = part.y[start : start + EVAL_CHUNK]
-                if w1 is None:
-                    xb = data.normalise(x[start : start + EVAL_CHUNK], self.dtype)
-                    logits = forward(sub, xb, n_layers)
-                else:
-                    xb = data.normalise(x[:, start : start + EVAL_CHUNK], self.dtype)
-                    h = torch.sparse.mm(w1, xb).view(len(rows), self.first.rows, -1)
-                    h = torch.relu(h.transpose(1, 2) + sub["fc1.bias"].unsqueeze(1))
-                    logits = forward(sub, h, n_layers, first=2)
-                ce = F.cross_entropy(
-                    logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
-                ).view(len(rows), -1)
-                tot_loss += ce.sum(1)
-                correct += (logits.argmax(-1) == yb).sum(1)
-            loss[sel] = tot_loss / len(part)
-            acc[sel] = correct / len(part)
-        return loss, acc
+TRAINERS: dict[type, Callable[..., list[TrainResult]]] = {
+    MLPSpec: train_mlp,
+    ModuleSpec: train_modules,
+}
+# Trainers that save their state mid-way; the MLP's trainings take a minute or so and
+# restart from their beginning.
+CHECKPOINTED = {train_modules}
 
 
 def train_cohort(
     members: list[Member],
-    spec: MLPSpec,
+    arch: Architecture,
     cfg: TrainConfig,
     device: torch.device,
     on_progress: Callable[[Progress], None] | None = None,
-    compact: bool = True,
-    evaluate: bool = True,
-    sparse_below: tuple[float, float] | None = None,
-    compile_step: bool = False,
-    dtype: torch.dtype = torch.float32,
-    sparse_eval_below: float | None = None,
+    checkpoint: Checkpoint | None = None,
+    **options: Any,
 ) -> list[TrainResult]:
-    """Train every member for ``cfg`` steps; evaluate all on validation and test data at
-    step 0, every ``cfg.eval_every`` steps and at the end.
-
-    Two exact optimisations make cost fall with sparsity. With ``compact``, units that no
-    member can use are dropped first when the kept network has at most ``COMPACT_BELOW`` of
-    the weights (see ``compaction.py``). Then each layer whose kept density is at or below
-    the device's threshold trains as a block-sparse matrix (see ``sparse.py``);
-    ``sparse_below`` overrides the thresholds (input layer, hidden layers), ``(0, 0)`` for
-    dense everywhere. Evaluation takes a sparse first layer through a CSR product at or
-    below its own threshold (``sparse_eval_below``, default ``SPARSE_EVAL_BELOW``).
-    ``compile_step`` runs a dense network's forward pass and loss through
-    ``torch.compile`` (eager if compiling fails; off by default, as ``ticketlab bench
-    --compile`` found no consistent gain on the CPU, see README).
-    ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
-    evaluation points. ``dtype`` is the floating type of weights and activations (float64
-    lets tests compare the fast paths with the plain one far below float32 rounding)."""
-    start = time.perf_counter()
-    n_layers = spec.n_layers
-    full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
-    full = {k: v.to(device, dtype) for k, v in stack([m.init for m in members]).items()}
-    for k, mk in full_masks.items():
-        full[k] = full[k] * mk
-    plan = plan_compaction(full_masks, n_layers) if compact else None
-    if plan is not None and plan.size_fraction(spec.sizes) > COMPACT_BELOW:
-        plan = None
-    params = plan.shrink(full) if plan is not None else {k: v.clone() for k, v in full.items()}
-    small_masks = plan.shrink(full_masks) if plan is not None else full_masks
-    layers: dict[str, BlockSparse] = {}
-    for i in range(1, n_layers + 1):
-        k = f"fc{i}.weight"
-        below = (
-            sparse_threshold(device, i == 1)
-            if sparse_below is None
-            else sparse_below[0 if i == 1 else 1]
-        )
-        if small_masks[k].float().mean().item() <= below:
-            layers[k] = BlockSparse(small_masks[k], input_grad=i > 1)
-            params[k] = layers[k].gather(params[k])
-    # Only dense layers where some member has pruned weights need their gradients masked.
-    masks = {
-        k: v.float()
-        for k, v in small_masks.items()
-        if k.endswith("weight") and k not in layers and not v.all()
-    }
-    feature_major = "fc1.weight" in layers
-    cols = plan.keep[0] if plan is not None else None
-    pool = _Pool(members, device, cols, dtype)
-    eval_below = (
-        SPARSE_EVAL_BELOW.get(device.type, 0.0)
-        if sparse_eval_below is None
-        else (sparse_eval_below)
-    )
-    first = layers.get("fc1.weight")
-    sparse_first = first is not None and first.density <= eval_below
-    evaluator = (
-        _Evaluator(members, cols, first if sparse_first else None, dtype) if evaluate else None
-    )
-    total = cfg.total_steps(pool.n)
-    steps_per_epoch = -(-pool.n // cfg.batch_size)
-    tensors = [p.requires_grad_() for p in params.values()]
-    opt = make_optimizer(tensors, cfg)
-    streams = [_member_stream(m, pool.n, device) for m in members]
-    captured: list[Params | None] = [None] * len(members)
-    history: list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
-    history = []
-    weight_keys = [k for k in params if k.endswith("weight")]
-    start_sign = {k: params[k].detach().sign() for k in weight_keys}
-    # Kept weights per member and layer in the full network. Compaction only drops weights
-    # that get no gradient, so they never flip and counting flips in the kept part suffices.
-    kept = torch.stack([full_masks[k].flatten(1).sum(1) for k in weight_keys], 1).to(dtype)
-
-    def sign_flips() -> torch.Tensor:
-        """``[M, layers]`` counts of kept weights whose sign differs from the start."""
-        counts = []
-        for k in weight_keys:
-            flipped = (params[k].detach().sign() != start_sign[k]).to(dtype)
-            counts.append(
-                layers[k].per_member(flipped) if k in layers else flipped.flatten(1).sum(1)
-            )
-        return torch.stack(counts, 1)
-
-    def dense_now() -> Params:
-        return {
-            k: layers[k].scatter(v.detach()) if k in layers else v.detach()
-            for k, v in params.items()
-        }
-
-    def evaluate_at(step: int) -> None:
-        if not evaluate:
-            if on_progress is not None:
-                on_progress(Progress(step, total, len(members)))
-            return
-        assert evaluator is not None
-        now = dense_now()
-        values = params["fc1.weight"].detach() if sparse_first else None
-        vl, va = evaluator(now, values, "val", n_layers)
-        tl, ta = evaluator(now, values, "test", n_layers)
-        history.append((step, vl, va, tl, ta, sign_flips()))
-        if on_progress is not None:
-            on_progress(Progress(step, total, len(members), va.tolist()))
-
-    def as_full() -> Params:
-        now = dense_now()
-        return plan.expand(now, full) if plan is not None else now
-
-    def capture(step: int) -> None:
-        if any(m.capture_step == step for m in members):
-            now = as_full()
-            for i, m in enumerate(members):
-                if m.capture_step == step:
-                    captured[i] = {k: v[i].cpu().clone() for k, v in now.items()}
-
-    def eager_loss(p: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        logits = sparse_forward(p, layers, xb, n_layers, feature_major)
-        return F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / yb.shape[1]
-
-    step_loss = _compiled(eager_loss) if compile_step and not layers else eager_loss
-    evaluate_at(0)
-    capture(0)
-    order = None
-    for step in range(total):
-        pos = step % steps_per_epoch
-        if pos == 0:
-            order = torch.stack([s() for s in streams])
-        assert order is not None
-        idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
-        xb, yb = pool.batch(idx, feature_major)
-        loss = step_loss(params, xb, yb)
-        opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
-        loss.backward()
-        for k, mk in masks.items():
-            params[k].grad.mul_(mk)
-        opt.step()
-        done = step + 1
-        capture(done)
-        if done % cfg.eval_every == 0 or done == total:
-            evaluate_at(done)
-        elif on_progress is not None and done % PROGRESS_EVERY == 0:
-            on_progress(Progress(done, total, len(members)))
-
-    wall = time.perf_counter() - start
-    weights = unstack({k: v.cpu() for k, v in as_full().items()})
-    results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
-    if not history:
-        return results
-    vl, va, tl, ta = (torch.stack([h[j] for h in history]).tolist() for j in range(1, 5))
-    flips = torch.stack([h[5] for h in history]).cpu()  # [evals, M, layers]
-    kept_cpu = kept.cpu()
-    share = (flips / kept_cpu.clamp(min=1)).tolist()
-    overall = (flips.sum(2) / kept_cpu.sum(1).clamp(min=1)).tolist()
-    for i, res in enumerate(results):
-        res.evals = [
-            EvalPoint(
-                h[0],
-                vl[j][i],
-                va[j][i],
-                tl[j][i],
-                ta[j][i],
-                overall[j][i],
-                dict(zip(weight_keys, share[j][i], strict=True)),
-            )
-            for j, h in enumerate(history)
-        ]
-    return results
+    """Train every member for ``cfg``'s steps and evaluate all on validation and test data
+    at step 0, every ``cfg.eval_every`` steps and at the end. ``options`` go to the
+    architecture's trainer (every trainer takes ``evaluate`` and ``dtype``; the MLP's also
+    its fast paths' switches). ``checkpoint`` lets a trainer that supports it save its state
+    mid-way and resume from it (``CHECKPOINTED``)."""
+    trainer = TRAINERS[type(arch)]
+    if checkpoint is not None and trainer in CHECKPOINTED:
+        options["checkpoint"] = checkpoint
+    return trainer(members, arch, cfg, device, on_progress, **options)

@@ -1,0 +1,117 @@
+"""What every cohort trainer takes and returns: the members, their results and the progress
+reports, and how a member's data order is drawn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+
+from ticketlab.data.datasets import Dataset
+from ticketlab.models.mlp import Params
+from ticketlab.pruning.magnitude import Mask
+
+EVAL_CHUNK = 4096
+PROGRESS_EVERY = 50  # steps between progress reports (besides evaluations)
+
+
+@dataclass
+class Member:
+    """One network to train. ``capture_step`` asks for a copy of the weights after that many
+    steps (for late resetting)."""
+
+    init: Params
+    mask: Mask
+    data: Dataset
+    data_seed: int
+    capture_step: int | None = None
+
+
+@dataclass
+class EvalPoint:
+    step: int
+    val_loss: float
+    val_acc: float
+    test_loss: float
+    test_acc: float
+    sign_flip: float = 0.0  # fraction of all kept weights whose sign differs from the start
+    sign_flips: dict[str, float] = field(default_factory=dict)  # the same per weight tensor
+
+
+@dataclass
+class TrainResult:
+    weights: Params
+    evals: list[EvalPoint]
+    wall_time_s: float
+    captured: Params | None = None
+
+    @property
+    def final(self) -> EvalPoint:
+        return self.evals[-1]
+
+    @property
+    def early_stop(self) -> EvalPoint:
+        """The evaluation with the lowest validation loss (first one on ties)."""
+        return min(self.evals, key=lambda e: e.val_loss)
+
+
+@dataclass
+class Progress:
+    """What the trainer reports while it runs (to a display callback)."""
+
+    step: int
+    total: int
+    members: int
+    val_acc: list[float] = field(default_factory=list)
+
+
+def member_stream(member: Member, n: int, device: torch.device) -> Callable[[], torch.Tensor]:
+    """Returns a function giving the next epoch's order of training examples."""
+    g = torch.Generator().manual_seed(member.data_seed)
+    return lambda: torch.randperm(n, generator=g).to(device)
+
+
+class Checkpoint(Protocol):
+    """Where a long training saves its state mid-way (``save``), finds it again after an
+    interruption (``load``: None if there is none) and drops it once recorded (``clear``)."""
+
+    def load(self) -> dict[str, Any] | None: ...
+
+    def save(self, state: dict[str, Any]) -> None: ...
+
+    def clear(self) -> None: ...
+
+
+History = list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+
+
+def with_history(
+    results: list[TrainResult], history: History, kept: torch.Tensor, weight_keys: list[str]
+) -> list[TrainResult]:
+    """Fill ``results``' evaluation points from ``history``: per evaluation ``(step, val
+    loss, val acc, test loss, test acc, sign flips)``, each ``[M]`` (flips ``[M, layers]``
+    counts of kept weights, ``kept`` the ``[M, layers]`` kept counts), read from the device
+    once, at the end."""
+    if not history:
+        return results
+    vl, va, tl, ta = (torch.stack([h[j] for h in history]).tolist() for j in range(1, 5))
+    flips = torch.stack([h[5] for h in history]).cpu()  # [evals, M, layers]
+    kept_cpu = kept.cpu()
+    share = (flips / kept_cpu.clamp(min=1)).tolist()
+    overall = (flips.sum(2) / kept_cpu.sum(1).clamp(min=1)).tolist()
+    for i, res in enumerate(results):
+        res.evals = [
+            EvalPoint(
+                h[0],
+                vl[j][i],
+                va[j][i],
+                tl[j][i],
+                ta[j][i],
+                overall[j][i],
+                dict(zip(weight_keys, share[j][i], strict=True)),
+            )
+            for j, h in enumerate(history)
+        ]
+    return results

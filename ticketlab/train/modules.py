@@ -1,0 +1,279 @@
+"""The cohort trainer for any ``nn.Module``: M networks of one architecture in lockstep.
+
+Each member's parameters and buffers (batch-norm statistics) are stacked along a leading
+cohort dimension and the network runs under ``torch.func.vmap(functional_call)``, which
+turns M convolutions into one grouped convolution. The loss is the sum of the members' mean
+losses, so no member's gradient depends on another's, and the optimizers act elementwise:
+every member trains as it would alone, with its own mask, initial state, data order,
+augmentation draws, batch-norm statistics and optimizer state.
+
+Pruned weights start at zero and their gradients are masked before every step; with zero
+gradient, momentum and weight decay (both proportional to the weight or its past
+gradients) leave them at zero. Evaluation runs in eval mode (batch norm on running
+statistics) on the members' validation and test splits.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call, vmap
+
+from ticketlab.config import TrainConfig
+from ticketlab.models.mlp import Params, stack
+from ticketlab.models.registry import ModuleSpec
+from ticketlab.train import optim
+from ticketlab.train.members import (
+    EVAL_CHUNK,
+    PROGRESS_EVERY,
+    Checkpoint,
+    History,
+    Member,
+    Progress,
+    TrainResult,
+    with_history,
+)
+from ticketlab.train.pool import Pool
+
+AUGMENT_SALT = 0x5EED_A06  # separates a member's augmentation draws from its data order
+# How a device runs the members' forward passes: "vmap" (one grouped convolution for all)
+# or "loop" (one ordinary convolution per member); see ``ticketlab bench --conv``.
+BATCHING = {"cpu": "loop", "cuda": "vmap"}
+CHECKPOINT_EVERY_S = 300.0  # a training saves its state at most this often (wall seconds)
+
+
+class _Augment:
+    """Random crop (zero padding ``pad``) and horizontal flip, drawn per member from its
+    own generator on the CPU, applied on the device to ``[M, B, C, H, W]`` batches."""
+
+    def __init__(self, members: list[Member], pad: int, device: torch.device) -> None:
+        self.pad = pad
+        self.device = device
+        self.gens = [torch.Generator().manual_seed(m.data_seed ^ AUGMENT_SALT) for m in members]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        m, b, _, h, w = x.shape
+        p = self.pad
+        draws = torch.stack(
+            [torch.randint(0, 2 * p + 1, (3, b), generator=g) for g in self.gens], 1
+        ).to(self.device, non_blocking=True)  # [3, M, B]: dy, dx, flip (odd = flip)
+        dy, dx, flip = draws[0], draws[1], draws[2] % 2 == 1
+        padded = F.pad(x, (p, p, p, p))
+        rows = (dy.unsqueeze(-1) + torch.arange(h, device=self.device)).view(m, b, 1, h, 1)
+        cols = dx.unsqueeze(-1) + torch.arange(w, device=self.device)
+        cols = torch.where(flip.unsqueeze(-1), cols.flip(-1), cols).view(m, b, 1, 1, w)
+        mi = torch.arange(m, device=self.device).view(m, 1, 1, 1, 1)
+        bi = torch.arange(b, device=self.device).view(1, b, 1, 1, 1)
+        ci = torch.arange(x.shape[2], device=self.device).view(1, 1, -1, 1, 1)
+        return padded[mi, bi, ci, rows, cols]
+
+
+def train_modules(
+    members: list[Member],
+    spec: ModuleSpec,
+    cfg: TrainConfig,
+    device: torch.device,
+    on_progress: Callable[[Progress], None] | None = None,
+    evaluate: bool = True,
+    dtype: torch.dtype = torch.float32,
+    batching: str | None = None,
+    checkpoint: Checkpoint | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+) -> list[TrainResult]:
+    """Train every member for ``cfg``'s steps; evaluate all on validation and test data at
+    step 0, every ``cfg.eval_every`` steps and at the end.
+
+    With ``checkpoint``, the whole training state (weights, batch-norm statistics,
+    optimizer and schedule state, the epoch's data order, every generator's state, the
+    evaluations so far) is saved every ``checkpoint_every_s`` seconds, and a training that
+    finds a saved state continues from it, to the same result as one never interrupted."""
+    start = time.perf_counter()
+    base = spec.build().to("meta")  # the structure only; members' tensors are passed in
+    names = spec.parameter_names()
+    state = stack([m.init for m in members])
+    masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
+
+    def as_float(t: torch.Tensor) -> torch.Tensor:
+        return t.to(device, dtype) if t.is_floating_point() else t.to(device)
+
+    params = {k: as_float(state[k]) for k in names}
+    for k, mk in masks.items():
+        params[k] = params[k] * mk
+    buffers = {k: as_float(v).clone() for k, v in state.items() if k not in params}
+    grad_masks = {k: v.to(dtype) for k, v in masks.items() if not v.all()}
+    tensors = [p.requires_grad_() for p in params.values()]
+
+    def call(p: Params, b: Params, x: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (p, b), (x,))
+
+    def looped(p: Params, b: Params, x: torch.Tensor, shared: bool = False) -> torch.Tensor:
+        """Member after member, each on its own slices (``unbind``: one ``stack`` back)."""
+        ps = {k: v.unbind(0) for k, v in p.items()}
+        bs = {k: v.unbind(0) for k, v in b.items()}
+        n = next(iter(p.values())).shape[0]
+        return torch.stack(
+            [
+                call(
+                    {k: v[i] for k, v in ps.items()},
+                    {k: v[i] for k, v in bs.items()},
+                    x if shared else x[i],
+                )
+                for i in range(n)
+            ]
+        )
+
+    if (batching or BATCHING.get(device.type, "vmap")) == "loop":
+        train_fwd = looped
+        eval_fwd = functools.partial(looped, shared=True)
+    else:
+        train_fwd = vmap(call)
+        eval_fwd = vmap(call, in_dims=(0, 0, None))
+    shape = spec.input_shape
+    pool = Pool(members, device, None, dtype)
+    total = cfg.total_steps(pool.n)
+    steps_per_epoch = -(-pool.n // cfg.batch_size)
+    opt = optim.make_optimizer(tensors, cfg)
+    schedule = optim.make_schedule(opt, cfg, steps_per_epoch)
+    augment = _Augment(members, cfg.crop_pad, device) if cfg.augment == "crop_flip" else None
+    orders = [torch.Generator().manual_seed(m.data_seed) for m in members]
+    weight_keys = list(masks)
+    start_sign = {k: params[k].detach().sign() for k in weight_keys}
+    kept = torch.stack([masks[k].flatten(1).sum(1) for k in weight_keys], 1).to(dtype)
+    captured: list[Params | None] = [None] * len(members)
+    history: History = []
+    groups: dict[int, list[int]] = {}
+    for i, m in enumerate(members):
+        groups.setdefault(id(m.data), []).append(i)
+
+    @torch.no_grad()
+    def measure(split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        loss = torch.zeros(len(members), device=device, dtype=dtype)
+        acc = torch.zeros(len(members), device=device, dtype=dtype)
+        base.eval()
+        for rows in groups.values():
+            data = members[rows[0]].data
+            part = data.split(split)
+            sel = torch.tensor(rows, device=device)
+            p = {k: v.detach().index_select(0, sel) for k, v in params.items()}
+            b = {k: v.index_select(0, sel) for k, v in buffers.items()}
+            tot = torch.zeros(len(rows), device=device, dtype=dtype)
+            correct = torch.zeros(len(rows), device=device, dtype=dtype)
+            for s in range(0, len(part), EVAL_CHUNK):
+                xb = data.normalise(part.x[s : s + EVAL_CHUNK], dtype).view(-1, *shape)
+                yb = part.y[s : s + EVAL_CHUNK]
+                logits = eval_fwd(p, b, xb)  # [rows, B, classes]
+                ce = F.cross_entropy(
+                    logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
+                ).view(len(rows), -1)
+                tot += ce.sum(1)
+                correct += (logits.argmax(-1) == yb).sum(1)
+            loss[sel] = tot / len(part)
+            acc[sel] = correct / len(part)
+        base.train()
+        return loss, acc
+
+    def sign_flips() -> torch.Tensor:
+        return torch.stack(
+            [
+                (params[k].detach().sign() != start_sign[k]).to(dtype).flatten(1).sum(1)
+                for k in weight_keys
+            ],
+            1,
+        )
+
+    def evaluate_at(step: int) -> None:
+        if not evaluate:
+            if on_progress is not None:
+                on_progress(Progress(step, total, len(members)))
+            return
+        vl, va = measure("val")
+        tl, ta = measure("test")
+        history.append((step, vl, va, tl, ta, sign_flips()))
+        if on_progress is not None:
+            on_progress(Progress(step, total, len(members), va.tolist()))
+
+    def now() -> Params:
+        return {k: v.detach() for k, v in params.items()} | buffers
+
+    def capture(step: int) -> None:
+        for i, m in enumerate(members):
+            if m.capture_step == step:
+                captured[i] = {k: v[i].cpu().clone() for k, v in now().items()}
+
+    def save(step: int, order: torch.Tensor | None) -> None:
+        assert checkpoint is not None
+        checkpoint.save(
+            {
+                "step": step,
+                "tensors": {k: v.detach().cpu() for k, v in now().items()},
+                "optimizer": opt.state_dict(),
+                "schedule": schedule.state_dict(),
+                "order": None if order is None else order.cpu(),
+                "generators": [g.get_state() for g in orders]
+                + ([g.get_state() for g in augment.gens] if augment is not None else []),
+                "history": [[h[0], *(t.cpu() for t in h[1:])] for h in history],
+                "captured": captured,
+            }
+        )
+
+    def restore(state: dict[str, Any]) -> tuple[int, torch.Tensor | None]:
+        with torch.no_grad():
+            for k, v in state["tensors"].items():
+                (params if k in params else buffers)[k].copy_(v)
+        opt.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        gens = orders + (augment.gens if augment is not None else [])
+        for g, st in zip(gens, state["generators"], strict=True):
+            g.set_state(st)
+        history[:] = [(h[0], *(t.to(device) for t in h[1:])) for h in state["history"]]
+        captured[:] = state["captured"]
+        order = state["order"]
+        return state["step"], None if order is None else order.to(device)
+
+    base.train()
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        first, order = restore(saved)
+    else:
+        first, order = 0, None
+        evaluate_at(0)
+        capture(0)
+    last_save = time.perf_counter()
+    for step in range(first, total):
+        pos = step % steps_per_epoch
+        if pos == 0:
+            order = torch.stack([torch.randperm(pool.n, generator=g) for g in orders]).to(device)
+        assert order is not None
+        idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
+        xb, yb = pool.batch(idx, feature_major=False)
+        xb = xb.view(*idx.shape, *shape)
+        if augment is not None:
+            xb = augment(xb)
+        logits = train_fwd(params, buffers, xb)
+        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / yb.shape[1]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        for k, mk in grad_masks.items():
+            params[k].grad.mul_(mk)
+        opt.step()
+        schedule.step()
+        done = step + 1
+        capture(done)
+        if done % cfg.eval_every == 0 or done == total:
+            evaluate_at(done)
+        elif on_progress is not None and done % PROGRESS_EVERY == 0:
+            on_progress(Progress(done, total, len(members)))
+        if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
+            save(done, order)
+            last_save = time.perf_counter()
+
+    final = {k: v.cpu() for k, v in now().items()}
+    weights = [{k: v[i].clone() for k, v in final.items()} for i in range(len(members))]
+    wall = time.perf_counter() - start
+    results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
+    return with_history(results, history, kept, weight_keys)
