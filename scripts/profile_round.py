@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import torch
 
-import ticketlab.train.cohort as trainer
+import ticketlab.train.mlp as trainer
 from ticketlab.api import load_datasets
 from ticketlab.config import preset
 from ticketlab.models.mlp import MLPSpec, init_params
@@ -60,7 +60,7 @@ def main() -> None:
             spent[0] = 0.0
             t = time.perf_counter()
             part = replace(cfg.train, steps=STEPS, eval_every=215)
-            trainer.train_cohort(members, spec, part, torch.device("cpu"))
+            trainer.train_mlp(members, spec, part, torch.device("cpu"))
             total = time.perf_counter() - t
             steps = cfg.train.total_steps(len(members[0].data.train))
             training = (total - spent[0]) * steps / STEPS

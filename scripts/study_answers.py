@@ -169,6 +169,10 @@ def main(argv: list[str]) -> None:
     main_ds, main_setting = trunk.config.data.dataset, trunk.config.train.label()
     print("\n## Ticket minus each control on the rounds they share (pooled)\n")
     print(controls_on_common_rounds(rows, main_ds, main_setting))
+    for ds in sorted({r["dataset"] for r in rows} - {trunk.config.data.dataset}):
+        for setting in sorted({r["setting"] for r in rows if r["dataset"] == ds}):
+            print(f"\n## {ds}: ticket minus each control on the rounds they share (pooled)\n")
+            print(controls_on_common_rounds(rows, ds, setting))
     print("\n## The ticket's sign flips between settings (pooled)\n")
     print(settings_flips(rows))
     if len(argv) > 1 or not argv:
