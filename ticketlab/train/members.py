@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import torch
+import torch.nn.functional as F
 
 from ticketlab.data.datasets import Dataset
 from ticketlab.models.mlp import Params
@@ -82,6 +83,14 @@ class Checkpoint(Protocol):
     def save(self, state: dict[str, Any]) -> None: ...
 
     def clear(self) -> None: ...
+
+
+def loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Summed cross-entropy and count of correct predictions per member, for ``logits``
+    ``[members, B, classes]`` of one shared batch with labels ``y`` ``[B]``."""
+    members = logits.shape[0]
+    ce = F.cross_entropy(logits.flatten(0, 1), y.repeat(members), reduction="none")
+    return ce.view(members, -1).sum(1), (logits.argmax(-1) == y).sum(1)
 
 
 History = list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]

@@ -28,6 +28,7 @@ from ticketlab.train.members import (
     Member,
     Progress,
     TrainResult,
+    loss_and_correct,
     member_stream,
     with_history,
 )
@@ -145,11 +146,9 @@ class _Evaluator:
                     h = torch.sparse.mm(w1, xb).view(len(rows), self.first.rows, -1)
                     h = torch.relu(h.transpose(1, 2) + sub["fc1.bias"].unsqueeze(1))
                     logits = forward(sub, h, n_layers, first=2)
-                ce = F.cross_entropy(
-                    logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
-                ).view(len(rows), -1)
-                tot_loss += ce.sum(1)
-                correct += (logits.argmax(-1) == yb).sum(1)
+                ce, right = loss_and_correct(logits, yb)
+                tot_loss += ce
+                correct += right
             loss[sel] = tot_loss / len(part)
             acc[sel] = correct / len(part)
         return loss, acc

@@ -36,6 +36,7 @@ from ticketlab.train.members import (
     Member,
     Progress,
     TrainResult,
+    loss_and_correct,
     with_history,
 )
 from ticketlab.train.pool import Pool
@@ -167,11 +168,9 @@ def train_modules(
                 xb = data.normalise(part.x[s : s + EVAL_CHUNK], dtype).view(-1, *shape)
                 yb = part.y[s : s + EVAL_CHUNK]
                 logits = eval_fwd(p, b, xb)  # [rows, B, classes]
-                ce = F.cross_entropy(
-                    logits.flatten(0, 1), yb.repeat(len(rows)), reduction="none"
-                ).view(len(rows), -1)
-                tot += ce.sum(1)
-                correct += (logits.argmax(-1) == yb).sum(1)
+                ce, right = loss_and_correct(logits, yb)
+                tot += ce
+                correct += right
             loss[sel] = tot / len(part)
             acc[sel] = correct / len(part)
         base.train()
