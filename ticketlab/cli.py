@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 import ticketlab.api as api
+import ticketlab.sweeps as sweeps
 from ticketlab.analysis.bench import format_bench
 from ticketlab.analysis.report import ticket_layers
 from ticketlab.config import PRESETS, load_config
@@ -150,6 +151,37 @@ def cmd_bench(args: argparse.Namespace) -> int:
         conv_steps=args.conv_steps,
     )
     print(json.dumps(result, indent=1) if args.json else format_bench(result))
+    return 0
+
+
+def cmd_sweep_run(args: argparse.Namespace) -> int:
+    out = args.out or sweeps.default_sweep_dir(args.sweep_file, api.RUNS_ROOT)
+    result = sweeps.run_sweep(
+        args.sweep_file,
+        out,
+        address=args.address,
+        data_dir=args.data_dir,
+        say=lambda text: print(text, file=sys.stderr),
+    )
+    print(f"sweep directory: {out}", file=sys.stderr)
+    if result["failed"]:
+        print(
+            f"ticketlab: {len(result['failed'])} of {result['trials']} trials failed "
+            f"(`ticketlab sweep status {out}` lists them); the others went on",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_sweep_status(args: argparse.Namespace) -> int:
+    print(sweeps.format_status(sweeps.trial_rows(args.sweep_dir)))
+    return 0
+
+
+def cmd_sweep_report(args: argparse.Namespace) -> int:
+    for p in sweeps.write_sweep_report(args.sweep_dir):
+        print(p)
     return 0
 
 
@@ -369,6 +401,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _threads_arg(p)
     p.set_defaults(func=cmd_bench)
+    p = sub.add_parser("sweep", help="grids of runs on Ray: run, status, report")
+    sweep_sub = p.add_subparsers(dest="sweep_command", required=True)
+    q = sweep_sub.add_parser("run", help="run (or resume) every trial of a sweep file")
+    q.add_argument("sweep_file")
+    q.add_argument("--out", help="sweep directory (default runs/sweeps/<file>-<base hash>)")
+    q.add_argument(
+        "--address",
+        help="join a running Ray cluster (auto, or HOST:PORT); default: start Ray here",
+    )
+    q.add_argument("--data-dir", help="folder holding the datasets (on every node)")
+    q.set_defaults(func=cmd_sweep_run)
+    q = sweep_sub.add_parser("status", help="each trial's state, progress and headline")
+    q.add_argument("sweep_dir")
+    q.set_defaults(func=cmd_sweep_status)
+    q = sweep_sub.add_parser("report", help="figures per grid dimension, verdicts, CSV")
+    q.add_argument("sweep_dir")
+    q.set_defaults(func=cmd_sweep_report)
     p = sub.add_parser("ls", help="list runs and their status")
     p.add_argument("root", nargs="?", default=str(api.RUNS_ROOT))
     p.set_defaults(func=cmd_ls)

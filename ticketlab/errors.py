@@ -23,3 +23,12 @@ class WriteError(TicketlabError):
             f"could not write {path}: {reason}. Nothing already written is lost; free space "
             "or fix the permissions, then run the same command again to resume."
         )
+
+
+class RunLocked(TicketlabError):
+    """Another live process holds the run directory's lock (its pid is in ``.lock``)."""
+
+    def __init__(self, path: object, pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another ticketlab process"
+        super().__init__(f"{path} is being written by {who}")
+        self.pid = pid

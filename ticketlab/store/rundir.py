@@ -51,7 +51,7 @@ from safetensors.torch import load_file, save_file
 
 from ticketlab import __version__
 from ticketlab.config import Config, from_dict, with_protocol
-from ticketlab.errors import TicketlabError, WriteError
+from ticketlab.errors import RunLocked, TicketlabError, WriteError
 from ticketlab.experiments.lottery import TrainingRecord, plan
 
 BRANCH_FILE = "branch.json"
@@ -375,13 +375,17 @@ class RunDir:
     def lock(self) -> Iterator[None]:
         """Exclusive lock for the duration of a run (released by the OS if killed). Once
         held, temporary files left by a killed writer are removed."""
-        with open(self.path / ".lock", "w") as f:
+        with open(self.path / ".lock", "a+") as f:
             try:
                 fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise TicketlabError(
-                    f"{self.path} is being written by another ticketlab process"
-                ) from None
+                f.seek(0)
+                holder = f.read().strip()
+                raise RunLocked(self.path, int(holder) if holder.isdigit() else None) from None
+            f.seek(0)
+            f.truncate()
+            f.write(f"{os.getpid()}\n")
+            f.flush()
             sweep_stale(self.path)
             yield
 
@@ -552,8 +556,8 @@ class RunDir:
         rows = self.all_summaries()
         flat = [r | {f: json.dumps(r[f]) for f in JSON_FIELDS} for r in rows]
         paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
-        atomic_write_text(paths[0], _csv([*SUMMARY_FIELDS, "branch"], flat))
-        atomic_write_text(paths[1], _csv([*EVAL_FIELDS, "branch"], self.all_evals()))
+        atomic_write_text(paths[0], csv_text([*SUMMARY_FIELDS, "branch"], flat))
+        atomic_write_text(paths[1], csv_text([*EVAL_FIELDS, "branch"], self.all_evals()))
         atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
         return paths
 
@@ -613,7 +617,7 @@ def _row_id(r: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(r[k] for k in keys)
 
 
-def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
