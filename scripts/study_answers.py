@@ -2,6 +2,7 @@
 from the records of the runs that scripts/study.sh makes:
 
     .venv/bin/python scripts/study_answers.py [runs/study-trunk] [runs/study-fixed]
+        [--without BRANCH]...
 
 Every comparison is paired by seed; "pooled" is the mean over pruned levels (rounds 1 and
 up) of each seed's difference, tested over seeds (ticketlab.stats).
@@ -141,8 +142,16 @@ def settings_flips(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str]) -> None:
+    # --without NAME leaves out a branch still running (e.g. transfer-fill), so that the
+    # tables of the finished steps do not move while it runs.
+    without = [argv[i + 1] for i, a in enumerate(argv) if a == "--without"]
+    argv = [a for i, a in enumerate(argv) if a != "--without" and argv[i - 1 : i] != ["--without"]]
     trunk = RunDir.open(argv[0] if argv else "runs/study-trunk")
-    rows = trunk.all_summaries()
+    rows = [
+        r
+        for r in trunk.all_summaries()
+        if not any((r["branch"] or "").startswith(f"branches/{name}-") for name in without)
+    ]
     opts = Options()
     print("## Ticket minus control, test accuracy at early stopping (pooled)\n")
     acc = compare(rows, "es_test_acc", opts)
