@@ -38,6 +38,7 @@ from ticketlab.store.rundir import (
     environment,
     sweep_stale,
 )
+from ticketlab.tracking import MLflowTracker
 
 RUNS_ROOT = Path("runs")
 
@@ -74,6 +75,7 @@ def run(
     make_figures: bool = True,
     progress: bool = True,
     model: Callable[..., torch.nn.Module] | None = None,
+    tracker: MLflowTracker | None = None,
 ) -> RunDir:
     """Run (or resume) the experiment of ``cfg`` into ``out``; returns the run directory.
     Progress shows as a bar (a widget in Jupyter) unless ``on_progress`` is given or
@@ -81,15 +83,19 @@ def run(
     ``input_shape`` and ``num_classes`` where it takes them), recorded in the config by its
     import path, so it must be importable (defined in a module, not in a notebook cell).
     A finished run is left as it is. A run directory whose config differs from ``cfg`` only
-    by having fewer seeds gets ``cfg``'s other seeds added, and trains only those."""
+    by having fewer seeds gets ``cfg``'s other seeds added, and trains only those.
+    ``tracker`` (``tracking.make_tracker``) logs every training to MLflow as its cohort is
+    recorded, and the figures at the end."""
     if model is not None:
         cfg = dataclasses.replace(
             cfg, model=dataclasses.replace(cfg.model, name=import_path(model))
         ).validate()
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
-    trained = _execute(run_dir, data_dir, download, on_progress, progress)
+    trained = _execute(run_dir, data_dir, download, on_progress, progress, tracker)
     if make_figures and (trained or not run_dir.figures_done()):
         plot(run_dir.path)
+    if tracker is not None:
+        tracker.log(run_dir)
     return run_dir
 
 
@@ -99,13 +105,14 @@ def _execute(
     download: bool,
     on_progress: Callable[[RoundProgress], None] | None,
     progress: bool,
+    tracker: MLflowTracker | None = None,
 ) -> bool:
     """Train what ``run_dir`` (a run or a branch) still lacks, recording each invocation's
     environment, timings and memory in its ``run.json``; False if nothing was left. Without
     an ``on_progress`` callback, ``progress`` shows a progress bar (``ticketlab/progress.py``)."""
     bar = ProgressBar() if on_progress is None and progress else None
     try:
-        return _train(run_dir, data_dir, download, on_progress or bar)
+        return _train(run_dir, data_dir, download, on_progress or bar, tracker)
     finally:
         if bar is not None:
             bar.close()
@@ -116,6 +123,7 @@ def _train(
     data_dir: str | Path | None,
     download: bool,
     on_progress: Callable[[RoundProgress], None] | None,
+    tracker: MLflowTracker | None = None,
 ) -> bool:
     with run_dir.lock():
         run_dir.save_seeds()
@@ -153,7 +161,7 @@ def _train(
             experiment = Experiment(
                 cfg,
                 datasets,
-                run_dir,
+                run_dir if tracker is None else _Logged(run_dir, tracker),
                 device,
                 _reporting(run_dir, on_progress),
                 source=run_dir.base,
@@ -175,6 +183,20 @@ def _train(
             entry["ended_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             run_dir.write_meta(meta)
         return True
+
+
+class _Logged:
+    """A run directory that logs its trainings to a tracker as each cohort is recorded."""
+
+    def __init__(self, run_dir: RunDir, tracker: MLflowTracker) -> None:
+        self._run_dir, self._tracker = run_dir, tracker
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run_dir, name)
+
+    def record(self, records: list[Any]) -> None:
+        self._run_dir.record(records)
+        self._tracker.log(self._run_dir)
 
 
 def available_memory(device: torch.device) -> int:

@@ -21,6 +21,7 @@ from ticketlab.analysis.report import ticket_layers
 from ticketlab.config import PRESETS, load_config
 from ticketlab.errors import TicketlabError
 from ticketlab.store.rundir import RunDir
+from ticketlab.tracking import TRACKERS, make_tracker
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -71,9 +72,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or api.default_run_dir(cfg)
     print(f"run directory: {out}", file=sys.stderr)
     _announce(Path(out), cfg)
+    tracker = make_tracker(args.log, args.log_uri, Path(out).parent)
     rd = api.run(
-        cfg, out, data_dir=args.data_dir, download=not args.no_download, progress=not args.quiet
+        cfg,
+        out,
+        data_dir=args.data_dir,
+        download=not args.no_download,
+        progress=not args.quiet,
+        tracker=tracker,
     )
+    if tracker is not None:
+        print(f"logged to MLflow: {tracker.uri}", file=sys.stderr)
     print(_table(rd))
     print(f"figures: {rd.path / 'figures'}", file=sys.stderr)
     return 0
@@ -156,12 +165,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_sweep_run(args: argparse.Namespace) -> int:
     out = args.out or sweeps.default_sweep_dir(args.sweep_file, api.RUNS_ROOT)
+    tracker = make_tracker(args.log, args.log_uri, Path(out))
     result = sweeps.run_sweep(
         args.sweep_file,
         out,
         address=args.address,
         data_dir=args.data_dir,
         say=lambda text: print(text, file=sys.stderr),
+        tracker=tracker,
     )
     print(f"sweep directory: {out}", file=sys.stderr)
     if result["failed"]:
@@ -314,6 +325,19 @@ def _threads_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _log_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--log",
+        choices=TRACKERS,
+        help="also log every training to MLflow as it is recorded (pip install "
+        "'ticketlab[mlflow]')",
+    )
+    p.add_argument(
+        "--log-uri",
+        help="MLflow tracking URI (default: sqlite:///<runs folder or sweep dir>/mlflow.db)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ticketlab", description="Lottery-ticket experiments: IMP, controls, figures."
@@ -323,6 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(p)
     p.add_argument("--out", help="run directory (default: runs/<name>-<config hash>)")
     _runtime_args(p)
+    _log_args(p)
     p.set_defaults(func=cmd_run)
     p = sub.add_parser("resume", help="resume a run with the config it was made with")
     p.add_argument("run_dir")
@@ -411,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="join a running Ray cluster (auto, or HOST:PORT); default: start Ray here",
     )
     q.add_argument("--data-dir", help="folder holding the datasets (on every node)")
+    _log_args(q)
     q.set_defaults(func=cmd_sweep_run)
     q = sweep_sub.add_parser("status", help="each trial's state, progress and headline")
     q.add_argument("sweep_dir")

@@ -498,6 +498,19 @@ class RunDir:
             if (p / "config.yaml").is_file() and (p / BRANCH_FILE).is_file()
         ]
 
+    def trainings_by_id(self) -> dict[str, dict[str, Any]]:
+        """Every finished training of this directory (not its branches) by its id, each
+        with its evaluation points (``evals``), for loggers that need the id."""
+        if not (self.path / "metrics.sqlite").exists():
+            return {}
+        cur = self.db.execute(f"SELECT id, {', '.join(SUMMARY_FIELDS)} FROM trainings")
+        out = {row[0]: dict(zip(SUMMARY_FIELDS, row[1:], strict=True)) for row in cur}
+        for r in out.values():
+            r["evals"] = []
+        for e in self.evals():
+            out[e["training_id"]]["evals"].append(e)
+        return out
+
     def all_summaries(self) -> list[dict[str, Any]]:
         """The run's records and its branches', each with ``branch`` (null for the run's
         own): everything ``show``, ``report``, ``export`` and the figures present."""

@@ -29,6 +29,7 @@ from ticketlab.config import from_dict
 from ticketlab.errors import RunLocked, TicketlabError
 from ticketlab.store.rundir import RunDir, atomic_write_text
 from ticketlab.sweeps.spec import Sweep, Trial
+from ticketlab.tracking import MLflowTracker
 
 SWEEP_FILE = "sweep.json"
 STATE_FILE = "state.json"
@@ -146,15 +147,21 @@ def run_sweep(
     address: str | None = None,
     data_dir: str | Path | None = None,
     say: Callable[[str], None] = print,
+    tracker: MLflowTracker | None = None,
 ) -> dict[str, Any]:
     """Run every unfinished trial of the sweep in ``sweep_file`` into ``out``; returns the
-    counts and the failed trials' messages."""
+    counts and the failed trials' messages. ``tracker`` logs each trial's trainings from
+    this process (the driver) once the trial has finished, never from the workers."""
     sweep = Sweep.load(sweep_file)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
     trials = prepare(sweep, root)
     state = read_json(root / STATE_FILE, {"failed": {}})
     todo = [t for t in trials if not finished(root / TRIALS / t.dirname, t)]
+    if tracker is not None:  # trials finished before (a driver killed before logging them)
+        for t in trials:
+            if t not in todo:
+                tracker.log(RunDir.open(root / TRIALS / t.dirname))
     say(
         f"sweep {root}: {len(trials)} trials, {len(trials) - len(todo)} finished, "
         f"{len(todo)} to run"
@@ -191,6 +198,8 @@ def run_sweep(
             else:
                 state["failed"].pop(t.dirname, None)
                 say(f"  complete {t.dirname} ({t.label})")
+                if tracker is not None:
+                    tracker.log(RunDir.open(root / TRIALS / t.dirname))
             atomic_write_text(root / STATE_FILE, json.dumps(state, indent=1) + "\n")
     finally:
         if started:
