@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Set up (a .venv with the pinned CPU torch, Ray and MLflow, Debian's chromium for the
-# report test) and run the linter and the test suite.
+# Set up (a .venv with the pinned CPU torch, Ray, MLflow and TensorBoard, Debian's
+# chromium for the report test) and run the linter and the test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
-.venv/bin/pip install -q -c constraints.txt -e '.[dev,ray,mlflow]'
+.venv/bin/pip install -q -c constraints.txt -e '.[dev,ray,mlflow,tensorboard]'
 if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 \
     && [ "$(id -u)" = 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

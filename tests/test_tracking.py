@@ -83,3 +83,26 @@ def test_without_mlflow_the_log_option_says_how_to_install_it(
     args = ["run", "--preset", "seed", *TINY, "--out", str(tmp_path / "r"), "--log", "mlflow"]
     assert main(args) == 2
     assert "pip install 'ticketlab[mlflow]'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_run_logs_to_tensorboard_once(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out, logdir = tmp_path / "run", tmp_path / "tb"
+    args = ["run", "--preset", "seed", *TINY, "--out", str(out), "--quiet"]
+    args += ["--log", "tensorboard", "--log-uri", str(logdir)]
+    assert main(args) == 0
+    trainings = sorted(p for p in (logdir / "run").iterdir() if p.name != "figures")
+    assert len(trainings) == len(ticketlab.RunDir.open(out).summaries()) == 6
+    events = EventAccumulator(str(trainings[0]))
+    events.Reload()
+    assert [s.step for s in events.Scalars("val_acc")] == [0, 5, 10, 15, 20]
+    figures = EventAccumulator(str(logdir / "run" / "figures"))
+    figures.Reload()
+    assert "figure1" in figures.Tags()["images"]
+    before = {p: sorted(q.name for q in p.iterdir()) for p in trainings}
+    assert main(args) == 0  # finished: nothing is written twice
+    assert {p: sorted(q.name for q in p.iterdir()) for p in trainings} == before
+    assert not list((logdir / "run").glob(".*.tmp"))

@@ -38,7 +38,7 @@ from ticketlab.store.rundir import (
     environment,
     sweep_stale,
 )
-from ticketlab.tracking import MLflowTracker
+from ticketlab.tracking import Tracker
 
 RUNS_ROOT = Path("runs")
 
@@ -75,7 +75,7 @@ def run(
     make_figures: bool = True,
     progress: bool = True,
     model: Callable[..., torch.nn.Module] | None = None,
-    tracker: MLflowTracker | None = None,
+    tracker: Tracker | None = None,
 ) -> RunDir:
     """Run (or resume) the experiment of ``cfg`` into ``out``; returns the run directory.
     Progress shows as a bar (a widget in Jupyter) unless ``on_progress`` is given or
@@ -105,7 +105,7 @@ def _execute(
     download: bool,
     on_progress: Callable[[RoundProgress], None] | None,
     progress: bool,
-    tracker: MLflowTracker | None = None,
+    tracker: Tracker | None = None,
 ) -> bool:
     """Train what ``run_dir`` (a run or a branch) still lacks, recording each invocation's
     environment, timings and memory in its ``run.json``; False if nothing was left. Without
@@ -123,7 +123,7 @@ def _train(
     data_dir: str | Path | None,
     download: bool,
     on_progress: Callable[[RoundProgress], None] | None,
-    tracker: MLflowTracker | None = None,
+    tracker: Tracker | None = None,
 ) -> bool:
     with run_dir.lock():
         run_dir.save_seeds()
@@ -188,7 +188,7 @@ def _train(
 class _Logged:
     """A run directory that logs its trainings to a tracker as each cohort is recorded."""
 
-    def __init__(self, run_dir: RunDir, tracker: MLflowTracker) -> None:
+    def __init__(self, run_dir: RunDir, tracker: Tracker) -> None:
         self._run_dir, self._tracker = run_dir, tracker
 
     def __getattr__(self, name: str) -> Any:

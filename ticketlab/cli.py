@@ -82,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         tracker=tracker,
     )
     if tracker is not None:
-        print(f"logged to MLflow: {tracker.uri}", file=sys.stderr)
+        print(f"logged to {args.log}: {tracker.uri}", file=sys.stderr)
     print(_table(rd))
     print(f"figures: {rd.path / 'figures'}", file=sys.stderr)
     return 0
@@ -329,12 +329,13 @@ def _log_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--log",
         choices=TRACKERS,
-        help="also log every training to MLflow as it is recorded (pip install "
-        "'ticketlab[mlflow]')",
+        help="also log every training to MLflow or TensorBoard as it is recorded (pip "
+        "install 'ticketlab[mlflow]' or 'ticketlab[tensorboard]')",
     )
     p.add_argument(
         "--log-uri",
-        help="MLflow tracking URI (default: sqlite:///<runs folder or sweep dir>/mlflow.db)",
+        help="MLflow tracking URI (default: sqlite:///<runs folder or sweep dir>/mlflow.db) "
+        "or TensorBoard log directory (default: <runs folder or sweep dir>/tensorboard)",
     )
 
 

@@ -1,4 +1,4 @@
-"""Log finished trainings where researchers already compare trials: MLflow.
+"""Log finished trainings where researchers already compare trials: MLflow or TensorBoard.
 
 Each run directory is an MLflow run (its resolved config as parameters, its figures as
 artifacts); each of its trainings a nested run named by its training id, with the
@@ -7,17 +7,26 @@ numbers as metrics. Logging happens in one process (the run's, or a sweep's driv
 after the trainings are recorded. What is already in the tracking store is looked up first
 (by the ``ticketlab.training`` tag), so a resumed run or sweep never logs a training twice.
 MLflow is an optional extra: ``pip install 'ticketlab[mlflow]'``.
+
+TensorBoard: one event directory per training under ``LOGDIR/<run directory>/<training
+id, slashes and spaces as _>/`` (its evaluations as scalar steps, its keys as text), the
+run's figures as images under ``LOGDIR/<run directory>/figures``. A training's events are
+written to a temporary directory and renamed into place once complete, so one that is
+there is never written again. The extra is ``pip install 'ticketlab[tensorboard]'``.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
 from ticketlab.errors import TicketlabError
 from ticketlab.store.rundir import RunDir
 
-TRACKERS = ("mlflow",)
+TRACKERS = ("mlflow", "tensorboard")
 PARAMS = (
     "round",
     "seed",
@@ -151,18 +160,71 @@ class MLflowTracker:
         return logged
 
 
+class TensorBoardTracker:
+    """Logs to TensorBoard event files under ``logdir``."""
+
+    def __init__(self, logdir: Path) -> None:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            raise TicketlabError(
+                "--log tensorboard needs TensorBoard, which is not installed here: pip "
+                "install 'ticketlab[tensorboard]' (or pip install tensorboard), then run the "
+                "same command"
+            ) from None
+        self.writer_class = SummaryWriter
+        self.uri = str(logdir)
+        self.logdir = logdir
+
+    def log(self, rd: RunDir) -> int:
+        base = self.logdir / rd.path.name
+        logged = 0
+        for tid, rec in rd.trainings_by_id().items():
+            name = re.sub(r"[^\w.=-]+", "_", tid)  # ids hold slashes and spaces
+            final = base / name
+            if final.is_dir():
+                continue
+            tmp = base / f".{name}.{os.getpid()}.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            writer = self.writer_class(str(tmp))
+            for e in rec["evals"]:
+                for k in EVAL_METRICS:
+                    if e.get(k) is not None:
+                        writer.add_scalar(k, float(e[k]), int(e["step"]))
+            writer.add_text("training", ", ".join(f"{k}={rec[k]}" for k in PARAMS))
+            writer.close()
+            tmp.rename(final)
+            logged += 1
+        figures = rd.path / "figures"
+        if figures.is_dir() and any(figures.glob("*.png")):
+            import numpy as np
+            from PIL import Image
+
+            writer = self.writer_class(str(base / "figures"))
+            for png in sorted(figures.glob("*.png")):
+                img = np.asarray(Image.open(png).convert("RGB"))
+                writer.add_image(png.stem, img, dataformats="HWC")
+            writer.close()
+        return logged
+
+
 def _params(d: dict[str, str]) -> list[Any]:
     from mlflow.entities import Param
 
     return [Param(k, v) for k, v in d.items()]
 
 
-def make_tracker(kind: str | None, uri: str | None, root: Path) -> MLflowTracker | None:
-    """The tracker ``--log`` asks for (None: no logging); its store defaults to
-    ``sqlite:///ROOT/mlflow.db``."""
+Tracker = MLflowTracker | TensorBoardTracker
+
+
+def make_tracker(kind: str | None, uri: str | None, root: Path) -> Tracker | None:
+    """The tracker ``--log`` asks for (None: no logging). MLflow's store defaults to
+    ``sqlite:///ROOT/mlflow.db``, TensorBoard's log directory to ``ROOT/tensorboard``."""
     if kind is None:
         return None
     if kind not in TRACKERS:
         raise TicketlabError(f"--log must be one of {', '.join(TRACKERS)}, got {kind!r}")
     root.mkdir(parents=True, exist_ok=True)
+    if kind == "tensorboard":
+        return TensorBoardTracker(Path(uri) if uri else root / "tensorboard")
     return MLflowTracker(uri or f"sqlite:///{root.resolve()}/mlflow.db")

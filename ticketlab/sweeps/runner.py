@@ -29,7 +29,7 @@ from ticketlab.config import from_dict
 from ticketlab.errors import RunLocked, TicketlabError
 from ticketlab.store.rundir import RunDir, atomic_write_text
 from ticketlab.sweeps.spec import Sweep, Trial
-from ticketlab.tracking import MLflowTracker
+from ticketlab.tracking import Tracker
 
 SWEEP_FILE = "sweep.json"
 STATE_FILE = "state.json"
@@ -147,7 +147,7 @@ def run_sweep(
     address: str | None = None,
     data_dir: str | Path | None = None,
     say: Callable[[str], None] = print,
-    tracker: MLflowTracker | None = None,
+    tracker: Tracker | None = None,
 ) -> dict[str, Any]:
     """Run every unfinished trial of the sweep in ``sweep_file`` into ``out``; returns the
     counts and the failed trials' messages. ``tracker`` logs each trial's trainings from
