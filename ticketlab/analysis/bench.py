@@ -143,14 +143,7 @@ def baseline_step_time(
     done = 0
     while done < total:
         for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
-            loss = nn.functional.cross_entropy(net(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                for lin, m in zip(linears, masks, strict=True):
-                    lin.weight.mul_(m)
+            _plain_step(net, opt, linears, masks, xb.to(device), yb.to(device))
             done += 1
             if done % PROGRESS_EVERY == 0:
                 _sync(device)
@@ -158,6 +151,25 @@ def baseline_step_time(
             if done == total:
                 break
     return _best_chunk(marks)
+
+
+def _plain_step(
+    net: nn.Module,
+    opt: torch.optim.Optimizer,
+    layers: list[nn.Module],
+    masks: list[torch.Tensor],
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+) -> None:
+    """The usual lottery-ticket step: a step of the whole network, then the mask
+    re-applied to the pruned layers' weights."""
+    loss = nn.functional.cross_entropy(net(xb), yb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    with torch.no_grad():
+        for layer, m in zip(layers, masks, strict=True):
+            layer.weight.mul_(m)
 
 
 def _timed_total(steps: int) -> int:
@@ -457,14 +469,7 @@ def conv_baseline_step_time(
     marks: list[float] = []
     while len(marks) < steps + 3:
         for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
-            loss = nn.functional.cross_entropy(net(xb), yb)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            with torch.no_grad():
-                for m, mk in zip(prunable, masks, strict=True):
-                    m.weight.mul_(mk)
+            _plain_step(net, opt, prunable, masks, xb.to(device), yb.to(device))
             _sync(device)
             marks.append(time.perf_counter())
             if len(marks) == steps + 3:

@@ -45,6 +45,7 @@ from ticketlab.pruning.magnitude import (
     density,
     full_mask,
     layer_density,
+    prunable,
     prune,
     schedule_collapse,
     units_without_inputs,
@@ -251,7 +252,7 @@ class Experiment:
                 f"{augmented[0]}: augmentation (random crop and flip) needs a convolutional "
                 f"model; {self.cfg.model.name} reads flat inputs"
             )
-        full_mask(self.spec, self.cfg.prune)  # refuses unknown prune.ignore names now
+        prunable(self.spec, self.cfg.prune)  # refuses unknown prune.ignore names up front
         for name, setting in trainings_of(self.cfg):
             n = len(self.datasets[name].train)
             if setting.batch_size > n:

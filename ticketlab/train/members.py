@@ -85,6 +85,13 @@ class Checkpoint(Protocol):
     def clear(self) -> None: ...
 
 
+def cohort_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The sum over members of each member's mean cross-entropy, for ``logits``
+    ``[members, B, classes]`` and labels ``y`` ``[members, B]``: no member's gradient
+    depends on another's."""
+    return F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / y.shape[1]
+
+
 def loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed cross-entropy and count of correct predictions per member, for ``logits``
     ``[members, B, classes]`` of one shared batch with labels ``y`` ``[B]``."""

@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from ticketlab.config import TrainConfig
 from ticketlab.models.mlp import MLPSpec, Params, forward, stack, unstack
@@ -28,6 +27,7 @@ from ticketlab.train.members import (
     Member,
     Progress,
     TrainResult,
+    cohort_loss,
     loss_and_correct,
     member_stream,
     with_history,
@@ -280,8 +280,7 @@ def train_mlp(
                     captured[i] = {k: v[i].cpu().clone() for k, v in now.items()}
 
     def eager_loss(p: Params, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
-        logits = sparse_forward(p, layers, xb, n_layers, feature_major)
-        return F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / yb.shape[1]
+        return cohort_loss(sparse_forward(p, layers, xb, n_layers, feature_major), yb)
 
     step_loss = _compiled(eager_loss) if compile_step and not layers else eager_loss
     evaluate_at(0)
@@ -294,14 +293,7 @@ def train_mlp(
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major)
-        loss = step_loss(params, xb, yb)
-        opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
-        loss.backward()
-        for k, mk in masks.items():
-            params[k].grad.mul_(mk)
-        opt.step()
-        if schedule is not None:
-            schedule.step()
+        optim.masked_step(opt, step_loss(params, xb, yb), params, masks, schedule)
         done = step + 1
         capture(done)
         if done % cfg.eval_every == 0 or done == total:

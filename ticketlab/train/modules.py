@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, vmap
 
 from ticketlab.config import TrainConfig
-from ticketlab.models.mlp import Params, stack
+from ticketlab.models.mlp import Params, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
 from ticketlab.train.members import (
@@ -36,6 +36,7 @@ from ticketlab.train.members import (
     Member,
     Progress,
     TrainResult,
+    cohort_loss,
     loss_and_correct,
     with_history,
 )
@@ -253,14 +254,8 @@ def train_modules(
         xb = xb.view(*idx.shape, *shape)
         if augment is not None:
             xb = augment(xb)
-        logits = train_fwd(params, buffers, xb)
-        loss = F.cross_entropy(logits.flatten(0, 1), yb.flatten(), reduction="sum") / yb.shape[1]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        for k, mk in grad_masks.items():
-            params[k].grad.mul_(mk)
-        opt.step()
-        schedule.step()
+        loss = cohort_loss(train_fwd(params, buffers, xb), yb)
+        optim.masked_step(opt, loss, params, grad_masks, schedule)
         done = step + 1
         capture(done)
         if done % cfg.eval_every == 0 or done == total:
@@ -271,8 +266,7 @@ def train_modules(
             save(done, order)
             last_save = time.perf_counter()
 
-    final = {k: v.cpu() for k, v in now().items()}
-    weights = [{k: v[i].clone() for k, v in final.items()} for i in range(len(members))]
+    weights = unstack({k: v.cpu() for k, v in now().items()})
     wall = time.perf_counter() - start
     results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
     return with_history(results, history, kept, weight_keys)

@@ -47,6 +47,24 @@ def make_schedule(
     )
 
 
+def masked_step(
+    opt: torch.optim.Optimizer,
+    loss: torch.Tensor,
+    params: dict[str, torch.Tensor],
+    grad_masks: dict[str, torch.Tensor],
+    schedule: torch.optim.lr_scheduler.LRScheduler | None,
+) -> None:
+    """One optimizer step on ``loss`` with pruned weights' gradients zeroed first, so that
+    their moments, momentum and weight decay leave them at zero."""
+    opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
+    loss.backward()
+    for k, mk in grad_masks.items():
+        params[k].grad.mul_(mk)
+    opt.step()
+    if schedule is not None:
+        schedule.step()
+
+
 def scheduled(cfg: TrainConfig) -> bool:
     """Whether ``cfg`` changes the learning rate during training."""
     return bool(cfg.milestones or cfg.warmup_steps)
