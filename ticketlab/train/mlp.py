@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 
 from ticketlab.config import TrainConfig
-from ticketlab.models.mlp import MLPSpec, Params, forward, stack, unstack
+from ticketlab.models.mlp import MLPSpec, Params, stack, unstack
 from ticketlab.train import optim
 from ticketlab.train.compaction import plan_compaction
 from ticketlab.train.members import (
@@ -93,8 +93,8 @@ class _Evaluator:
             for split in ("val", "test"):
                 x = data.split(split).x
                 x = x if cols is None else x[:, cols]
-                # The CSR product reads its dense operand feature-major: [in, examples].
-                self.x[(g, split)] = x.t().contiguous() if first is not None else x
+                # Feature-major, [in, examples]: the layout of the first layer's product.
+                self.x[(g, split)] = x.t().contiguous()
         self.patterns = [self._pattern(rows) for rows in self.groups] if first else []
 
     def _pattern(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -119,7 +119,12 @@ class _Evaluator:
         self, params: Params, values: torch.Tensor | None, split: str, n_layers: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``[M]`` losses and accuracies, left on the device (no sync). ``params`` are the
-        stacked dense weights; ``values`` the kept first-layer values on the sparse path."""
+        stacked dense weights; ``values`` the kept first-layer values on the sparse path.
+
+        Activations stay feature-major (``[members, units, examples]``, contiguous) from the
+        first layer to the logits: the first layer's product, dense or CSR, yields that
+        layout for all of a group's members at once, and every later layer is a batched
+        product on it, so no activation is transposed or copied."""
         device = params["fc1.weight"].device
         loss = torch.zeros(self.m_count, device=device, dtype=self.dtype)
         acc = torch.zeros(self.m_count, device=device, dtype=self.dtype)
@@ -127,26 +132,30 @@ class _Evaluator:
             part = data.split(split)
             sel = torch.tensor(rows, device=device)
             sub = {k: v.index_select(0, sel) for k, v in params.items()}
-            w1 = None
+            w1, units = sub["fc1.weight"], sub["fc1.weight"].shape[1]
             if self.first is not None:
                 assert values is not None
                 crow, col, picked = self.patterns[g]
                 shape = (len(rows) * self.first.rows, self.first.cols)
                 w1 = torch.sparse_csr_tensor(crow, col, values[picked], shape)
+            else:
+                w1 = w1.reshape(len(rows) * units, -1)
+            bias1 = sub["fc1.bias"].unsqueeze(2)
             tot_loss = torch.zeros(len(rows), device=device, dtype=self.dtype)
             correct = torch.zeros(len(rows), device=device, dtype=self.dtype)
             x = self.x[(g, split)]
             for start in range(0, len(part), EVAL_CHUNK):
                 yb = part.y[start : start + EVAL_CHUNK]
-                if w1 is None:
-                    xb = data.normalise(x[start : start + EVAL_CHUNK], self.dtype)
-                    logits = forward(sub, xb, n_layers)
-                else:
-                    xb = data.normalise(x[:, start : start + EVAL_CHUNK], self.dtype)
-                    h = torch.sparse.mm(w1, xb).view(len(rows), self.first.rows, -1)
-                    h = torch.relu(h.transpose(1, 2) + sub["fc1.bias"].unsqueeze(1))
-                    logits = forward(sub, h, n_layers, first=2)
-                ce, right = loss_and_correct(logits, yb)
+                xb = data.normalise(x[:, start : start + EVAL_CHUNK], self.dtype)
+                h = (torch.sparse.mm(w1, xb) if self.first is not None else w1 @ xb).view(
+                    len(rows), units, -1
+                )
+                h = h.add_(bias1).relu_()
+                for i in range(2, n_layers + 1):
+                    h = torch.baddbmm(sub[f"fc{i}.bias"].unsqueeze(2), sub[f"fc{i}.weight"], h)
+                    if i < n_layers:
+                        h = h.relu_()
+                ce, right = loss_and_correct(h.transpose(1, 2), yb)
                 tot_loss += ce
                 correct += right
             loss[sel] = tot_loss / len(part)
