@@ -18,6 +18,7 @@ from ticketlab.errors import ConfigError
 from ticketlab.models.registry import ModuleSpec, architecture
 from ticketlab.pruning.magnitude import full_mask, layer_rates, prune
 from ticketlab.train.cohort import Member, Progress, train_cohort
+from ticketlab.train.modules import AUGMENT_SALT, _Augment
 from ticketlab.train.optim import lr_factor
 
 from .test_run import TINY
@@ -58,6 +59,20 @@ SGD_ALL = TrainConfig(
     augment="crop_flip",
     crop_pad=2,
 )
+
+
+def test_crop_and_flip_is_each_example_padded_with_zeros_cropped_and_maybe_flipped() -> None:
+    """The cohort's one-gather augmentation against the textbook per-example recipe, with
+    the same draws: pad by ``pad`` zeros, cut the image at (dy, dx), flip on odd draws."""
+    members = [Member({}, {}, None, data_seed=s) for s in (3, 11)]  # type: ignore[arg-type]
+    pad, x = 3, torch.randn(2, 5, 2, 7, 6)
+    out = _Augment(members, pad, CPU)(x)
+    gens = [torch.Generator().manual_seed(s ^ AUGMENT_SALT) for s in (3, 11)]
+    for i, g in enumerate(gens):
+        dy, dx, flip = torch.randint(0, 2 * pad + 1, (3, 5), generator=g)
+        for j in range(5):
+            img = torch.nn.functional.pad(x[i, j], (pad,) * 4)[:, dy[j] :, dx[j] :][:, :7, :6]
+            assert torch.equal(out[i, j], img.flip(-1) if flip[j] % 2 else img)
 
 
 @pytest.mark.parametrize("batching", ["loop", "vmap"])
