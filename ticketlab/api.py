@@ -44,11 +44,27 @@ RUNS_ROOT = Path("runs")
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device ``name`` stands for; CUDA is set up to repeat its numbers (``reproducible``)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise TicketlabError("device 'cuda' was asked for but CUDA is not available here")
-    return torch.device(name)
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        reproducible_cuda()
+    return device
+
+
+def reproducible_cuda() -> None:
+    """Same config, seeds and GPU, same numbers: cuBLAS with a fixed workspace (which must be
+    set before its first call), cuDNN's deterministic algorithms without autotuning, and
+    torch's deterministic variants of scatter-style kernels (``index_add_`` sums per
+    member), with a warning for any op that has none. The CPU kernels are deterministic as
+    they are."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def load_datasets(

@@ -257,6 +257,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cuda"] = torch.version.cuda
+        env["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
     return env
 
 
