@@ -7,7 +7,8 @@ Means over seeds of the test accuracy and the iteration at early stopping (minim
 validation loss), for the winning ticket and its random re-initialisation, by round. The
 paper's levels Pm (51.3%, 21.1%, 13.5%, 3.6%, 2.9%) are those of its schedule, hidden
 layers pruned 20% and the output layer 10% per round, which the frankle-carbin preset
-follows; "at 21%" reads the round nearest 21.1% of weights.
+follows; "at 21%" reads the round nearest 21.1% of weights. A second table gives both
+curves round by round, the numbers behind the paper's Figure 4 (left and middle).
 """
 
 from __future__ import annotations
@@ -98,6 +99,17 @@ def main(argv: list[str]) -> None:
     print("| --- | --- |")
     for paper, ours in rows:
         print(f"| {paper} | {ours} |")
+    print()
+    print(
+        "| weights remaining | ticket: early-stop iteration | ticket: test accuracy | "
+        "re-init: early-stop iteration | re-init: test accuracy |"
+    )
+    print("| ---: | ---: | ---: | ---: | ---: |")
+    reinit_at = {p[0]: p for p in reinit}
+    for w, acc, es in ticket:
+        r = reinit_at.get(w)
+        other = "| |" if r is None else f"| {r[2]:,.0f} | {r[1] * 100:.2f}% |"
+        print(f"| {pct(w)} | {es:,.0f} | {acc * 100:.2f}% {other}")
 
 
 if __name__ == "__main__":
