@@ -53,6 +53,7 @@ from ticketlab import __version__
 from ticketlab.config import Config, from_dict, with_protocol
 from ticketlab.errors import RunLocked, TicketlabError, WriteError
 from ticketlab.experiments.lottery import TrainingRecord, plan
+from ticketlab.train import denormals
 
 BRANCH_FILE = "branch.json"
 FIGURES_INDEX = "figures.json"
@@ -252,6 +253,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpu_threads": torch.get_num_threads(),
+        "denormals": denormals.check(),
         "device": str(device),
     }
     if device.type == "cuda":
