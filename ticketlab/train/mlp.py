@@ -132,15 +132,14 @@ class _Evaluator:
             part = data.split(split)
             sel = torch.tensor(rows, device=device)
             sub = {k: v.index_select(0, sel) for k, v in params.items()}
-            w1, units = sub["fc1.weight"], sub["fc1.weight"].shape[1]
+            units = sub["fc1.weight"].shape[1]
             if self.first is not None:
                 assert values is not None
                 crow, col, picked = self.patterns[g]
                 shape = (len(rows) * self.first.rows, self.first.cols)
                 w1 = torch.sparse_csr_tensor(crow, col, values[picked], shape)
             else:
-                w1 = w1.reshape(len(rows) * units, -1)
-            bias1 = sub["fc1.bias"].unsqueeze(2)
+                w1 = sub["fc1.weight"].flatten(0, 1)  # [members * units, in]
             tot_loss = torch.zeros(len(rows), device=device, dtype=self.dtype)
             correct = torch.zeros(len(rows), device=device, dtype=self.dtype)
             x = self.x[(g, split)]
@@ -150,11 +149,11 @@ class _Evaluator:
                 h = (torch.sparse.mm(w1, xb) if self.first is not None else w1 @ xb).view(
                     len(rows), units, -1
                 )
-                h = h.add_(bias1).relu_()
+                h = h.add_(sub["fc1.bias"].unsqueeze(2))
                 for i in range(2, n_layers + 1):
-                    h = torch.baddbmm(sub[f"fc{i}.bias"].unsqueeze(2), sub[f"fc{i}.weight"], h)
-                    if i < n_layers:
-                        h = h.relu_()
+                    h = torch.baddbmm(
+                        sub[f"fc{i}.bias"].unsqueeze(2), sub[f"fc{i}.weight"], h.relu_()
+                    )
                 ce, right = loss_and_correct(h.transpose(1, 2), yb)
                 tot_loss += ce
                 correct += right
