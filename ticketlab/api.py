@@ -44,7 +44,7 @@ RUNS_ROOT = Path("runs")
 
 
 def resolve_device(name: str) -> torch.device:
-    """The device ``name`` stands for; CUDA is set up to repeat its numbers (``reproducible``)."""
+    """The device ``name`` stands for; CUDA set up to repeat its numbers (``reproducible_cuda``)."""
     if name == "cuda" and not torch.cuda.is_available():
         raise TicketlabError("device 'cuda' was asked for but CUDA is not available here")
     if name == "auto":
