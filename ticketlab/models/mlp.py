@@ -98,19 +98,14 @@ def unstack(cohort: Params) -> list[Params]:
     return [{k: v[i].clone() for k, v in cohort.items()} for i in range(n)]
 
 
-def forward(params: Params, x: torch.Tensor, n_layers: int, first: int = 1) -> torch.Tensor:
-    """Logits of a stacked cohort. ``x`` is ``[M, B, in]`` (one batch per network) or
-    ``[B, in]`` (the same batch for all); returns ``[M, B, classes]``. With ``first`` > 1,
-    ``x`` is the (activated) output of layer ``first - 1``."""
+def forward(params: Params, x: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Logits ``[M, B, classes]`` of a stacked cohort for inputs ``x`` ``[M, B, in]`` (one
+    batch per network)."""
     h = x
-    for i in range(first, n_layers + 1):
-        w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]
-        if h.dim() == 2:  # one batch for all: a single GEMM against every member's weights
-            m, out = w.shape[0], w.shape[1]
-            h = torch.addmm(b.reshape(-1), h, w.reshape(m * out, -1).t())
-            h = h.view(-1, m, out).transpose(0, 1)
-        else:
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+    for i in range(1, n_layers + 1):
+        h = torch.baddbmm(
+            params[f"fc{i}.bias"].unsqueeze(1), h, params[f"fc{i}.weight"].transpose(1, 2)
+        )
         if i < n_layers:
             h = torch.relu(h)
     return h
