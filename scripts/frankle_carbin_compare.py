@@ -8,7 +8,9 @@ validation loss), for the winning ticket and its random re-initialisation, by ro
 paper's levels Pm (51.3%, 21.1%, 13.5%, 3.6%, 2.9%) are those of its schedule, hidden
 layers pruned 20% and the output layer 10% per round, which the frankle-carbin preset
 follows; "at 21%" reads the round nearest 21.1% of weights. A second table gives both
-curves round by round, the numbers behind the paper's Figure 4 (left and middle).
+curves round by round, the numbers behind the paper's Figure 4 (left and middle), and the
+ticket's accuracy minus its re-init's, paired by seed: the mean, its 95% Student-t interval
+at that level alone, and the p-value Holm-adjusted over all levels (the family).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from collections import defaultdict
 from typing import Any
 
+from ticketlab.analysis.stats import holm, paired_test
 from ticketlab.store.rundir import RunDir
 
 
@@ -39,6 +42,29 @@ def curves(rows: list[dict[str, Any]], dataset: str) -> dict[str, list[tuple[flo
     return out
 
 
+def accuracy_gaps(rows: list[dict[str, Any]], dataset: str) -> dict[float, tuple[str, str]]:
+    """Per weights remaining: ticket minus re-init test accuracy at early stopping in pp,
+    paired by seed, with its 95% t interval and its Holm-adjusted p-value (over levels)."""
+    acc: dict[tuple[float, str | None], dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        if r["dataset"] == dataset and r["control"] in (None, "reinit"):
+            acc[(r["weights_remaining"], r["control"])][r["seed"]] = r["es_test_acc"]
+    tests = {
+        w: paired_test(
+            [(t[s] - acc[(w, "reinit")][s]) * 100 for s in sorted(t) if s in acc[(w, "reinit")]]
+        )
+        for (w, control), t in acc.items()
+        if control is None and (w, "reinit") in acc
+    }
+    tested = [w for w, t in tests.items() if t.p is not None]
+    adjusted = dict(zip(tested, holm([tests[w].p for w in tested]), strict=True))
+    out = {}
+    for w, test in tests.items():
+        ci = "" if test.ci is None else f" [{test.ci[0]:+.2f}, {test.ci[1]:+.2f}]"
+        out[w] = (f"{test.mean:+.2f}{ci}", f"{adjusted[w]:.3g}" if w in adjusted else "n/a")
+    return out
+
+
 def last_at_or_above(points: list[tuple[float, float, float]], level: float) -> float | None:
     """The smallest weights remaining down to which accuracy stays at or above ``level``."""
     kept = None
@@ -51,12 +77,17 @@ def last_at_or_above(points: list[tuple[float, float, float]], level: float) -> 
 
 def main(argv: list[str]) -> None:
     run = RunDir.open(argv[0] if argv else "runs/study-frankle-carbin")
-    c = curves(run.all_summaries(), run.config.data.dataset)
+    rows_all = run.all_summaries()
+    c = curves(rows_all, run.config.data.dataset)
+    gaps = accuracy_gaps(rows_all, run.config.data.dataset)
     ticket, reinit = c["ticket"], c["reinit"]
     dense_acc, dense_es = ticket[0][1], ticket[0][2]
     fastest = min(ticket[1:], key=lambda p: p[2])
     best = max(ticket[1:], key=lambda p: p[1])
     t21 = min(ticket, key=lambda p: abs(p[0] - 0.211))
+    t13 = min(ticket, key=lambda p: abs(p[0] - 0.135))
+    t36 = min(ticket, key=lambda p: abs(p[0] - 0.036))
+    t29 = min(ticket, key=lambda p: abs(p[0] - 0.029))
     r21 = next((p for p in reinit if p[0] == t21[0]), None)  # the same round's re-init
     ticket_holds = last_at_or_above(ticket, dense_acc)
     reinit_holds = last_at_or_above(reinit[1:], dense_acc) if len(reinit) > 1 else None
@@ -73,13 +104,16 @@ def main(argv: list[str]) -> None:
         ),
         (
             "test accuracy improves by more than 0.3 percentage points at Pm = 13.5%",
-            f"best at {pct(best[0])}: {best[1] * 100:.2f}% against {dense_acc * 100:.2f}% "
-            f"dense ({(best[1] - dense_acc) * 100:+.2f} pp)",
+            f"at {pct(t13[0])}: {t13[1] * 100:.2f}% against {dense_acc * 100:.2f}% dense "
+            f"({(t13[1] - dense_acc) * 100:+.2f} pp); best at {pct(best[0])}: "
+            f"{best[1] * 100:.2f}% ({(best[1] - dense_acc) * 100:+.2f} pp)",
         ),
         (
             "accuracy returns to the original network's level at Pm = 3.6%; the winning "
             "ticket's accuracy drops off from the original at 2.9%",
-            f"the ticket stays at or above the dense accuracy down to {pct(ticket_holds)}",
+            f"at {pct(t36[0])}: {(t36[1] - dense_acc) * 100:+.2f} pp against dense, at "
+            f"{pct(t29[0])}: {(t29[1] - dense_acc) * 100:+.2f} pp; the ticket stays at or "
+            f"above the dense accuracy down to {pct(ticket_holds)}",
         ),
         (
             "the reinitialised network's accuracy drops off from the original at Pm = 21.1%",
@@ -91,7 +125,8 @@ def main(argv: list[str]) -> None:
             "n/a"
             if r21 is None
             else f"at {pct(t21[0])}: {r21[2] / t21[2]:.2f}x faster (iteration {t21[2]:.0f} "
-            f"against {r21[2]:.0f}), {(t21[1] - r21[1]) * 100:+.2f} pp",
+            f"against {r21[2]:.0f}), {gaps[t21[0]][0]} pp (95% interval, paired by "
+            f"seed; Holm p {gaps[t21[0]][1]})",
         ),
     ]
     seeds = sorted({r["seed"] for r in run.summaries()})
@@ -102,13 +137,18 @@ def main(argv: list[str]) -> None:
     print()
     print(
         "| weights remaining | ticket: early-stop iteration | ticket: test accuracy | "
-        "re-init: early-stop iteration | re-init: test accuracy |"
+        "re-init: early-stop iteration | re-init: test accuracy | ticket - re-init, pp "
+        "[95% interval] | Holm p |"
     )
-    print("| ---: | ---: | ---: | ---: | ---: |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     reinit_at = {p[0]: p for p in reinit}
     for w, acc, es in ticket:
         r = reinit_at.get(w)
-        other = "| |" if r is None else f"| {r[2]:,.0f} | {r[1] * 100:.2f}% |"
+        other = (
+            "| | | |"
+            if r is None
+            else f"| {r[2]:,.0f} | {r[1] * 100:.2f}% | {' | '.join(gaps[w])} |"
+        )
         print(f"| {pct(w)} | {es:,.0f} | {acc * 100:.2f}% {other}")
 
 
