@@ -219,13 +219,14 @@ def _dense_layer_step(
     x: torch.Tensor, up: torch.Tensor, w: torch.Tensor, mask: torch.Tensor, input_grad: bool
 ) -> Callable[[], None]:
     xin = x.clone().requires_grad_(input_grad)
-    weight = w.clone().requires_grad_()
+    # Input-major, [M, in, out], as the trainer holds dense weights (``sparse.forward``).
+    weight = w.transpose(1, 2).contiguous().requires_grad_()
     opt = make_optimizer([weight], TrainConfig())
-    fmask = mask.float()
+    fmask = mask.transpose(1, 2).float().contiguous()
 
     def step() -> None:
         opt.zero_grad(set_to_none=True)
-        (torch.bmm(xin, weight.transpose(1, 2)) * up).sum().backward()
+        (torch.bmm(xin, weight) * up).sum().backward()
         assert weight.grad is not None
         weight.grad.mul_(fmask)
         opt.step()
