@@ -49,13 +49,13 @@ def accuracy_gaps(rows: list[dict[str, Any]], dataset: str) -> dict[float, tuple
     for r in rows:
         if r["dataset"] == dataset and r["control"] in (None, "reinit"):
             acc[(r["weights_remaining"], r["control"])][r["seed"]] = r["es_test_acc"]
-    tests = {
-        w: paired_test(
-            [(t[s] - acc[(w, "reinit")][s]) * 100 for s in sorted(t) if s in acc[(w, "reinit")]]
-        )
-        for (w, control), t in acc.items()
-        if control is None and (w, "reinit") in acc
-    }
+    tests = {}
+    for (w, control), ticket in acc.items():
+        reinit = acc.get((w, "reinit"))
+        if control is None and reinit is not None:
+            tests[w] = paired_test(
+                [(ticket[s] - reinit[s]) * 100 for s in sorted(ticket) if s in reinit]
+            )
     tested = [w for w, t in tests.items() if t.p is not None]
     adjusted = dict(zip(tested, holm([tests[w].p for w in tested]), strict=True))
     out = {}
@@ -84,10 +84,12 @@ def main(argv: list[str]) -> None:
     dense_acc, dense_es = ticket[0][1], ticket[0][2]
     fastest = min(ticket[1:], key=lambda p: p[2])
     best = max(ticket[1:], key=lambda p: p[1])
-    t21 = min(ticket, key=lambda p: abs(p[0] - 0.211))
-    t13 = min(ticket, key=lambda p: abs(p[0] - 0.135))
-    t36 = min(ticket, key=lambda p: abs(p[0] - 0.036))
-    t29 = min(ticket, key=lambda p: abs(p[0] - 0.029))
+
+    def nearest(level: float) -> tuple[float, float, float]:
+        """The ticket's round nearest ``level`` of weights remaining (a paper's Pm)."""
+        return min(ticket, key=lambda p: abs(p[0] - level))
+
+    t21, t13, t36, t29 = (nearest(level) for level in (0.211, 0.135, 0.036, 0.029))
     r21 = next((p for p in reinit if p[0] == t21[0]), None)  # the same round's re-init
     ticket_holds = last_at_or_above(ticket, dense_acc)
     reinit_holds = last_at_or_above(reinit[1:], dense_acc) if len(reinit) > 1 else None
