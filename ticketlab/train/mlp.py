@@ -262,14 +262,12 @@ def train_mlp(
 
     def dense_now() -> Params:
         """The stacked weights as ``[M, out, in]`` (views of the input-major ones)."""
-        return {
-            k: layers[k].scatter(v.detach())
-            if k in layers
-            else v.detach().transpose(1, 2)
-            if k in dense_keys
-            else v.detach()
-            for k, v in params.items()
-        }
+        now = {k: v.detach() for k, v in params.items()}
+        for k, layer in layers.items():
+            now[k] = layer.scatter(now[k])
+        for k in dense_keys:
+            now[k] = now[k].transpose(1, 2)
+        return now
 
     def evaluate_at(step: int) -> None:
         if not evaluate:
