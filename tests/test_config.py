@@ -159,3 +159,21 @@ def test_a_run_directory_from_protocol_1_keeps_its_meaning(tmp_path: Path) -> No
     mine.write_text("train: {lr: 0.003}\n")
     assert load_config(mine).experiment.data_order == "per_round"
     assert preset("seed").protocol == 2 and "protocol: 2" in preset("seed").to_yaml()
+
+
+def test_milestone_past_the_end_of_training_is_refused():
+    with pytest.raises(ConfigError, match=r"train.milestones has epoch 3, at or past the end"):
+        load_config(preset_name="quick", overrides=["train.epochs=1", "train.milestones=[3]"])
+    # With a fixed number of steps the length in epochs depends on the data: accepted here.
+    load_config(preset_name="quick", overrides=["train.steps=10", "train.milestones=[3]"])
+
+
+def test_every_config_key_has_a_description():
+    from ticketlab.config.reference import reference_markdown, reference_rows
+
+    rows = reference_rows()
+    keys = {r[0] for r in rows}
+    assert {"train.lr", "prune.p_final", "transfer.settings", "maxgroup.group_size"} <= keys
+    assert all(doc for *_, doc in rows)
+    page = reference_markdown()
+    assert "| `train.lr` | `float` | `0.0012` | learning rate |" in page
