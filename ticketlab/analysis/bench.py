@@ -27,9 +27,10 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from itertools import pairwise
+from typing import Any
 
 import torch
 from torch import nn
@@ -129,7 +130,7 @@ def baseline_step_time(
     loader = torch.utils.data.DataLoader(
         torch.utils.data.TensorDataset(x, data.train.y.cpu()), batch_size=128, shuffle=True
     )
-    layers = []
+    layers: list[nn.Module] = []
     for i in range(spec.n_layers):
         layers.append(nn.Linear(spec.sizes[i], spec.sizes[i + 1]))
         if i < spec.n_layers - 1:
@@ -156,7 +157,7 @@ def baseline_step_time(
 def _plain_step(
     net: nn.Module,
     opt: torch.optim.Optimizer,
-    layers: list[nn.Module],
+    layers: Sequence[nn.Module],
     masks: list[torch.Tensor],
     xb: torch.Tensor,
     yb: torch.Tensor,
@@ -169,7 +170,9 @@ def _plain_step(
     opt.step()
     with torch.no_grad():
         for layer, m in zip(layers, masks, strict=True):
-            layer.weight.mul_(m)
+            weight = layer.weight
+            assert isinstance(weight, torch.Tensor)
+            weight.mul_(m)
 
 
 def _timed_total(steps: int) -> int:
@@ -266,7 +269,7 @@ def _time(step: Callable[[], None], device: torch.device, reps: int = 10) -> flo
     return best
 
 
-def format_crossover(rows: list[dict[str, object]], device: str, cohort: int) -> str:
+def format_crossover(rows: list[dict[str, Any]], device: str, cohort: int) -> str:
     kind = torch.device(device).type
     lines = [
         f"dense masked vs block-sparse, one layer, cohort {cohort}, batch 128 "
@@ -349,7 +352,7 @@ def run_bench(
     }
 
 
-def format_bench(result: dict[str, object]) -> str:
+def format_bench(result: dict[str, Any]) -> str:
     rows = result["rows"]
     assert isinstance(rows, list)
     lines = [
@@ -496,7 +499,7 @@ def run_conv_bench(
     return [asdict(r) for r in rows]
 
 
-def format_conv(rows: list[dict[str, object]]) -> str:
+def format_conv(rows: list[dict[str, Any]]) -> str:
     lines = [
         "conv nets: SGD with momentum and weight decay, crop-and-flip augmentation, batch "
         f"{CONV_SETTING.batch_size}; baseline: one network, DataLoader with 2 workers",

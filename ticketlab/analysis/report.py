@@ -221,12 +221,12 @@ def compare(
     out = []
     for key, rs in groups.items():
         rs.sort(key=lambda r: r.round)
-        tested = [r for r in rs if r.test.p is not None]
+        tested = [(row, row.test.p) for row in rs if row.test.p is not None]
         if tested:
-            adjusted = adjust([r.test.p for r in tested], options.correction)
-            for r, p in zip(tested, adjusted, strict=True):
-                r.p_adj = p
-                r.simultaneous = r.test.interval(1 - options.alpha / len(tested))
+            adjusted = adjust([p for _, p in tested], options.correction)
+            for (row, _), p_adj in zip(tested, adjusted, strict=True):
+                row.p_adj = p_adj
+                row.simultaneous = row.test.interval(1 - options.alpha / len(tested))
         lo, hi = options.pool_rounds or (1, max(r.round for r in rs))
         pooled, used, _ = pooled_test(
             diffs[key], [r.round for r in rs if lo <= r.round <= hi], options.alpha

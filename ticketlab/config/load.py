@@ -40,7 +40,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, where)
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):

@@ -374,7 +374,7 @@ class Experiment:
             order_seed = data_seed(self.cfg, seed, r)
             ticket = self._ticket_init(seed, r)
             controls: dict[str, tuple[Params, Mask, int]] = {}
-            for c in sorted({k.control for k, _ in keys} - {None}):
+            for c in sorted({k.control for k, _ in keys if k.control is not None}):
                 if c == "random_mask":  # the ticket's init; its mask keeps its old seed
                     init, cmask = make_control(c, ticket[0], mask, None, derive_seed(seed, r, c))
                     self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-{c}", cmask)

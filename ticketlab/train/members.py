@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -100,27 +100,40 @@ def loss_and_correct(logits: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tenso
     return ce.view(members, -1).sum(1), (logits.argmax(-1) == y).sum(1)
 
 
-History = list[tuple[int, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]
+class CohortEval(NamedTuple):
+    """One evaluation point of a cohort, on the device: each ``[M]`` (``flips``: ``[M,
+    layers]``, counts of kept weights whose sign differs from the start)."""
+
+    step: int
+    val_loss: torch.Tensor
+    val_acc: torch.Tensor
+    test_loss: torch.Tensor
+    test_acc: torch.Tensor
+    flips: torch.Tensor
+
+
+History = list[CohortEval]
 
 
 def with_history(
     results: list[TrainResult], history: History, kept: torch.Tensor, weight_keys: list[str]
 ) -> list[TrainResult]:
-    """Fill ``results``' evaluation points from ``history``: per evaluation ``(step, val
-    loss, val acc, test loss, test acc, sign flips)``, each ``[M]`` (flips ``[M, layers]``
-    counts of kept weights, ``kept`` the ``[M, layers]`` kept counts), read from the device
-    once, at the end."""
+    """Fill ``results``' evaluation points from ``history`` (``kept``: the ``[M, layers]``
+    kept counts), read from the device once, at the end."""
     if not history:
         return results
-    vl, va, tl, ta = (torch.stack([h[j] for h in history]).tolist() for j in range(1, 5))
-    flips = torch.stack([h[5] for h in history]).cpu()  # [evals, M, layers]
+    vl, va, tl, ta = (
+        torch.stack([getattr(h, name) for h in history]).tolist()
+        for name in ("val_loss", "val_acc", "test_loss", "test_acc")
+    )
+    flips = torch.stack([h.flips for h in history]).cpu()  # [evals, M, layers]
     kept_cpu = kept.cpu()
     share = (flips / kept_cpu.clamp(min=1)).tolist()
     overall = (flips.sum(2) / kept_cpu.sum(1).clamp(min=1)).tolist()
     for i, res in enumerate(results):
         res.evals = [
             EvalPoint(
-                h[0],
+                h.step,
                 vl[j][i],
                 va[j][i],
                 tl[j][i],

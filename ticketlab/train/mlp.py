@@ -23,6 +23,7 @@ from ticketlab.train.compaction import plan_compaction
 from ticketlab.train.members import (
     EVAL_CHUNK,
     PROGRESS_EVERY,
+    CohortEval,
     History,
     Member,
     Progress,
@@ -279,7 +280,7 @@ def train_mlp(
         values = params["fc1.weight"].detach() if sparse_first else None
         vl, va = evaluator(now, values, "val", n_layers)
         tl, ta = evaluator(now, values, "test", n_layers)
-        history.append((step, vl, va, tl, ta, sign_flips()))
+        history.append(CohortEval(step, vl, va, tl, ta, sign_flips()))
         if on_progress is not None:
             on_progress(Progress(step, total, len(members), va.tolist()))
 

@@ -31,6 +31,7 @@ from ticketlab.train.members import (
     EVAL_CHUNK,
     PROGRESS_EVERY,
     Checkpoint,
+    CohortEval,
     History,
     Member,
     Progress,
@@ -132,6 +133,8 @@ def train_modules(
             ]
         )
 
+    train_fwd: Callable[[Params, Params, torch.Tensor], torch.Tensor]
+    eval_fwd: Callable[[Params, Params, torch.Tensor], torch.Tensor]
     if (batching or BATCHING.get(device.type, "vmap")) == "loop":
         train_fwd = looped
         eval_fwd = functools.partial(looped, shared=True)
@@ -196,7 +199,7 @@ def train_modules(
             return
         vl, va = measure("val")
         tl, ta = measure("test")
-        history.append((step, vl, va, tl, ta, sign_flips()))
+        history.append(CohortEval(step, vl, va, tl, ta, sign_flips()))
         if on_progress is not None:
             on_progress(Progress(step, total, len(members), va.tolist()))
 
@@ -233,7 +236,7 @@ def train_modules(
         gens = orders + (augment.gens if augment is not None else [])
         for g, st in zip(gens, state["generators"], strict=True):
             g.set_state(st)
-        history[:] = [(h[0], *(t.to(device) for t in h[1:])) for h in state["history"]]
+        history[:] = [CohortEval(h[0], *(t.to(device) for t in h[1:])) for h in state["history"]]
         captured[:] = state["captured"]
         order = state["order"]
         return state["step"], None if order is None else order.to(device)

@@ -7,6 +7,8 @@ another's. Weight decay is the L2 term added to the gradient (``torch.optim``'s
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ticketlab.config import TrainConfig
@@ -15,7 +17,8 @@ from ticketlab.config import TrainConfig
 def make_optimizer(params: list[torch.Tensor], cfg: TrainConfig) -> torch.optim.Optimizer:
     """Fused kernels where this torch build has them for the device (one pass over the
     stacked tensors), else the multi-tensor ``foreach`` path; both are elementwise."""
-    kw: dict[str, float] = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
+    kw: dict[str, Any] = {"weight_decay": cfg.weight_decay} if cfg.weight_decay else {}
+    cls: type[torch.optim.Optimizer]
     if cfg.optimizer == "adam":
         cls = torch.optim.Adam
     else:
@@ -59,7 +62,9 @@ def masked_step(
     opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
     loss.backward()
     for k, mk in grad_masks.items():
-        params[k].grad.mul_(mk)
+        grad = params[k].grad
+        assert grad is not None  # every trained tensor takes part in the loss
+        grad.mul_(mk)
     opt.step()
     if schedule is not None:
         schedule.step()

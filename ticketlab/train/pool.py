@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from ticketlab.train.members import Member
@@ -19,7 +21,7 @@ class Pool:
         dtype: torch.dtype,
     ) -> None:
         self.dtype = dtype
-        unique = []
+        unique: list[Any] = []
         for m in members:
             if not any(m.data is d for d in unique):
                 unique.append(m.data)
