@@ -22,6 +22,7 @@ from ticketlab.config import PRESETS, load_config
 from ticketlab.errors import TicketlabError
 from ticketlab.store.rundir import RunDir
 from ticketlab.tracking import TRACKERS, make_tracker
+from ticketlab.version import __version__
 
 
 def _config_args(p: argparse.ArgumentParser) -> None:
@@ -343,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ticketlab", description="Lottery-ticket experiments: IMP, controls, figures."
     )
+    parser.add_argument("--version", action="version", version=f"ticketlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run or resume an experiment")
     _config_args(p)

@@ -49,11 +49,11 @@ import yaml
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ticketlab import __version__
 from ticketlab.config import Config, from_dict, with_protocol
 from ticketlab.errors import RunLocked, TicketlabError, WriteError
 from ticketlab.experiments.lottery import TrainingRecord, plan
 from ticketlab.train import denormals
+from ticketlab.version import __version__
 
 BRANCH_FILE = "branch.json"
 FIGURES_INDEX = "figures.json"
