@@ -165,10 +165,3 @@ def test_gray28_is_luma_then_area_average() -> None:
     assert abs(out.mean() - ramp[0, 0].mean()) < 0.5  # area averaging keeps the mean
     m = area_matrix(32, 28)
     assert np.allclose(m.sum(1), 1) and np.allclose(m.sum(0), 28 / 32)
-
-
-def test_real_cifar10_image_folder() -> None:
-    ds = load_dataset(DataConfig(), name="cifar10", download=False)
-    assert (len(ds.train) + len(ds.val), len(ds.test)) == (50_000, 10_000)
-    assert np.bincount(ds.test.y.numpy()).tolist() == [1000] * 10
-    assert 0.4 < ds.mean < 0.55 and ds.input_dim == 784

@@ -7,9 +7,8 @@ import pytest
 import yaml
 
 import ticketlab
+from tests.helpers import TINY
 from ticketlab.cli import main
-
-from .test_run import TINY
 
 mlflow = pytest.importorskip("mlflow")
 

@@ -8,12 +8,11 @@ from pathlib import Path
 import pytest
 
 import ticketlab
+from tests.helpers import TINY
 from ticketlab.api import branch, parse_rounds
 from ticketlab.cli import main
 from ticketlab.experiments.lottery import RoundProgress
 from ticketlab.store.rundir import RunDir
-
-from .test_run import TINY
 
 BRANCH = [
     "transfer.datasets=[fashion_mnist]",

@@ -15,9 +15,8 @@ import pytest
 from safetensors import SafetensorError
 
 import ticketlab
+from tests.helpers import TINY, numbers, records
 from ticketlab.cli import main
-
-from .test_run import TINY, numbers, records
 
 ARGS = ["run", "--preset", "seed", *TINY, "--seeds", "0", "--quiet"]
 

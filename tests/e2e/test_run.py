@@ -13,29 +13,10 @@ import pytest
 import yaml
 
 import ticketlab
+from tests.helpers import TINY, numbers, records
 from ticketlab.cli import main
 from ticketlab.experiments.lottery import RoundProgress
 
-TINY = [
-    "--set",
-    "data.train_subset=1000",
-    "--set",
-    "data.val_size=500",
-    "--set",
-    "data.test_subset=1000",
-    "--set",
-    "prune.rounds=2",
-    "--set",
-    "prune.p_final=0.25",
-    "--set",
-    "train.epochs=2",
-    "--set",
-    "train.batch_size=100",
-    "--set",
-    "train.eval_every=5",
-    "--set",
-    "transfer.datasets=[]",
-]
 FIELDS = {
     "round",
     "seed",
@@ -68,28 +49,6 @@ FIELDS = {
     "finished_at",
     "branch",
 }
-
-
-def records(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> list[dict]:
-    capsys.readouterr()
-    assert main(["show", str(run_dir), "--json"]) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-
-
-def numbers(rows: list[dict]) -> list[tuple]:
-    keep = (
-        "round",
-        "seed",
-        "kind",
-        "control",
-        "weights_remaining",
-        "final_test_acc",
-        "es_step",
-        "es_test_acc",
-        "es_val_loss",
-        "init_seed",
-    )
-    return [tuple(r[k] for k in keep) for r in rows]
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 import ticketlab
+from tests.helpers import TINY
 from ticketlab.cli import main
 from ticketlab.config import PRESETS, ModelConfig, PruneConfig, TrainConfig, preset
 from ticketlab.data.datasets import Dataset
@@ -20,8 +21,6 @@ from ticketlab.pruning.magnitude import full_mask, layer_rates, prune
 from ticketlab.train.cohort import Member, Progress, train_cohort
 from ticketlab.train.modules import AUGMENT_SALT, _Augment
 from ticketlab.train.optim import lr_factor
-
-from .test_run import TINY
 
 CPU = torch.device("cpu")
 F64 = torch.float64

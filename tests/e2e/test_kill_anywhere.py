@@ -13,11 +13,10 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import ticketlab
+from tests.helpers import TINY
 from ticketlab.cli import main
 
-from .test_run import TINY
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["run", "--preset", "seed", *TINY, "--set", "prune.rounds=3", "--seeds", "0", "1"]
 # (point, N): see tests/killer.py. N counts from each process's start. A process that
 # resumes at round r writes run.json (text 1), the round's control inits (tensors 1-2; at

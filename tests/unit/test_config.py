@@ -144,7 +144,7 @@ def test_a_run_directory_from_protocol_1_keeps_its_meaning(tmp_path: Path) -> No
     run = tmp_path / "old-run"
     run.mkdir()
     (run / "config.yaml").write_text(
-        (Path(__file__).parent / "data" / "protocol1-config.yaml").read_text()
+        (Path(__file__).parents[1] / "data" / "protocol1-config.yaml").read_text()
     )
     cfg = RunDir.open(run).config
     assert cfg.protocol == 1
