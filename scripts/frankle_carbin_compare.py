@@ -77,7 +77,7 @@ def last_at_or_above(points: list[tuple[float, float, float]], level: float) -> 
 
 def main(argv: list[str]) -> None:
     run = RunDir.open(argv[0] if argv else "runs/study-frankle-carbin")
-    rows_all = run.all_summaries()
+    rows_all = run.summaries()
     c = curves(rows_all, run.config.data.dataset)
     gaps = accuracy_gaps(rows_all, run.config.data.dataset)
     ticket, reinit = c["ticket"], c["reinit"]

@@ -149,7 +149,7 @@ def main(argv: list[str]) -> None:
     trunk = RunDir.open(argv[0] if argv else "runs/study-trunk")
     rows = [
         r
-        for r in trunk.all_summaries()
+        for r in trunk.summaries()
         if not any((r["branch"] or "").startswith(f"branches/{name}-") for name in without)
     ]
     opts = Options()

@@ -27,6 +27,7 @@ from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
 from ticketlab.analysis.report import Options, write_report
 from ticketlab.config import Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, load_dataset
+from ticketlab.data.paths import data_roots
 from ticketlab.errors import TicketlabError
 from ticketlab.experiments.lottery import Experiment, RoundProgress, all_rounds, plan
 from ticketlab.models.registry import import_path
@@ -106,6 +107,9 @@ def run(
         cfg = dataclasses.replace(
             cfg, model=dataclasses.replace(cfg.model, name=import_path(model))
         ).validate()
+    resolve_device(cfg.device)  # refused before a run directory is made (see RunDir.create)
+    if data_dir is not None:
+        data_roots(data_dir)
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
     trained = _execute(run_dir, data_dir, download, on_progress, progress, tracker)
     if make_figures and (trained or not run_dir.figures_done()):
@@ -148,10 +152,15 @@ def _train(
             return False
         device = resolve_device(cfg.device)
         meta = run_dir.meta()
+        if data_dir is None:
+            data_dir = run_dir.recorded_data_dir()
         entry: dict[str, Any] = {
             "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "environment": environment(device),
             "resumed_from": run_dir.status(),
+            # An explicit data folder (the only place looked in), so that resume and branch
+            # look there again from the directory alone; null: $TICKETLAB_DATA and the cache.
+            "data_dir": None if data_dir is None else str(Path(data_dir).resolve()),
         }
         meta["invocations"].append(entry)
         run_dir.write_meta(meta)
@@ -251,26 +260,6 @@ def _check_model(meta: dict[str, Any], experiment: Experiment, run_dir: RunDir) 
             f"{model['signature']}); restore the module or start a new run with another --out"
         )
     meta["model"] = model
-
-
-def parse_rounds(text: str, last: int) -> list[int]:
-    """``0,2,4``, ``3-7`` (inclusive), ``0-20:2`` (every second) or a mix, as sorted rounds
-    between 0 and ``last``."""
-    rounds: set[int] = set()
-    for part in text.split(","):
-        try:
-            span, _, step = part.strip().partition(":")
-            lo, _, hi = span.partition("-")
-            a, b = int(lo), int(hi) if hi else int(lo)
-            rounds.update(range(a, b + 1, int(step) if step else 1))
-        except ValueError:
-            raise TicketlabError(
-                f"--rounds {text!r}: expected rounds like 0,2,4 or 0-20 or 0-20:2"
-            ) from None
-    bad = sorted(r for r in rounds if not 0 <= r <= last)
-    if bad or not rounds:
-        raise TicketlabError(f"--rounds {text!r}: rounds must lie between 0 and {last}")
-    return sorted(rounds)
 
 
 def branch(
@@ -392,7 +381,7 @@ def plot(run_path: str | Path) -> list[Path]:
     """(Re)draw the run's figures into ``RUN_DIR/figures``."""
     rd = RunDir.open(run_path)
     sweep_stale(rd.path)
-    rows = rd.all_summaries()
+    rows = rd.summaries()
     if not rows:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
     main, out = rd.config.data.dataset, rd.path / "figures"
@@ -498,7 +487,7 @@ def headline(rd: RunDir) -> dict[str, Any]:
     """Dense accuracy and the sparsest ticket's accuracy (means over seeds)."""
     tickets = [
         r
-        for r in rd.summaries()
+        for r in rd.own_summaries()
         if r["kind"] == "ticket" and r["dataset"] == rd.config.data.dataset
     ]
     if not tickets:

@@ -18,8 +18,8 @@ import ticketlab.api as api
 import ticketlab.sweeps as sweeps
 from ticketlab.analysis.bench import format_bench
 from ticketlab.analysis.report import ticket_layers
-from ticketlab.config import PRESETS, load_config
-from ticketlab.errors import TicketlabError
+from ticketlab.config import PRESETS, Config, display_setting, load_config
+from ticketlab.errors import ConfigError, TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir
 from ticketlab.tracking import TRACKERS, make_tracker
 from ticketlab.version import __version__
@@ -39,7 +39,15 @@ def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
     )
 
 
-def _resolve(args: argparse.Namespace) -> Any:
+def _resolve(args: argparse.Namespace) -> Config:
+    for o in args.overrides:
+        if "=" not in o:
+            stray = args.config if args.config and not Path(args.config).exists() else None
+            hint = f"; did you mean --set {o}={stray}?" if stray else ""
+            raise ConfigError(
+                f"--set takes KEY=VALUE as one word, with no spaces around '=' (e.g. --set "
+                f"train.lr=3e-3); got --set {o!r}{hint}"
+            )
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")
@@ -52,6 +60,26 @@ def _resolve(args: argparse.Namespace) -> Any:
     )
 
 
+def parse_rounds(text: str, last: int, option: str = "--rounds") -> list[int]:
+    """``0,2,4``, ``3-7`` (inclusive), ``0-20:2`` (every second) or a mix, as sorted rounds
+    between 0 and ``last``."""
+    rounds: set[int] = set()
+    for part in text.split(","):
+        try:
+            span, _, step = part.strip().partition(":")
+            lo, _, hi = span.partition("-")
+            a, b = int(lo), int(hi) if hi else int(lo)
+            rounds.update(range(a, b + 1, int(step) if step else 1))
+        except ValueError:
+            raise TicketlabError(
+                f"{option} {text!r}: expected rounds like 0,2,4 or 0-20 or 0-20:2"
+            ) from None
+    bad = sorted(r for r in rounds if not 0 <= r <= last)
+    if bad or not rounds:
+        raise TicketlabError(f"{option} {text!r}: rounds must lie between 0 and {last}")
+    return sorted(rounds)
+
+
 def _announce(path: Path, cfg: Any | None = None) -> None:
     """Say that a run resumes, and where (when ``path`` holds an unfinished run of ``cfg``)."""
     if not (path / "config.yaml").is_file():
@@ -60,7 +88,13 @@ def _announce(path: Path, cfg: Any | None = None) -> None:
     if cfg is not None and rd.config.identity_but_seeds() != cfg.identity_but_seeds():
         return  # a different config: the run will be refused with the differences named
     st = rd.status()
-    if st["status"] == "interrupted":
+    if st["status"] == "complete" and (cfg is None or set(cfg.seeds) <= set(rd.config.seeds)):
+        print(
+            f"nothing to do: the run is complete ({st['trainings_done']} trainings); "
+            "its table follows",
+            file=sys.stderr,
+        )
+    elif st["status"] == "interrupted":
         print(
             f"resuming at round {st['next_round']} ({st['trainings_done']} of "
             f"{st['trainings_total']} trainings done)",
@@ -100,9 +134,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cmd_branch(args: argparse.Namespace) -> int:
     base = RunDir.open(args.run_dir)
-    rounds = (
-        None if args.rounds is None else api.parse_rounds(args.rounds, base.config.prune.rounds)
-    )
+    rounds = None if args.rounds is None else parse_rounds(args.rounds, base.config.prune.rounds)
     bd = api.branch(
         args.run_dir,
         args.overrides,
@@ -131,7 +163,8 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     pool = None
     if args.pool_rounds is not None:
-        rounds = api.parse_rounds(args.pool_rounds, RunDir.open(args.run_dir).config.prune.rounds)
+        last = RunDir.open(args.run_dir).config.prune.rounds
+        rounds = parse_rounds(args.pool_rounds, last, "--pool-rounds")
         pool = (rounds[0], rounds[-1])
     for p in api.report(args.run_dir, args.correction, pool):
         print(p)
@@ -172,8 +205,10 @@ def cmd_sweep_run(args: argparse.Namespace) -> int:
         out,
         address=args.address,
         data_dir=args.data_dir,
-        say=lambda text: print(text, file=sys.stderr),
+        say=(lambda text: None) if args.quiet else (lambda text: print(text, file=sys.stderr)),
         tracker=tracker,
+        download=not args.no_download,
+        threads=args.threads,
     )
     print(f"sweep directory: {out}", file=sys.stderr)
     if result["failed"]:
@@ -202,7 +237,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs under {args.root}")
         return 0
-    print(f"{'run':<40} {'status':<34} {'dense':>7} {'sparsest ticket':>24}")
+    print(f"{'run':<40} {'status':<34} {'dense':>7} {'sparsest ticket':>27}")
     for r in runs:
         status = r["status"]
         if status in ("interrupted", "running"):
@@ -215,9 +250,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if "sparsest_ticket_test_acc" in r:
             sparse = (
                 f"{r['sparsest_ticket_test_acc'] * 100:.2f}% at "
-                f"{r['sparsest_weights_remaining'] * 100:.2f}% w"
+                f"{r['sparsest_weights_remaining'] * 100:.2f}% of weights"
             )
-        print(f"{Path(r['path']).name:<40} {status:<34} {dense:>7} {sparse:>24}")
+        print(f"{Path(r['path']).name:<40} {status:<34} {dense:>7} {sparse:>27}")
         for b in r["branches"]:
             b_status = f"{b['status']} ({b['trainings_done']}/{b['trainings_total']})"
             if b["eta_s"] is not None:
@@ -229,7 +264,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     rd = RunDir.open(args.run_dir)
     if args.json:
-        for row in rd.all_summaries():
+        for row in rd.summaries():
             print(json.dumps(row))
         return 0
     st = rd.live_status()
@@ -275,7 +310,7 @@ def _clock(seconds: float) -> str:
 
 def _table(rd: RunDir) -> str:
     """Mean test accuracy at early stopping per round and curve."""
-    rows = rd.all_summaries()
+    rows = rd.summaries()
     cut = ticket_layers(rows)
     by: dict[tuple[str, str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     weights: dict[tuple[str, str, int], float] = {}
@@ -288,19 +323,23 @@ def _table(rd: RunDir) -> str:
         by[k][curve].append(r["es_test_acc"])
         if curve == "ticket":
             weights[k] = r["weights_remaining"]
+    width = max(12, *(len(c) for c in curves)) if curves else 12
     lines = []
     group = None
     main = rd.config.data.dataset
     for k in sorted(by, key=lambda k: (k[0] != main, k)):
         if k[:2] != group:
             group = k[:2]
-            lines.append(f"\n{k[0]} / {k[1]}: test accuracy at early stopping, mean over seeds")
-            header = " ".join(f"{c:>12}" for c in curves)
+            lines.append(
+                f"\n{k[0]} / {display_setting(k[1])}: test accuracy at early stopping, "
+                "mean over seeds"
+            )
+            header = " ".join(f"{c:>{width}}" for c in curves)
             lines.append(f"{'round':>5} {'weights':>9} {header}  units without inputs (ticket)")
         cells = []
         for c in curves:
             v = by[k].get(c)
-            cells.append(f"{sum(v) / len(v) * 100:>11.2f}%" if v else f"{'-':>12}")
+            cells.append(f"{sum(v) / len(v) * 100:>{width - 1}.2f}%" if v else f"{'-':>{width}}")
         w = f"{weights[k] * 100:.2f}%" if k in weights else "-"
         lines.append(f"{k[2]:>5} {w:>9} " + " ".join(cells) + f"  {cut.get(k, ('', ''))[1]}")
     return "\n".join(lines)
@@ -330,8 +369,8 @@ def _log_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--log",
         choices=TRACKERS,
-        help="also log every training to MLflow or TensorBoard as it is recorded (pip "
-        "install 'ticketlab[mlflow]' or 'ticketlab[tensorboard]')",
+        help="also log every training to MLflow or TensorBoard as it is recorded (the "
+        "extras mlflow or tensorboard: " + install_hint("mlflow") + ", or tensorboard)",
     )
     p.add_argument(
         "--log-uri",
@@ -346,14 +385,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ticketlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("run", help="run or resume an experiment")
+    p = sub.add_parser(
+        "run",
+        help="run or resume an experiment",
+        description="Find winning tickets by iterative magnitude pruning and train them "
+        "against their controls and on the transfer datasets, as a preset or a YAML config "
+        "(with --set overrides) says, into a run directory. The same command resumes an "
+        "interrupted run at the training it was in; more --seeds add seeds to a run.",
+    )
     _config_args(p)
     p.add_argument("--out", help="run directory (default: runs/<name>-<config hash>)")
     _runtime_args(p)
     _log_args(p)
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("resume", help="resume a run with the config it was made with")
-    p.add_argument("run_dir")
+    p = sub.add_parser(
+        "resume",
+        help="resume a run with the config it was made with",
+        description="Continue an interrupted run from its directory alone: its config.yaml, "
+        "and the data folder it was given.",
+    )
+    p.add_argument("run_dir", help="a run directory")
     _runtime_args(p)
     p.set_defaults(func=cmd_resume)
     p = sub.add_parser(
@@ -364,20 +415,38 @@ def build_parser() -> argparse.ArgumentParser:
         "inits of RUN_DIR, into RUN_DIR/branches/<name>-<hash>/. The run's own records are "
         "never modified; show, report, export and plot show the branch beside them.",
     )
-    p.add_argument("run_dir")
+    p.add_argument("run_dir", help="a run directory")
     _set_arg(p, "e.g. --set 'experiment.controls=[reinit, signed_reinit]' (repeatable)")
     p.add_argument("--rounds", help="rounds to train, e.g. 0,2,4 or 0-20 or 0-20:2 (default all)")
     p.add_argument("--name", default="branch", help="name of the branch folder (default branch)")
     _runtime_args(p)
     p.set_defaults(func=cmd_branch)
-    p = sub.add_parser("config", help="print a resolved config as YAML")
+    p = sub.add_parser(
+        "config",
+        help="print a resolved config as YAML",
+        description="Print every key of a preset or config file, with --set overrides "
+        "applied and checked, as YAML to edit and run (`ticketlab run FILE`).",
+    )
     _config_args(p)
     p.set_defaults(func=cmd_config)
-    p = sub.add_parser("plot", help="draw a run's figures")
-    p.add_argument("run_dir")
+    p = sub.add_parser(
+        "plot",
+        help="draw a run's figures",
+        description="Redraw RUN_DIR/figures/ from the run's records and its branches': Figure "
+        "1 (the main dataset), Figure 2 (each transfer setting), the grid of every dataset "
+        "and setting, and the sign flips. A run draws them itself when it finishes.",
+    )
+    p.add_argument("run_dir", help="a run directory")
     p.set_defaults(func=cmd_plot)
-    p = sub.add_parser("report", help="write RUN_DIR/report.html and report.md")
-    p.add_argument("run_dir")
+    p = sub.add_parser(
+        "report",
+        help="write RUN_DIR/report.html and report.md",
+        description="Verdicts with intervals: for every dataset, setting and control, the "
+        "ticket against the control paired by seed at every level (Student-t intervals, "
+        "adjusted p-values) and pooled over levels, on accuracy and on sign flips; the "
+        "config, environment, wall times and figures. The HTML is self-contained.",
+    )
+    p.add_argument("run_dir", help="a run directory")
     p.add_argument(
         "--correction",
         choices=["holm", "bh"],
@@ -391,13 +460,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="rounds the pooled verdict averages over (default: every pruned level, 1 and up)",
     )
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("export", help="metrics as CSV and JSON (default: RUN_DIR/export)")
-    p.add_argument("run_dir")
-    p.add_argument("--to", help="folder to write into")
+    p = sub.add_parser(
+        "export",
+        help="metrics as CSV and JSON (default: RUN_DIR/export)",
+        description="Write trainings.csv and trainings.json (one record per training, "
+        "branches included, as `show --json`) and evals.csv (every evaluation point, joined "
+        "to its training by training_id), for plotting in other tools.",
+    )
+    p.add_argument("run_dir", help="a run directory")
+    p.add_argument("--to", help="folder to write into (default: RUN_DIR/export)")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("bench", help="training throughput vs matmul peak and a plain loop")
-    p.add_argument("--cohorts", type=int, nargs="+", default=[1, 4, 16, 64])
-    p.add_argument("--densities", type=float, nargs="+", default=[1.0, 0.2, 0.05, 0.01])
+    p = sub.add_parser(
+        "bench",
+        help="training throughput vs matmul peak and a plain loop",
+        description="Time training steps of MLP cohorts at several densities on MNIST "
+        "against the device's matmul peak and a plain single-network PyTorch loop; "
+        "optionally the dense/block-sparse crossover, torch.compile and conv nets.",
+    )
+    p.add_argument(
+        "--cohorts",
+        type=int,
+        nargs="+",
+        default=[1, 4, 16, 64],
+        help="cohort sizes to time, networks trained together (default: 1 4 16 64)",
+    )
+    p.add_argument(
+        "--densities",
+        type=float,
+        nargs="+",
+        default=[1.0, 0.2, 0.05, 0.01],
+        help="fractions of weights kept to time each cohort at (default: 1 0.2 0.05 0.01)",
+    )
     p.add_argument(
         "--steps",
         type=int,
@@ -424,34 +517,82 @@ def build_parser() -> argparse.ArgumentParser:
         help="also time cohorts of conv nets against a plain loop on CIFAR-10 (default "
         "models: lenet5 conv2; e.g. --conv lenet5 conv2 resnet20)",
     )
-    p.add_argument("--conv-cohorts", type=int, nargs="+", default=[1, 4, 8])
+    p.add_argument(
+        "--conv-cohorts",
+        type=int,
+        nargs="+",
+        default=[1, 4, 8],
+        help="cohort sizes of the conv rows (default: 1 4 8)",
+    )
     p.add_argument("--conv-steps", type=int, default=10, help="timed steps per conv row")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _threads_arg(p)
     p.set_defaults(func=cmd_bench)
-    p = sub.add_parser("sweep", help="grids of runs on Ray: run, status, report")
+    p = sub.add_parser(
+        "sweep",
+        help="grids of runs on Ray: run, status, report",
+        description="A grid of runs from a sweep file, each trial an ordinary run "
+        "directory, placed on Ray (this machine or a cluster).",
+    )
     sweep_sub = p.add_subparsers(dest="sweep_command", required=True)
-    q = sweep_sub.add_parser("run", help="run (or resume) every trial of a sweep file")
-    q.add_argument("sweep_file")
+    q = sweep_sub.add_parser(
+        "run",
+        help="run (or resume) every trial of a sweep file",
+        description="Run every unfinished trial of SWEEP_FILE on Ray; finished trials are "
+        "skipped, interrupted ones resume in their run directories. The datasets are "
+        "checked before Ray starts.",
+    )
+    q.add_argument("sweep_file", help="a sweep file (YAML; see the sweeps guide)")
     q.add_argument("--out", help="sweep directory (default runs/sweeps/<file>-<base hash>)")
     q.add_argument(
         "--address",
         help="join a running Ray cluster (auto, or HOST:PORT); default: start Ray here",
     )
     q.add_argument("--data-dir", help="folder holding the datasets (on every node)")
+    q.add_argument("--no-download", action="store_true", help="never download missing data")
+    q.add_argument("--quiet", action="store_true", help="no line per finished trial")
+    q.add_argument(
+        "--threads",
+        type=int,
+        help="compute threads of each trial (default: the sweep file's resources.cpus)",
+    )
     _log_args(q)
     q.set_defaults(func=cmd_sweep_run)
-    q = sweep_sub.add_parser("status", help="each trial's state, progress and headline")
-    q.add_argument("sweep_dir")
+    q = sweep_sub.add_parser(
+        "status",
+        help="each trial's state, progress and headline",
+        description="One line per trial of a sweep: its grid point, state (complete, "
+        "running, interrupted, failed with its message), trainings done and headline.",
+    )
+    q.add_argument("sweep_dir", help="a sweep directory")
     q.set_defaults(func=cmd_sweep_status)
-    q = sweep_sub.add_parser("report", help="figures per grid dimension, verdicts, CSV")
-    q.add_argument("sweep_dir")
+    q = sweep_sub.add_parser(
+        "report",
+        help="figures per grid dimension, verdicts, CSV",
+        description="Pool every grid point's seeds across its trials: a figure per grid "
+        "dimension, the verdicts of a run's report, and every trial's records in "
+        "trainings.csv with a grid.KEY column per dimension.",
+    )
+    q.add_argument("sweep_dir", help="a sweep directory")
     q.set_defaults(func=cmd_sweep_report)
-    p = sub.add_parser("ls", help="list runs and their status")
-    p.add_argument("root", nargs="?", default=str(api.RUNS_ROOT))
+    p = sub.add_parser(
+        "ls",
+        help="list runs and their status",
+        description="Every run directory under ROOT with its status (complete, running, "
+        "interrupted), trainings done and the ticket's accuracy at its sparsest level.",
+    )
+    p.add_argument(
+        "root", nargs="?", default=str(api.RUNS_ROOT), help="folder of runs (default: runs)"
+    )
     p.set_defaults(func=cmd_ls)
-    p = sub.add_parser("show", help="a run's status and results")
-    p.add_argument("run_dir")
+    p = sub.add_parser(
+        "show",
+        help="a run's status and results",
+        description="A run's status and its per-round table: weights remaining, the mean "
+        "test accuracy at early stopping of every curve, and units left without inputs. "
+        "--json prints one record per finished training instead, branches included.",
+    )
+    p.add_argument("run_dir", help="a run directory")
     p.add_argument("--json", action="store_true", help="one JSON record per finished training")
     p.set_defaults(func=cmd_show)
     return parser

@@ -1,8 +1,19 @@
-"""The one exception type the CLI turns into a clear message and a non-zero exit."""
+"""The one exception type the CLI turns into a clear message and a non-zero exit, and the
+warnings a run gives."""
+
+import sys
+import warnings
+from pathlib import Path
 
 
 class TicketlabError(Exception):
     """A problem the user can fix: bad input, missing data, a refused run directory."""
+
+
+def install_hint(extra: str) -> str:
+    """How to install an optional extra: with the constraints file, which keeps torch the
+    CPU build (an unconstrained install can pull a multi-GB CUDA build)."""
+    return f"pip install -c constraints.txt -e '.[{extra}]' in a ticketlab checkout"
 
 
 class ConfigError(TicketlabError):
@@ -32,3 +43,22 @@ class RunLocked(TicketlabError):
         who = f"process {pid}" if pid else "another ticketlab process"
         super().__init__(f"{path} is being written by {who}")
         self.pid = pid
+
+
+class TicketlabWarning(UserWarning):
+    """Something about a run the user should know before trusting it (a layer that loses
+    every input, full-batch training); the command line prints it as one line."""
+
+
+_PACKAGE = str(Path(__file__).parent)
+
+
+def warn(message: str) -> None:
+    """Warn, attributed to the first caller outside ticketlab (the user's script or
+    notebook cell) rather than to a line inside the package or code it generated."""
+    level, frame = 2, sys._getframe(1)
+    while frame.f_back is not None and (
+        frame.f_code.co_filename.startswith(_PACKAGE) or frame.f_code.co_filename == "<string>"
+    ):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, TicketlabWarning, stacklevel=level)

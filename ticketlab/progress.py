@@ -31,12 +31,8 @@ class ProgressBar:
                 mininterval=0.2 if tty else LOG_EVERY,
                 dynamic_ncols=tty,
             )
-        who = ", ".join(p.labels[:3]) + (f" +{len(p.labels) - 3}" if len(p.labels) > 3 else "")
-        acc = ""
-        if p.progress.val_acc:
-            acc = " val acc " + " ".join(f"{a * 100:.1f}" for a in p.progress.val_acc[:4])
         self.bar.set_description(f"round {p.round}/{p.rounds}", refresh=False)
-        self.bar.set_postfix_str(f"{who}{acc}", refresh=False)
+        self.bar.set_postfix_str(describe(p.labels, p.progress.val_acc), refresh=False)
         self.bar.update(p.work_done - self.bar.n)
         if p.work_done >= p.work_total:
             self.close()
@@ -45,3 +41,14 @@ class ProgressBar:
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+
+
+def describe(labels: list[str], val_acc: list[float], shown: int = 3) -> str:
+    """The cohort's first members, each with its latest validation accuracy when there is
+    one, and how many more train beside them."""
+    parts = [
+        f"{name} {val_acc[i] * 100:.1f}%" if i < len(val_acc) else name
+        for i, name in enumerate(labels[:shown])
+    ]
+    more = f" (+{len(labels) - shown} more)" if len(labels) > shown else ""
+    return ("val acc: " if val_acc else "") + ", ".join(parts) + more

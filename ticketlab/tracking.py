@@ -6,13 +6,13 @@ training's keys as parameters, its evaluation points as metric steps and its hea
 numbers as metrics. Logging happens in one process (the run's, or a sweep's driver),
 after the trainings are recorded. What is already in the tracking store is looked up first
 (by the ``ticketlab.training`` tag), so a resumed run or sweep never logs a training twice.
-MLflow is an optional extra: ``pip install 'ticketlab[mlflow]'``.
+MLflow is an optional extra (``errors.install_hint``).
 
 TensorBoard: one event directory per training under ``LOGDIR/<run directory>/<training
 id, slashes and spaces as _>/`` (its evaluations as scalar steps, its keys as text), the
 run's figures as images under ``LOGDIR/<run directory>/figures``. A training's events are
 written to a temporary directory and renamed into place once complete, so one that is
-there is never written again. The extra is ``pip install 'ticketlab[tensorboard]'``.
+there is never written again. TensorBoard is an optional extra too.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from ticketlab.errors import TicketlabError
+from ticketlab.errors import TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir
 
 TRACKERS = ("mlflow", "tensorboard")
@@ -76,8 +76,8 @@ class MLflowTracker:
             from mlflow.tracking import MlflowClient
         except ImportError:
             raise TicketlabError(
-                "--log mlflow needs MLflow, which is not installed here: pip install "
-                "'ticketlab[mlflow]' (or pip install mlflow), then run the same command"
+                "--log mlflow needs MLflow, which is not installed here: "
+                f"{install_hint('mlflow')}, then run the same command"
             ) from None
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri)
@@ -168,9 +168,8 @@ class TensorBoardTracker:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise TicketlabError(
-                "--log tensorboard needs TensorBoard, which is not installed here: pip "
-                "install 'ticketlab[tensorboard]' (or pip install tensorboard), then run the "
-                "same command"
+                "--log tensorboard needs TensorBoard, which is not installed here: "
+                f"{install_hint('tensorboard')}, then run the same command"
             ) from None
         self.writer_class = SummaryWriter
         self.uri = str(logdir)

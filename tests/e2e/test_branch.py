@@ -9,7 +9,7 @@ import pytest
 
 import ticketlab
 from tests.helpers import TINY
-from ticketlab.api import branch, parse_rounds
+from ticketlab.api import branch
 from ticketlab.cli import main
 from ticketlab.experiments.lottery import RoundProgress
 from ticketlab.store.rundir import RunDir
@@ -127,16 +127,6 @@ def test_a_branch_of_an_unfinished_run_is_refused_past_its_masks(tmp_path: Path)
     assert {r["round"] for r in bd.summaries()} == {0, 1}
 
 
-def test_rounds_syntax() -> None:
-    assert parse_rounds("0,2,4", 20) == [0, 2, 4]
-    assert parse_rounds("3-5", 20) == [3, 4, 5]
-    assert parse_rounds("0-20:2", 20) == list(range(0, 21, 2))
-    with pytest.raises(ticketlab.TicketlabError, match="between 0 and 20"):
-        parse_rounds("0-21", 20)
-    with pytest.raises(ticketlab.TicketlabError, match="expected rounds like"):
-        parse_rounds("a-b", 20)
-
-
 @pytest.mark.slow
 def test_a_branch_does_not_retrain_what_another_branch_finished(tmp_path: Path) -> None:
     out = tmp_path / "run"
@@ -166,4 +156,4 @@ def test_a_branch_does_not_retrain_what_another_branch_finished(tmp_path: Path) 
     )
     assert {r["batch_size"] for r in third.summaries()} == {50}
     assert len(third.summaries()) == 2 * 2
-    assert len(RunDir.open(out).all_summaries()) == 2 * 3 + 4 + 4 + 4
+    assert len(RunDir.open(out).summaries()) == 2 * 3 + 4 + 4 + 4

@@ -47,6 +47,7 @@ FIELDS = {
     "init_seed",
     "data_seed",
     "finished_at",
+    "training_id",
     "branch",
 }
 

@@ -128,7 +128,7 @@ def test_without_ray_the_sweep_says_how_to_install_it(
     monkeypatch.setattr(builtins, "__import__", no_ray)
     path = sweep_file(tmp_path, "grid")
     assert main(["sweep", "run", str(path), "--out", str(tmp_path / "s")]) == 2
-    assert "pip install 'ticketlab[ray]'" in capsys.readouterr().err
+    assert "pip install -c constraints.txt -e '.[ray]'" in capsys.readouterr().err
 
 
 def lock_holder(run: Path) -> int | None:

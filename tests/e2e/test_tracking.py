@@ -81,7 +81,7 @@ def test_without_mlflow_the_log_option_says_how_to_install_it(
     monkeypatch.setattr(builtins, "__import__", no_mlflow)
     args = ["run", "--preset", "seed", *TINY, "--out", str(tmp_path / "r"), "--log", "mlflow"]
     assert main(args) == 2
-    assert "pip install 'ticketlab[mlflow]'" in capsys.readouterr().err
+    assert "pip install -c constraints.txt -e '.[mlflow]'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

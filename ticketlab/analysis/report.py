@@ -327,7 +327,7 @@ Block = tuple[str, Any]  # ("h2" | "p", text), ("table", (header, rows)), ("figu
 
 def document(run: RunDir, options: Options) -> list[Block]:
     """The report's content, rendered by ``markdown`` and ``to_html``."""
-    rows = run.all_summaries()
+    rows = run.summaries()
     cfg = run.config
     main = cfg.data.dataset
     acc = _ordered(compare(rows, "es_test_acc", options), main)

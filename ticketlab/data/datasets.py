@@ -212,6 +212,22 @@ def load_arrays(
     return (images.to_gray28(xtr, name), ytr, images.to_gray28(xte, name), yte), classes, gray
 
 
+def locate_dataset(name: str, data_dir: str | Path | None, download: bool = True) -> None:
+    """Check that a dataset's files can be found (downloading them when allowed) without
+    reading them: a sweep checks its data this way before any trial starts. Raises the
+    ``DataError`` loading would raise."""
+    if name in idx.IDX_SOURCES:
+        idx.locate_idx(name, data_dir, download)
+    elif name == "cifar10":
+        images.locate_cifar10(data_dir, download)
+    elif name.startswith("imagefolder:"):
+        folder = Path(name.split(":", 1)[1])
+        if not (folder / "train").is_dir() or not (folder / "test").is_dir():
+            raise DataError(
+                f"image folder {folder} must hold train/<class>/ and test/<class>/ folders"
+            )
+
+
 KNOWN = (*idx.IDX_SOURCES, "cifar10", "maxgroup")
 NAMES = {
     "mnist": "MNIST",

@@ -26,7 +26,6 @@ in. Everything random is drawn from seeds derived from the run's seeds and recor
 from __future__ import annotations
 
 import hashlib
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -35,7 +34,7 @@ import torch
 
 from ticketlab.config import Config, TrainConfig
 from ticketlab.data.datasets import Dataset
-from ticketlab.errors import TicketlabError
+from ticketlab.errors import ConfigError, TicketlabError, warn
 from ticketlab.experiments.controls import make_control
 from ticketlab.models.mlp import MLPSpec, Params
 from ticketlab.models.registry import architecture
@@ -255,17 +254,24 @@ class Experiment:
         prunable(self.spec, self.cfg.prune)  # refuses unknown prune.ignore names up front
         for name, setting in trainings_of(self.cfg):
             n = len(self.datasets[name].train)
+            per_epoch = -(-n // setting.batch_size)
+            if setting.milestones and setting.milestones[-1] * per_epoch >= setting.total_steps(n):
+                raise ConfigError(
+                    f"{setting.label()}: the learning-rate milestone at epoch "
+                    f"{setting.milestones[-1]:g} is at or past the end of training on {name} "
+                    f"({setting.total_steps(n)} steps of {per_epoch} an epoch): it would never "
+                    "apply; give earlier milestones or more steps"
+                )
             if setting.batch_size > n:
-                warnings.warn(
+                warn(
                     f"batch size {setting.batch_size} ({setting.label()}) is larger than "
                     f"{name}'s training split of {n} examples: every step uses all {n} "
-                    "(full-batch training)",
-                    stacklevel=2,
+                    "(full-batch training)"
                 )
         for name, (r, kept) in schedule_collapse(self.spec, self.cfg.prune).items():
             units = self.spec.shapes()[name][0]
             output = name == self.spec.output_name()
-            warnings.warn(
+            warn(
                 f"from round {r} on, {name} keeps {kept} weights for its {units} units (at "
                 f"most {THIN} each): units are likely to lose every input"
                 + (", and with them whole classes" if output else "")
@@ -274,8 +280,7 @@ class Experiment:
                     "output layer"
                     if output
                     else ""
-                ),
-                stacklevel=2,
+                )
             )
         steps = self.cfg.train.total_steps(len(main.train))
         if self.cfg.experiment.rewind_step >= steps:

@@ -311,6 +311,10 @@ class RunDir:
     def open(cls, path: str | Path) -> RunDir:
         path = Path(path)
         cfg_file = path / "config.yaml"
+        if not path.exists():
+            raise TicketlabError(
+                f"{path} does not exist; `ticketlab ls` lists the runs under runs/"
+            )
         if not cfg_file.is_file():
             raise TicketlabError(f"{path} is not a ticketlab run directory (no config.yaml)")
         try:
@@ -333,6 +337,12 @@ class RunDir:
                 set(old.seeds) <= set(new.seeds)
                 and old.identity_but_seeds() == new.identity_but_seeds()
             ):
+                if existing.never_started():
+                    # Refused before its first training (a bad model name, missing data,
+                    # no GPU): the corrected command takes the directory over.
+                    with existing.lock():
+                        atomic_write_text(path / "config.yaml", new.to_yaml())
+                    return cls(path, new)
                 diff = _diff(old.to_dict(), new.to_dict())
                 hint = ""
                 if old.protocol < new.protocol:
@@ -365,6 +375,17 @@ class RunDir:
             raise TicketlabError(f"run directory {path} is not writable: {e}") from None
         atomic_write_text(path / "config.yaml", config.to_yaml())
         return cls(path, config)
+
+    def never_started(self) -> bool:
+        """Nothing trained or written yet: no record, tensor or branch, only the config and
+        the invocations that were refused before their first training."""
+        if (self.path / "branches").exists() or next(self.path.rglob("*.safetensors"), None):
+            return False
+        if not (self.path / "metrics.sqlite").exists():
+            return True
+        (n,) = self.db.execute("SELECT COUNT(*) FROM trainings").fetchone()
+        self.close()
+        return n == 0
 
     def save_seeds(self) -> None:
         """Record the seeds ``create`` was asked to add (under the lock): the existing
@@ -474,17 +495,19 @@ class RunDir:
                     ],
                 )
 
-    def summaries(self) -> list[dict[str, Any]]:
-        """One dict per finished training, in run order (round, seed, kind)."""
+    def own_summaries(self) -> list[dict[str, Any]]:
+        """One dict per finished training of this directory (not its branches), in run
+        order (round, seed, kind), each with its ``training_id`` (the key of its
+        evaluations)."""
         if not (self.path / "metrics.sqlite").exists():
             return []
         cur = self.db.execute(
-            f"SELECT {', '.join(SUMMARY_FIELDS)} FROM trainings "
+            f"SELECT {', '.join(SUMMARY_FIELDS)}, id FROM trainings "
             "ORDER BY round, seed, dataset, setting, kind DESC, control"
         )
         out = []
         for row in cur:
-            d = dict(zip(SUMMARY_FIELDS, row, strict=True))
+            d = dict(zip([*SUMMARY_FIELDS, "training_id"], row, strict=True))
             for f in JSON_FIELDS:
                 d[f] = None if d[f] is None else json.loads(d[f])
             out.append(d)
@@ -514,13 +537,14 @@ class RunDir:
             out[e["training_id"]]["evals"].append(e)
         return out
 
-    def all_summaries(self) -> list[dict[str, Any]]:
+    def summaries(self) -> list[dict[str, Any]]:
         """The run's records and its branches', each with ``branch`` (null for the run's
-        own): everything ``show``, ``report``, ``export`` and the figures present."""
-        rows = [r | {"branch": None} for r in self.summaries()]
+        own): what ``show --json`` prints and ``report``, ``export`` and the figures
+        present."""
+        rows = [r | {"branch": None} for r in self.own_summaries()]
         seen = {_row_id(r) for r in rows}
         for b in self.branches():
-            for r in b.summaries():
+            for r in b.own_summaries():
                 if _row_id(r) not in seen:  # two branches may train the same thing
                     seen.add(_row_id(r))
                     rows.append(r | {"branch": b.label})
@@ -569,10 +593,10 @@ class RunDir:
     def export(self, dest: Path) -> list[Path]:
         """All metrics as ``trainings.csv``, ``evals.csv`` and ``trainings.json`` in
         ``dest``, for plotting in other tools."""
-        rows = self.all_summaries()
+        rows = self.summaries()
         flat = [r | {f: json.dumps(r[f]) for f in JSON_FIELDS} for r in rows]
         paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
-        atomic_write_text(paths[0], csv_text([*SUMMARY_FIELDS, "branch"], flat))
+        atomic_write_text(paths[0], csv_text([*SUMMARY_FIELDS, "training_id", "branch"], flat))
         atomic_write_text(paths[1], csv_text([*EVAL_FIELDS, "branch"], self.all_evals()))
         atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
         return paths
@@ -619,6 +643,19 @@ class RunDir:
 
     def write_meta(self, meta: dict[str, Any]) -> None:
         atomic_write_text(self.path / "run.json", json.dumps(meta, indent=2) + "\n")
+
+    def recorded_data_dir(self) -> Path | None:
+        """The explicit data folder the latest invocation of this run (for a branch: of the
+        branch, else of its base run) was given, if that folder still exists: where
+        ``resume`` and ``branch`` look when not given one."""
+        for rd in (self, self.base):
+            if rd is None:
+                continue
+            for inv in reversed(rd.meta()["invocations"]):
+                folder = inv.get("data_dir")
+                if folder and Path(folder).is_dir():
+                    return Path(folder)
+        return None
 
 
 def _settings(cfg: Config) -> dict[str, dict[str, Any]]:

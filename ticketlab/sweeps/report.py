@@ -35,7 +35,7 @@ def records(root: Path) -> list[dict[str, Any]]:
         if not (path / "config.yaml").is_file():
             continue
         point = {f"grid.{k}": v for k, v in info["point"].items()}
-        rows += [r | {"trial": name} | point for r in RunDir.open(path).all_summaries()]
+        rows += [r | {"trial": name} | point for r in RunDir.open(path).summaries()]
     return rows
 
 

@@ -26,7 +26,8 @@ import torch
 
 from ticketlab import api
 from ticketlab.config import from_dict
-from ticketlab.errors import RunLocked, TicketlabError
+from ticketlab.data.datasets import locate_dataset
+from ticketlab.errors import RunLocked, TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir, atomic_write_text
 from ticketlab.sweeps.spec import Sweep, Trial
 from ticketlab.tracking import Tracker
@@ -44,7 +45,7 @@ def import_ray() -> Any:
     except ImportError:
         raise TicketlabError(
             "ticketlab sweep runs its trials on Ray, which is not installed here: "
-            "pip install 'ticketlab[ray]' (or pip install ray), then run the same command"
+            f"{install_hint('ray')}, then run the same command"
         ) from None
     return ray
 
@@ -81,7 +82,7 @@ def _merged_grid(old: dict[str, list[Any]], new: dict[str, list[Any]]) -> dict[s
 
 
 def run_trial(
-    config: dict[str, Any], out: str, data_dir: str | None, threads: int
+    config: dict[str, Any], out: str, data_dir: str | None, threads: int, download: bool = True
 ) -> dict[str, Any]:
     """One trial, in a Ray worker: the run at ``out``, at ``threads`` torch threads. An
     error retrying cannot fix (a bad config, missing data) comes back as the trial's
@@ -90,7 +91,9 @@ def run_trial(
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:
-            api.run(from_dict(config), out=out, data_dir=data_dir, progress=False)
+            api.run(
+                from_dict(config), out=out, data_dir=data_dir, download=download, progress=False
+            )
             return {"ok": True}
         except RunLocked as e:  # a worker of an earlier driver: wait for it to finish or die
             if time.monotonic() > deadline:
@@ -148,10 +151,15 @@ def run_sweep(
     data_dir: str | Path | None = None,
     say: Callable[[str], None] = print,
     tracker: Tracker | None = None,
+    download: bool = True,
+    threads: int | None = None,
 ) -> dict[str, Any]:
     """Run every unfinished trial of the sweep in ``sweep_file`` into ``out``; returns the
-    counts and the failed trials' messages. ``tracker`` logs each trial's trainings from
-    this process (the driver) once the trial has finished, never from the workers."""
+    counts and the failed trials' messages. The datasets are found (or downloaded) here
+    before Ray starts, so missing data is one message, not one failure per trial.
+    ``threads``: each trial's torch threads (default: its ``cpus``). ``tracker`` logs each
+    trial's trainings from this process (the driver) once the trial has finished, never
+    from the workers."""
     sweep = Sweep.load(sweep_file)
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)
@@ -168,6 +176,8 @@ def run_sweep(
     )
     if not todo:
         return {"trials": len(trials), "ran": 0, "failed": {}}
+    for name in sorted({n for t in todo for n in t.config.datasets()}):
+        locate_dataset(name, data_dir, download)
     ray = import_ray()
     started = not ray.is_initialized()
     if started:
@@ -177,12 +187,12 @@ def run_sweep(
         task = ray.remote(run_trial).options(
             num_cpus=sweep.cpus, num_gpus=sweep.gpus, max_retries=RETRIES, retry_exceptions=False
         )
-        threads = max(1, int(sweep.cpus))
+        threads = threads or max(1, int(sweep.cpus))
         data = None if data_dir is None else str(Path(data_dir).resolve())
         pending = {}
         for t in todo:
             path = str((root / TRIALS / t.dirname).resolve())
-            pending[task.remote(t.config.to_dict(), path, data, threads)] = t
+            pending[task.remote(t.config.to_dict(), path, data, threads, download)] = t
         failed: dict[str, str] = {}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)

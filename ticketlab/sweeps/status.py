@@ -51,7 +51,7 @@ def headline(rd: RunDir) -> dict[str, Any]:
     cfg = rd.config
     mine = [
         r
-        for r in rd.summaries()
+        for r in rd.own_summaries()
         if r["dataset"] == cfg.data.dataset and r["setting"] == cfg.train.label()
     ]
     if not mine:
