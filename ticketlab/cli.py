@@ -323,7 +323,7 @@ def _table(rd: RunDir) -> str:
         by[k][curve].append(r["es_test_acc"])
         if curve == "ticket":
             weights[k] = r["weights_remaining"]
-    width = max(12, *(len(c) for c in curves)) if curves else 12
+    width = max(12, *(len(c) + 2 for c in curves)) if curves else 12
     lines = []
     group = None
     main = rd.config.data.dataset

@@ -106,6 +106,10 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
     html_text = (out / "report.html").read_text()
     assert html_text.count("data:image/png;base64,") == 5
     assert "http://" not in html_text and "https://" not in html_text
+    assert "<th></th>" not in html_text  # every column has a header
+    assert "<td class='t'>FashionMNIST</td>" in html_text  # text left, numbers right
+    assert "<th>pixel mean</th>" in html_text and '"mean":' not in html_text  # a table
+    assert "units without inputs (most over seeds)" in html_text
 
     assert main(["export", str(out), "--to", str(tmp_path / "x")]) == 0
     with open(tmp_path / "x" / "trainings.csv") as f:

@@ -44,7 +44,7 @@ STYLE = {
 }
 
 
-MAX_TICKS = 8
+MAX_TICKS = 12
 
 
 def seeds_text(n: int) -> str:
@@ -91,19 +91,27 @@ def _panel(
         ax.plot(x, t[:, 2] * scale, style, ms=3, color=color, label=label)
         if t[:, 5].max() > 1:
             ax.fill_between(x, t[:, 3] * scale, t[:, 4] * scale, color=color, alpha=0.2, lw=0)
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    # Label the levels trained (every few, at most MAX_TICKS), not only the decades.
-    levels = sorted({round(r["weights_remaining"] * 100, 6) for r in rows}, reverse=True)
-    picks = np.unique(np.round(np.linspace(0, len(levels) - 1, min(len(levels), MAX_TICKS))))
-    ticks = [levels[int(i)] for i in picks]
-    ax.set_xticks(ticks, labels=[f"{v:.0f}" if v >= 10 else f"{v:.2g}" for v in ticks])
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlabel("weights remaining (%)")
+    level_axis(ax, [r["weights_remaining"] * 100 for r in rows])
     ax.set_ylabel(ylabel)
     if field == "es_step":  # from zero: a few steps apart must not look like a gulf
         ax.set_ylim(bottom=0)
     ax.grid(True, which="both", alpha=0.3)
+
+
+def level_axis(ax: Any, levels: list[float]) -> None:
+    """A log axis of weights remaining (%), sparsest on the right, labelled at the levels
+    trained: every one up to ``MAX_TICKS`` levels, else every k-th at a regular stride (the
+    densest and the sparsest always), not at decades."""
+    ax.set_xscale("log")
+    ax.invert_xaxis()
+    levels = sorted({round(v, 6) for v in levels}, reverse=True)
+    stride = -(-len(levels) // MAX_TICKS)
+    ticks = levels[::stride]
+    if ticks[-1] != levels[-1]:
+        ticks.append(levels[-1])
+    ax.set_xticks(ticks, labels=[f"{v:.0f}" if v >= 10 else f"{v:.2g}" for v in ticks])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xlabel("weights remaining (%)")
 
 
 def accuracy_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Path]:
@@ -205,15 +213,15 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
     paths = []
     for setting in settings:
         fig, axes = plt.subplots(
-            1, len(datasets), figsize=(4.6 * len(datasets), 4.2), squeeze=False
+            1, len(datasets), figsize=(max(4.6 * len(datasets), 7.0), 4.6), squeeze=False
         )
         for ax, ds in zip(axes[0], datasets, strict=True):
             _panel(ax, [r for r in transfer if r["dataset"] == ds and r["setting"] == setting])
             ax.set_title(display(ds))
         axes[0][0].legend(loc="lower left")
         fig.suptitle(
-            f"Figure 2: {display(main)} tickets on other datasets ({display_setting(setting)}); "
-            f"mean of {seeds_text(seeds)}"
+            f"Figure 2: {display(main)} tickets on other datasets ({display_setting(setting)})\n"
+            f"mean of {seeds_text(seeds)}{band(seeds)}"
         )
         fig.tight_layout()
         paths += _save(fig, out_dir / f"figure2-{slug(setting)}")

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import math
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -250,7 +250,7 @@ def ticket_layers(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], tupl
             cut[k][name] = max(n, cut[k].get(name, 0))
     return {
         k: (
-            " ".join(f"{v * 100:.3g}" for v in per_layer.values()),
+            " / ".join(f"{v * 100:.2f}" for v in per_layer.values()),
             ", ".join(f"{name} {n}" for name, n in cut[k].items() if n),
         )
         for k, per_layer in layers.items()
@@ -275,11 +275,11 @@ HEADER = [
     "simultaneous 95% CI (pp)",
     "p",
     "p adjusted",
-    "",
+    "verdict",
     "ticket flips %",
     "control flips %",
     "ticket weights per layer %",
-    "units without inputs",
+    "units without inputs (most over seeds)",
 ]
 
 
@@ -417,18 +417,32 @@ def markdown(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def _html_table(header: list[str], rows: list[list[str]]) -> str:
+# A cell of numbers (values, intervals, p-values, "n/a"): right-aligned; any other text left.
+NUMERIC = re.compile(r"[-+\d.,%\[\] <e/]*|n/a")
+
+
+def _cell(c: str, numbers: bool) -> str:
+    """Numbers right-aligned (an interval kept on one line), text left-aligned."""
+    if not numbers or NUMERIC.fullmatch(c) is None:
+        return f"<td class='t'>{html.escape(c)}</td>"
+    return f"<td>{html.escape(c)}</td>" if " / " in c else f"<td class='n'>{html.escape(c)}</td>"
+
+
+def _html_table(header: list[str], rows: list[list[str]], numbers: bool = True) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows
+    body = "".join("<tr>" + "".join(_cell(c, numbers) for c in r) + "</tr>" for r in rows)
+    return (
+        f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>"
+        "</table></div>"
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;
-padding:.2em .6em;text-align:right}th{background:#f3f3f3}img{max-width:100%;display:block;
-margin:1em 0}pre{background:#f6f6f6;padding:1em;overflow:auto}"""
+CSS = """body{font-family:system-ui,sans-serif;max-width:1240px;margin:2em auto;padding:0 1em;
+color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:.9em}
+td,th{border:1px solid #ccc;padding:.2em .5em;text-align:right;vertical-align:top}
+td.t{text-align:left}td.n{white-space:nowrap}th{background:#f3f3f3;text-align:center}.scroll{overflow-x:auto}
+img{max-width:100%;display:block;margin:1em 0}pre{background:#f6f6f6;padding:1em;
+overflow:auto}"""
 
 # Marks the page once every figure has decoded (the test reads this from the rendered DOM).
 CHECK = """<script>window.addEventListener('load',function(){var i=document.images,n=0;
@@ -465,9 +479,23 @@ def to_html(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
         env = inv[-1].get("environment", {})
         out += [
             "<h2>Environment</h2>",
-            _html_table(["", ""], [[k, str(v)] for k, v in env.items()]),
+            _html_table(["what", "value"], [[k, str(v)] for k, v in env.items()], numbers=False),
             "<h2>Datasets</h2>",
-            f"<pre>{html.escape(json.dumps(inv[-1].get('datasets', {}), indent=2))}</pre>",
+            _html_table(
+                ["dataset", "train", "validation", "test", "classes", "pixel mean", "pixel std"],
+                [
+                    [
+                        name,
+                        f"{d['train']:,}",
+                        f"{d['val']:,}",
+                        f"{d['test']:,}",
+                        str(d["classes"]),
+                        f"{d['mean']:.4f}",
+                        f"{d['std']:.4f}",
+                    ]
+                    for name, d in inv[-1].get("datasets", {}).items()
+                ],
+            ),
         ]
     out += ["<h2>Config</h2>", f"<pre>{html.escape(cfg.to_yaml())}</pre>", CHECK, "</body></html>"]
     return "\n".join(out)

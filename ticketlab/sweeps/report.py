@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ticketlab.analysis.figures import slug
+from ticketlab.analysis.figures import level_axis, slug
 from ticketlab.analysis.report import Options, compare
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
@@ -64,9 +64,7 @@ def _dimension_figure(rows: list[dict[str, Any]], key: str, out: Path) -> Path |
         ax.fill_between(
             x, [100 * min(v) for v in per_seed], [100 * max(v) for v in per_seed], alpha=0.2, lw=0
         )
-    ax.set_xscale("log")
-    ax.invert_xaxis()
-    ax.set_xlabel("weights remaining (%)")
+    level_axis(ax, [100 * r["weights_remaining"] for r in mine])
     ax.set_ylabel("ticket test accuracy at early stopping (%)")
     ax.set_title(f"{display(mine[0]['dataset'])}: by {key}; band: min-max over seeds")
     ax.grid(True, which="both", alpha=0.3)
