@@ -19,6 +19,7 @@ import signal
 import sys
 from typing import Any
 
+import ticketlab.store.files as files
 import ticketlab.store.rundir as store
 import ticketlab.train.optim as trainer
 
@@ -52,7 +53,7 @@ def install(point: str, n: int) -> None:
 
         trainer.make_optimizer = make_optimizer  # type: ignore[assignment]
     elif point in ("tensor", "text", "figure"):
-        write = store.atomic_write
+        write = files.atomic_write
 
         def atomic_write(path: Any, fn: Any) -> None:
             kind = (
@@ -72,10 +73,11 @@ def install(point: str, n: int) -> None:
 
             write(path, then_maybe_die)
 
-        store.atomic_write = atomic_write  # type: ignore[assignment]
         import ticketlab.analysis.figures as figures
 
-        figures.atomic_write = atomic_write  # type: ignore[assignment]
+        # Every module that writes through it (atomic_write_text calls the one in files).
+        for module in (files, store, figures):
+            module.atomic_write = atomic_write  # type: ignore[attr-defined]
     elif point == "record":
         real = store.RunDir.db
 

@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-import os
 import resource
 import time
 from collections.abc import Callable
@@ -22,9 +21,10 @@ from typing import Any
 
 import torch
 
-from ticketlab.analysis.bench import run_bench, run_conv_bench
+from ticketlab import device as devices
 from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
 from ticketlab.analysis.report import Options, write_report
+from ticketlab.bench import run_bench, run_conv_bench
 from ticketlab.config import Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, load_dataset
 from ticketlab.data.paths import data_roots
@@ -32,40 +32,12 @@ from ticketlab.errors import TicketlabError
 from ticketlab.experiments.lottery import Experiment, RoundProgress, all_rounds, plan
 from ticketlab.models.registry import import_path
 from ticketlab.progress import ProgressBar
-from ticketlab.store.rundir import (
-    FIGURES_INDEX,
-    RunDir,
-    atomic_write_text,
-    environment,
-    sweep_stale,
-)
+from ticketlab.store.environment import environment
+from ticketlab.store.files import atomic_write_text, sweep_stale
+from ticketlab.store.rundir import FIGURES_INDEX, RunDir
 from ticketlab.tracking import Tracker
 
 RUNS_ROOT = Path("runs")
-
-
-def resolve_device(name: str) -> torch.device:
-    """The device ``name`` stands for; CUDA set up to repeat its numbers (``reproducible_cuda``)."""
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TicketlabError("device 'cuda' was asked for but CUDA is not available here")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda":
-        reproducible_cuda()
-    return device
-
-
-def reproducible_cuda() -> None:
-    """Same config, seeds and GPU, same numbers: cuBLAS with a fixed workspace (which must be
-    set before its first call), cuDNN's deterministic algorithms without autotuning, and
-    torch's deterministic variants of scatter-style kernels (``index_add_`` sums per
-    member), with a warning for any op that has none. The CPU kernels are deterministic as
-    they are."""
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.backends.cudnn.benchmark = False
-    torch.backends.cudnn.deterministic = True
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def load_datasets(
@@ -107,7 +79,7 @@ def run(
         cfg = dataclasses.replace(
             cfg, model=dataclasses.replace(cfg.model, name=import_path(model))
         ).validate()
-    resolve_device(cfg.device)  # refused before a run directory is made (see RunDir.create)
+    devices.resolve(cfg.device)  # refused before a run directory is made (see RunDir.create)
     if data_dir is not None:
         data_roots(data_dir)
     run_dir = RunDir.create(out if out is not None else default_run_dir(cfg), cfg)
@@ -150,7 +122,7 @@ def _train(
         cfg = run_dir.config
         if run_dir.status()["status"] == "complete":
             return False
-        device = resolve_device(cfg.device)
+        device = devices.resolve(cfg.device)
         meta = run_dir.meta()
         if data_dir is None:
             data_dir = run_dir.recorded_data_dir()
@@ -224,20 +196,13 @@ class _Logged:
         self._tracker.log(self._run_dir)
 
 
-def available_memory(device: torch.device) -> int:
-    """Bytes free on ``device``: the GPU's free memory, or the host's available memory."""
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
 def check_fits(datasets: dict[str, Dataset], device: torch.device) -> None:
     """Data are tensor-resident on the training device, and a cohort over several datasets
     gathers from one concatenation of their training splits (a second copy of them): refuse
     data that would not fit up front, rather than fail out of memory mid-run."""
     need = sum(d.nbytes for d in datasets.values())
     need += sum(d.train.x.numel() * d.train.x.element_size() for d in datasets.values())
-    free = available_memory(device)
+    free = devices.available_memory(device)
     if need > free:
         sizes = ", ".join(f"{n} {d.nbytes / 2**20:,.0f} MiB" for n, d in datasets.items())
         raise TicketlabError(
@@ -441,7 +406,7 @@ def bench(
             raise TicketlabError(f"densities must be in (0, 1], got {d}")
     if any(c < 1 for c in cohorts) or steps < 1:
         raise TicketlabError("cohort sizes and --steps must be at least 1")
-    dev = resolve_device(device)
+    dev = devices.resolve(device)
     data = load_dataset(DataConfig(), data_dir).to(dev)
     dens = sorted({1.0, *densities}, reverse=True)
     cross = CROSSOVER_DENSITIES if crossover else None

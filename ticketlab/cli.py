@@ -16,8 +16,8 @@ import torch
 
 import ticketlab.api as api
 import ticketlab.sweeps as sweeps
-from ticketlab.analysis.bench import format_bench
 from ticketlab.analysis.report import ticket_layers
+from ticketlab.bench import format_bench
 from ticketlab.config import PRESETS, Config, display_setting, load_config
 from ticketlab.errors import ConfigError, TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir

@@ -24,37 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from ticketlab.errors import TicketlabError, install_hint
+from ticketlab.experiments.records import EVAL_METRICS, METRICS, PARAMS
 from ticketlab.store.rundir import RunDir
 
 TRACKERS = ("mlflow", "tensorboard")
-PARAMS = (
-    "round",
-    "seed",
-    "kind",
-    "control",
-    "dataset",
-    "setting",
-    "optimizer",
-    "lr",
-    "momentum",
-    "batch_size",
-    "steps",
-    "weights_remaining",
-    "init_seed",
-    "data_seed",
-)
-METRICS = (
-    "final_test_acc",
-    "final_test_loss",
-    "final_val_acc",
-    "es_step",
-    "es_test_acc",
-    "es_val_loss",
-    "sign_flip_final",
-    "sign_flip_es",
-    "wall_time_s",
-)
-EVAL_METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "sign_flip")
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,6 +1,6 @@
 import torch
 
-from ticketlab.analysis.bench import crossover, format_bench, format_crossover, run_bench
+from ticketlab.bench import crossover, format_bench, format_crossover, run_bench
 from ticketlab.data.datasets import Dataset
 
 

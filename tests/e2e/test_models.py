@@ -282,7 +282,7 @@ def test_a_training_interrupted_mid_way_resumes_from_its_checkpoint(
 def test_data_that_do_not_fit_the_device_are_refused_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("ticketlab.api.available_memory", lambda device: 2**20)
+    monkeypatch.setattr("ticketlab.device.available_memory", lambda device: 2**20)
     out = tmp_path / "r"
     assert main(["run", "--preset", "seed", *TINY, "--out", str(out), "--quiet"]) == 2
     err = capsys.readouterr().err

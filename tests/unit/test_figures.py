@@ -17,7 +17,13 @@ def test_the_x_axis_labels_the_levels_trained_first_and_last_included() -> None:
     labels = [t.get_text() for t in ax.get_xticklabels()]
     plt.close(fig)
     assert labels[0] == "100" and labels[-1] == "1.2"  # 0.8**20 = 1.15%
-    assert len(labels) <= MAX_TICKS and "51" in labels
+    # 21 levels: every second one (a regular stride), at most MAX_TICKS labels.
+    assert len(labels) <= MAX_TICKS and labels[1:3] == ["64", "41"]
+    fig, ax = plt.subplots()
+    _panel(ax, [r for r in rows if r["round"] % 2 == 0])  # 11 levels: every one labelled
+    fig.canvas.draw()
+    assert len([t.get_text() for t in ax.get_xticklabels()]) == 11
+    plt.close(fig)
 
 
 def test_display_names() -> None:

@@ -32,7 +32,7 @@ from matplotlib.ticker import NullFormatter
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
 from ticketlab.models.registry import display_model
-from ticketlab.store.rundir import atomic_write
+from ticketlab.store.files import atomic_write
 
 STYLE = {
     "ticket": ("winning ticket", "#2ca02c"),

@@ -34,7 +34,8 @@ from ticketlab.analysis.stats import ALPHA, CORRECTIONS, Test, adjust, paired_te
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
 from ticketlab.errors import TicketlabError
-from ticketlab.store.rundir import RunDir, atomic_write_text
+from ticketlab.store.files import atomic_write_text
+from ticketlab.store.rundir import RunDir
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 # Fewest seeds for a verdict, per level and pooled alike. With 2 seeds the standard

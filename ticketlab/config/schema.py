@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from ticketlab.config.compat import PROTOCOL, identity
+from ticketlab.device import DEVICES
 from ticketlab.errors import ConfigError
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
@@ -25,7 +26,6 @@ INITS = ("glorot_normal", "pytorch_default", "kaiming_normal")
 PRUNE_METHODS = ("layerwise", "global", "random")
 OPTIMIZERS = ("adam", "sgd")
 CONTROLS = ("reinit", "random_mask", "signed_reinit", "signed_constant", "reshuffle")
-DEVICES = ("auto", "cpu", "cuda")
 DATA_ORDERS = ("per_round", "fixed")
 SUBSET_SAMPLINGS = ("stratified", "legacy")
 GROUP_SIZES = ("equal", "uneven")

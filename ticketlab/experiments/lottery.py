@@ -36,6 +36,7 @@ from ticketlab.config import Config, TrainConfig
 from ticketlab.data.datasets import Dataset
 from ticketlab.errors import ConfigError, TicketlabError, warn
 from ticketlab.experiments.controls import make_control
+from ticketlab.experiments.records import FIELDS
 from ticketlab.models.mlp import MLPSpec, Params
 from ticketlab.models.registry import architecture
 from ticketlab.pruning.magnitude import (
@@ -94,10 +95,11 @@ class TrainingRecord:
     cohort_size: int
 
     def summary(self) -> dict[str, object]:
-        """The stable per-training record (``ticketlab show --json``)."""
+        """The stable per-training record (``ticketlab show --json``), its fields in the
+        order of ``records.FIELDS`` (less ``finished_at``, which the store sets)."""
         es: EvalPoint = self.result.early_stop
         final = self.result.final
-        return {
+        values = {
             "round": self.key.round,
             "seed": self.key.seed,
             "kind": self.key.kind,
@@ -127,6 +129,7 @@ class TrainingRecord:
             "init_seed": self.init_seed,
             "data_seed": self.data_seed,
         }
+        return {name: values[name] for name in FIELDS if name != "finished_at"}
 
 
 class RunState(Protocol):

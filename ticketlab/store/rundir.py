@@ -26,241 +26,36 @@ half-written. A lock file keeps two processes from writing one run.
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
 import fcntl
-import io
 import json
 import os
-import platform
-import re
 import sqlite3
-import subprocess
-import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
-from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ticketlab.config import Config, from_dict, with_protocol
 from ticketlab.errors import RunLocked, TicketlabError, WriteError
 from ticketlab.experiments.lottery import TrainingRecord, plan
-from ticketlab.train import denormals
-from ticketlab.version import __version__
+from ticketlab.experiments.records import EVAL_FIELDS, FIELDS, PER_LAYER
+from ticketlab.store.database import connect
+from ticketlab.store.files import (
+    FileCheckpoint,
+    atomic_write,
+    atomic_write_text,
+    csv_text,
+    sweep_stale,
+)
 
 BRANCH_FILE = "branch.json"
 FIGURES_INDEX = "figures.json"
 PROGRESS_FILE = "progress.json"
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS trainings (
-    id TEXT PRIMARY KEY,
-    round INTEGER NOT NULL, seed INTEGER NOT NULL, kind TEXT NOT NULL, control TEXT,
-    dataset TEXT NOT NULL, setting TEXT NOT NULL, optimizer TEXT NOT NULL, lr REAL NOT NULL,
-    momentum REAL NOT NULL, batch_size INTEGER NOT NULL, steps INTEGER NOT NULL,
-    weights_remaining REAL NOT NULL, weights_remaining_per_layer TEXT NOT NULL,
-    final_test_acc REAL NOT NULL, final_test_loss REAL NOT NULL, final_val_acc REAL NOT NULL,
-    es_step INTEGER NOT NULL, es_test_acc REAL NOT NULL, es_val_loss REAL NOT NULL,
-    wall_time_s REAL NOT NULL, cohort_size INTEGER NOT NULL,
-    init_seed INTEGER NOT NULL, data_seed INTEGER NOT NULL, finished_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS evals (
-    training_id TEXT NOT NULL REFERENCES trainings(id), step INTEGER NOT NULL,
-    val_loss REAL NOT NULL, val_acc REAL NOT NULL, test_loss REAL NOT NULL,
-    test_acc REAL NOT NULL, PRIMARY KEY (training_id, step)
-);
-"""
-
-# Columns added after the first release: (table, column, type). A database made before
-# gets them (null in its old rows) when opened.
-ADDED_COLUMNS = (
-    ("trainings", "sign_flip_final", "REAL"),
-    ("trainings", "sign_flip_es", "REAL"),
-    ("trainings", "sign_flips_final", "TEXT"),
-    ("trainings", "sign_flips_es", "TEXT"),
-    ("trainings", "units_without_inputs", "TEXT"),
-    ("evals", "sign_flip", "REAL"),
-    ("evals", "sign_flips", "TEXT"),
-)
-JSON_FIELDS = (
-    "weights_remaining_per_layer",
-    "units_without_inputs",
-    "sign_flips_final",
-    "sign_flips_es",
-)
-EVAL_FIELDS = (
-    "training_id",
-    "step",
-    "val_loss",
-    "val_acc",
-    "test_loss",
-    "test_acc",
-    "sign_flip",
-    "sign_flips",
-)
-
-SUMMARY_FIELDS = (
-    "round",
-    "seed",
-    "kind",
-    "control",
-    "dataset",
-    "setting",
-    "optimizer",
-    "lr",
-    "momentum",
-    "batch_size",
-    "steps",
-    "weights_remaining",
-    "weights_remaining_per_layer",
-    "units_without_inputs",
-    "final_test_acc",
-    "final_test_loss",
-    "final_val_acc",
-    "es_step",
-    "es_test_acc",
-    "es_val_loss",
-    "sign_flip_final",
-    "sign_flip_es",
-    "sign_flips_final",
-    "sign_flips_es",
-    "wall_time_s",
-    "cohort_size",
-    "init_seed",
-    "data_seed",
-    "finished_at",
-)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync(path: str | Path, directory: bool = False) -> None:
-    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)``, then make the file durable and rename it over ``path``: a
-    crash or power loss leaves the old file or the new one, never a partial or empty one.
-    The file gets the mode a plain write would (0666 less the umask), not mkstemp's 0600.
-    Any failure to write (disk full, permissions, quota) is a ``WriteError`` naming
-    ``path``."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        prefix = f".{path.name}.{os.getpid()}."  # the writer's pid: see sweep_stale
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
-        os.close(fd)
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent, directory=True)
-    except (OSError, SafetensorError) as e:
-        raise WriteError(path, e) from None
-    finally:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-STALE = re.compile(r"\.(\d+)\.[^.]+\.tmp$")
-
-
-def sweep_stale(root: Path) -> None:
-    """Remove temporary files under ``root`` left by writers that no longer run (killed
-    mid-write); those of a live writer (a report beside a run) are left alone."""
-    for tmp in root.rglob(".*.tmp"):
-        match = STALE.search(tmp.name)
-        if match is None:
-            continue
-        try:
-            os.kill(int(match.group(1)), 0)
-        except ProcessLookupError:
-            tmp.unlink(missing_ok=True)
-        except PermissionError:  # alive, another user's
-            pass
-
-
-class FileCheckpoint:
-    """A training's saved state in one file, written like every run file (temporary name,
-    fsync, rename) and read back with ``torch.load(weights_only=True)``: tensors, numbers
-    and lists only, never arbitrary pickled objects."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def load(self) -> dict[str, Any] | None:
-        if not self.path.is_file():
-            return None
-        return torch.load(self.path, weights_only=True)
-
-    def save(self, state: dict[str, Any]) -> None:
-        atomic_write(self.path, lambda tmp: torch.save(state, tmp))
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
-
-
-def source_version() -> dict[str, Any]:
-    """The git commit of the ticketlab code that runs, and whether its tree has changes
-    not committed (null for both when it does not run from a git checkout)."""
-    here = Path(__file__).resolve().parent
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {"git_commit": None, "git_dirty": None}
-    return {"git_commit": commit, "git_dirty": bool(status.strip())}
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    env = {
-        "ticketlab": __version__,
-        **source_version(),
-        "python": sys.version.split()[0],
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_threads": torch.get_num_threads(),
-        "denormals": denormals.check(),
-        "device": str(device),
-    }
-    if device.type == "cuda":
-        env["gpu"] = torch.cuda.get_device_name(device)
-        env["cuda"] = torch.version.cuda
-        env["deterministic_algorithms"] = torch.are_deterministic_algorithms_enabled()
-    return env
 
 
 class RunDir:
@@ -435,14 +230,7 @@ class RunDir:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = sqlite3.connect(self.path / "metrics.sqlite")
-            # Rollback journal with full syncs: a committed batch survives a power loss.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(SCHEMA)
-            for table, column, kind in ADDED_COLUMNS:
-                have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
-                if column not in have:
-                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            self._db = connect(self.path / "metrics.sqlite")
         return self._db
 
     def close(self) -> None:
@@ -468,13 +256,13 @@ class RunDir:
         with self.db:  # one transaction: all rows or none
             for rec in records:
                 s = rec.summary() | {"finished_at": now}
-                for f in JSON_FIELDS:
+                for f in PER_LAYER:
                     s[f] = json.dumps(s[f])
-                cols = ", ".join(("id", *SUMMARY_FIELDS))
-                marks = ", ".join("?" * (len(SUMMARY_FIELDS) + 1))
+                cols = ", ".join(("id", *FIELDS))
+                marks = ", ".join("?" * (len(FIELDS) + 1))
                 self.db.execute(
                     f"INSERT OR REPLACE INTO trainings ({cols}) VALUES ({marks})",
-                    (rec.key.id, *(s[f] for f in SUMMARY_FIELDS)),
+                    (rec.key.id, *(s[f] for f in FIELDS)),
                 )
                 self.db.execute("DELETE FROM evals WHERE training_id = ?", (rec.key.id,))
                 self.db.executemany(
@@ -502,13 +290,13 @@ class RunDir:
         if not (self.path / "metrics.sqlite").exists():
             return []
         cur = self.db.execute(
-            f"SELECT {', '.join(SUMMARY_FIELDS)}, id FROM trainings "
+            f"SELECT {', '.join(FIELDS)}, id FROM trainings "
             "ORDER BY round, seed, dataset, setting, kind DESC, control"
         )
         out = []
         for row in cur:
-            d = dict(zip([*SUMMARY_FIELDS, "training_id"], row, strict=True))
-            for f in JSON_FIELDS:
+            d = dict(zip([*FIELDS, "training_id"], row, strict=True))
+            for f in PER_LAYER:
                 d[f] = None if d[f] is None else json.loads(d[f])
             out.append(d)
         return out
@@ -529,8 +317,8 @@ class RunDir:
         with its evaluation points (``evals``), for loggers that need the id."""
         if not (self.path / "metrics.sqlite").exists():
             return {}
-        cur = self.db.execute(f"SELECT id, {', '.join(SUMMARY_FIELDS)} FROM trainings")
-        out = {row[0]: dict(zip(SUMMARY_FIELDS, row[1:], strict=True)) for row in cur}
+        cur = self.db.execute(f"SELECT id, {', '.join(FIELDS)} FROM trainings")
+        out = {row[0]: dict(zip(FIELDS, row[1:], strict=True)) for row in cur}
         for r in out.values():
             r["evals"] = []
         for e in self.evals():
@@ -594,9 +382,9 @@ class RunDir:
         """All metrics as ``trainings.csv``, ``evals.csv`` and ``trainings.json`` in
         ``dest``, for plotting in other tools."""
         rows = self.summaries()
-        flat = [r | {f: json.dumps(r[f]) for f in JSON_FIELDS} for r in rows]
+        flat = [r | {f: json.dumps(r[f]) for f in PER_LAYER} for r in rows]
         paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
-        atomic_write_text(paths[0], csv_text([*SUMMARY_FIELDS, "training_id", "branch"], flat))
+        atomic_write_text(paths[0], csv_text([*FIELDS, "training_id", "branch"], flat))
         atomic_write_text(paths[1], csv_text([*EVAL_FIELDS, "branch"], self.all_evals()))
         atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
         return paths
@@ -668,14 +456,6 @@ def _row_id(r: dict[str, Any]) -> tuple[Any, ...]:
     size, so that is compared too)."""
     keys = ("round", "seed", "kind", "control", "dataset", "setting", "batch_size", "steps")
     return tuple(r[k] for k in keys)
-
-
-def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buf.getvalue()
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:

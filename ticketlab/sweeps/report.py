@@ -21,7 +21,8 @@ from ticketlab.analysis.figures import level_axis, slug
 from ticketlab.analysis.report import Options, compare
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
-from ticketlab.store.rundir import RunDir, atomic_write, atomic_write_text, csv_text
+from ticketlab.store.files import atomic_write, atomic_write_text, csv_text
+from ticketlab.store.rundir import RunDir
 from ticketlab.sweeps.runner import TRIALS
 from ticketlab.sweeps.status import format_status, open_index, trial_rows
 

@@ -28,7 +28,8 @@ from ticketlab import api
 from ticketlab.config import from_dict
 from ticketlab.data.datasets import locate_dataset
 from ticketlab.errors import RunLocked, TicketlabError, install_hint
-from ticketlab.store.rundir import RunDir, atomic_write_text
+from ticketlab.store.files import atomic_write_text
+from ticketlab.store.rundir import RunDir
 from ticketlab.sweeps.spec import Sweep, Trial
 from ticketlab.tracking import Tracker
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 import torch
 
 from ticketlab.config import TrainConfig
+from ticketlab.device import sparse_eval_threshold, sparse_threshold
 from ticketlab.models.mlp import MLPSpec, Params, stack, unstack
 from ticketlab.train import optim
 from ticketlab.train.compaction import plan_compaction
@@ -34,7 +35,7 @@ from ticketlab.train.members import (
     with_history,
 )
 from ticketlab.train.pool import Pool
-from ticketlab.train.sparse import SPARSE_EVAL_BELOW, BlockSparse, csr_index, sparse_threshold
+from ticketlab.train.sparse import BlockSparse, csr_index
 from ticketlab.train.sparse import forward as sparse_forward
 
 LossFn = Callable[[Params, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -68,7 +69,7 @@ class _Evaluator:
 
     Members are grouped by dataset; each group's chunk of inputs is shared, so a dense first
     layer is one GEMM against every member's weights. A sparse first layer (kept density at
-    or below ``SPARSE_EVAL_BELOW`` of the device) is one CSR product against the shared
+    or below ``device.SPARSE_EVAL_BELOW``) is one CSR product against the shared
     chunk instead: the group's kept weights as a ``[members * out, in]`` CSR matrix (no
     block-diagonal, so the input is not repeated per member), costing the kept weights
     rather than the dense matrix. The inputs of each split, reduced to the compacted
@@ -185,7 +186,7 @@ def train_mlp(
     the device's threshold trains as a block-sparse matrix (see ``sparse.py``);
     ``sparse_below`` overrides the thresholds (input layer, hidden layers), ``(0, 0)`` for
     dense everywhere. Evaluation takes a sparse first layer through a CSR product at or
-    below its own threshold (``sparse_eval_below``, default ``SPARSE_EVAL_BELOW``).
+    below its own threshold (``sparse_eval_below``, default ``device.SPARSE_EVAL_BELOW``).
     ``compile_step`` runs a dense network's forward pass and loss through
     ``torch.compile`` (eager if compiling fails; off by default, as ``ticketlab bench
     --compile`` found no consistent gain on the CPU, see README).
@@ -227,11 +228,7 @@ def train_mlp(
     feature_major = "fc1.weight" in layers
     cols = plan.keep[0] if plan is not None else None
     pool = Pool(members, device, cols, dtype)
-    eval_below = (
-        SPARSE_EVAL_BELOW.get(device.type, 0.0)
-        if sparse_eval_below is None
-        else (sparse_eval_below)
-    )
+    eval_below = sparse_eval_threshold(device) if sparse_eval_below is None else (sparse_eval_below)
     first = layers.get("fc1.weight")
     sparse_first = first is not None and first.density <= eval_below
     evaluator = (

@@ -24,6 +24,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from ticketlab.config import TrainConfig
+from ticketlab.device import batching as members_batching
 from ticketlab.models.mlp import Params, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
@@ -43,9 +44,6 @@ from ticketlab.train.members import (
 from ticketlab.train.pool import Pool
 
 AUGMENT_SALT = 0x5EED_A06  # separates a member's augmentation draws from its data order
-# How a device runs the members' forward passes: "vmap" (one grouped convolution for all)
-# or "loop" (one ordinary convolution per member); see ``ticketlab bench --conv``.
-BATCHING = {"cpu": "loop", "cuda": "vmap"}
 CHECKPOINT_EVERY_S = 300.0  # a training saves its state at most this often (wall seconds)
 
 
@@ -135,7 +133,7 @@ def train_modules(
 
     train_fwd: Callable[[Params, Params, torch.Tensor], torch.Tensor]
     eval_fwd: Callable[[Params, Params, torch.Tensor], torch.Tensor]
-    if (batching or BATCHING.get(device.type, "vmap")) == "loop":
+    if (batching or members_batching(device)) == "loop":
         train_fwd = looped
         eval_fwd = functools.partial(looped, shared=True)
     else:

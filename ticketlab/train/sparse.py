@@ -15,7 +15,7 @@ The sums are those of the dense masked path in a different order, so results agr
 float rounding (``tests/test_trainer.py`` checks this). Each product runs in a fixed order,
 so a run repeats bit for bit.
 
-Whether it pays depends on the device and the density. ``SPARSE_BELOW`` holds, per device
+Whether it pays depends on the device and the density. ``device.SPARSE_BELOW`` holds, per device
 type, the density of a (compacted) layer at or below which it goes sparse, for input layers
 (no input gradient) and hidden layers; ``ticketlab bench --crossover`` measures where the
 crossover lies on the current device.
@@ -26,26 +26,6 @@ from __future__ import annotations
 import warnings
 
 import torch
-
-# Densities at or below which a layer trains sparse: (input layer, hidden layer). From
-# `ticketlab bench --crossover` on a 2-core x86 CPU (README, Performance): at 30% an input
-# layer's sparse step took 0.61-0.85x the dense one, at 20% a hidden layer's 0.72-0.81x
-# (cohorts of 64 and 16); the next densities up (50%, 30%) were slower sparse. No other
-# device has been measured, so others train dense.
-SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.3, 0.2)}
-# Density at or below which evaluation takes a sparse first layer as one CSR product against
-# the shared inputs (``trainer._Evaluator``). A cohort of 6 networks' 784x300 layer on a
-# chunk of 4,096 images, 2-core x86 CPU: CSR/GEMM time 1.95 at 30%, 1.32 at 20%, 0.75 at
-# 10%, 0.48 at 5%, 0.09 at 1% (similar at 1 thread).
-SPARSE_EVAL_BELOW: dict[str, float] = {"cpu": 0.1}
-
-
-def sparse_threshold(device: torch.device, input_layer: bool) -> float:
-    """The density at or below which a layer trains sparse on ``device`` (0: never)."""
-    below = SPARSE_BELOW.get(device.type)
-    if below is None:
-        return 0.0
-    return below[0] if input_layer else below[1]
 
 
 class BlockSparse:

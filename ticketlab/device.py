@@ -1,0 +1,102 @@
+"""Everything that depends on the device, in one place: which device a config names, the
+settings that make CUDA repeat its numbers, free memory, the per-device choices of the
+trainers (when a layer goes block-sparse, how a cohort's members run), synchronisation for
+timing, and what a run records about the device.
+
+The per-device numbers come from ``ticketlab bench`` (see the performance docs); a device
+type without an entry takes the safe default (dense layers, ``vmap``)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from ticketlab.errors import TicketlabError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+# Densities at or below which an MLP layer trains block-sparse: (input layer, hidden layer).
+# From `ticketlab bench --crossover` on a 2-core x86 CPU: at 30% an input layer's sparse
+# step took 0.61-0.85x the dense one, at 20% a hidden layer's 0.72-0.81x (cohorts of 64 and
+# 16); the next densities up (50%, 30%) were slower sparse. No other device has been
+# measured, so others train dense.
+SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.3, 0.2)}
+# Density at or below which evaluation takes a sparse first layer as one CSR product against
+# the shared inputs. A cohort of 6 networks' 784x300 layer on a chunk of 4,096 images,
+# 2-core x86 CPU: CSR/GEMM time 1.95 at 30%, 1.32 at 20%, 0.75 at 10%, 0.48 at 5%, 0.09 at
+# 1% (similar at 1 thread).
+SPARSE_EVAL_BELOW: dict[str, float] = {"cpu": 0.1}
+# How the generic trainer runs a cohort's members: "vmap" (one grouped convolution for all)
+# or "loop" (one ordinary convolution per member), from `ticketlab bench --conv`.
+BATCHING: dict[str, str] = {"cpu": "loop", "cuda": "vmap"}
+
+
+def resolve(name: str) -> torch.device:
+    """The device ``name`` (one of ``DEVICES``) stands for; CUDA set up to repeat its
+    numbers (``reproducible_cuda``)."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TicketlabError(
+            "device 'cuda' was asked for but CUDA is not available here; use --device cpu (or auto)"
+        )
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda":
+        reproducible_cuda()
+    return device
+
+
+def reproducible_cuda() -> None:
+    """Same config, seeds and GPU, same numbers: cuBLAS with a fixed workspace (which must be
+    set before its first call), cuDNN's deterministic algorithms without autotuning, and
+    torch's deterministic variants of scatter-style kernels (``index_add_`` sums per
+    member), with a warning for any op that has none. The CPU kernels are deterministic as
+    they are."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free on ``device``: the GPU's free memory, or the host's available memory."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def sparse_threshold(device: torch.device, input_layer: bool) -> float:
+    """The density at or below which an MLP layer trains sparse on ``device`` (0: never)."""
+    below = SPARSE_BELOW.get(device.type)
+    if below is None:
+        return 0.0
+    return below[0] if input_layer else below[1]
+
+
+def sparse_eval_threshold(device: torch.device) -> float:
+    """The density at or below which evaluation's first layer is a CSR product (0: never)."""
+    return SPARSE_EVAL_BELOW.get(device.type, 0.0)
+
+
+def batching(device: torch.device) -> str:
+    """How the generic trainer runs a cohort's members on ``device``: ``vmap`` or ``loop``."""
+    return BATCHING.get(device.type, "vmap")
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a timer reads finished work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def describe(device: torch.device) -> dict[str, Any]:
+    """What a run records about its device beyond its name."""
+    if device.type != "cuda":
+        return {}
+    return {
+        "gpu": torch.cuda.get_device_name(device),
+        "cuda": torch.version.cuda,
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }

@@ -1,0 +1,58 @@
+"""One definition of a training's record: its fields in the order ``show --json`` prints
+them, each with its role, and the fields of an evaluation point. The store's columns and
+exports, the trackers' parameters and metrics and ``TrainingRecord.summary`` all read
+these lists."""
+
+from __future__ import annotations
+
+# Roles: "param" (what was trained, and how: a tracker's parameters), "metric" (a scalar
+# outcome: a tracker's metrics), "per_layer" (an object by weight tensor, JSON in the
+# store), "other" (bookkeeping).
+RECORD_FIELDS: tuple[tuple[str, str], ...] = (
+    ("round", "param"),
+    ("seed", "param"),
+    ("kind", "param"),
+    ("control", "param"),
+    ("dataset", "param"),
+    ("setting", "param"),
+    ("optimizer", "param"),
+    ("lr", "param"),
+    ("momentum", "param"),
+    ("batch_size", "param"),
+    ("steps", "param"),
+    ("weights_remaining", "param"),
+    ("weights_remaining_per_layer", "per_layer"),
+    ("units_without_inputs", "per_layer"),
+    ("final_test_acc", "metric"),
+    ("final_test_loss", "metric"),
+    ("final_val_acc", "metric"),
+    ("es_step", "metric"),
+    ("es_test_acc", "metric"),
+    ("es_val_loss", "metric"),
+    ("sign_flip_final", "metric"),
+    ("sign_flip_es", "metric"),
+    ("sign_flips_final", "per_layer"),
+    ("sign_flips_es", "per_layer"),
+    ("wall_time_s", "metric"),
+    ("cohort_size", "other"),
+    ("init_seed", "param"),
+    ("data_seed", "param"),
+    ("finished_at", "other"),  # set by the store when the record is committed
+)
+FIELDS = tuple(name for name, _ in RECORD_FIELDS)
+PARAMS = tuple(name for name, role in RECORD_FIELDS if role == "param")
+METRICS = tuple(name for name, role in RECORD_FIELDS if role == "metric")
+PER_LAYER = tuple(name for name, role in RECORD_FIELDS if role == "per_layer")
+
+# An evaluation point of a training, keyed by the training's id.
+EVAL_FIELDS = (
+    "training_id",
+    "step",
+    "val_loss",
+    "val_acc",
+    "test_loss",
+    "test_acc",
+    "sign_flip",
+    "sign_flips",
+)
+EVAL_METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "sign_flip")

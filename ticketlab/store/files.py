@@ -1,0 +1,106 @@
+"""Writing run files so that nothing written is ever lost or half-written: a temporary
+name, fsync, rename, fsync of the folder; temporary files carry their writer's pid, so a
+later command removes a dead writer's and leaves a live one's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+
+from ticketlab.errors import WriteError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync(path: str | Path, directory: bool = False) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if directory else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)``, then make the file durable and rename it over ``path``: a
+    crash or power loss leaves the old file or the new one, never a partial or empty one.
+    The file gets the mode a plain write would (0666 less the umask), not mkstemp's 0600.
+    Any failure to write (disk full, permissions, quota) is a ``WriteError`` naming
+    ``path``."""
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        prefix = f".{path.name}.{os.getpid()}."  # the writer's pid: see sweep_stale
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
+        os.close(fd)
+        write(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
+        _fsync(tmp)
+        os.replace(tmp, path)
+        _fsync(path.parent, directory=True)
+    except (OSError, SafetensorError) as e:
+        raise WriteError(path, e) from None
+    finally:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+STALE = re.compile(r"\.(\d+)\.[^.]+\.tmp$")
+
+
+def sweep_stale(root: Path) -> None:
+    """Remove temporary files under ``root`` left by writers that no longer run (killed
+    mid-write); those of a live writer (a report beside a run) are left alone."""
+    for tmp in root.rglob(".*.tmp"):
+        match = STALE.search(tmp.name)
+        if match is None:
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
+class FileCheckpoint:
+    """A training's saved state in one file, written like every run file (temporary name,
+    fsync, rename) and read back with ``torch.load(weights_only=True)``: tensors, numbers
+    and lists only, never arbitrary pickled objects."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any] | None:
+        if not self.path.is_file():
+            return None
+        return torch.load(self.path, weights_only=True)
+
+    def save(self, state: dict[str, Any]) -> None:
+        atomic_write(self.path, lambda tmp: torch.save(state, tmp))
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def csv_text(columns: list[str], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
