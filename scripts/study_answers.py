@@ -14,8 +14,8 @@ import sys
 from collections import defaultdict
 from typing import Any
 
-from ticketlab.analysis.report import Comparison, Options, compare
 from ticketlab.analysis.stats import paired_test, pooled_test
+from ticketlab.analysis.verdicts import Comparison, Options, compare
 from ticketlab.store.rundir import RunDir
 
 

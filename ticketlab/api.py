@@ -23,7 +23,8 @@ import torch
 
 from ticketlab import device as devices
 from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
-from ticketlab.analysis.report import Options, write_report
+from ticketlab.analysis.report import write_report
+from ticketlab.analysis.verdicts import Options
 from ticketlab.bench import run_bench, run_conv_bench
 from ticketlab.config import Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, load_dataset

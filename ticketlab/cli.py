@@ -16,7 +16,7 @@ import torch
 
 import ticketlab.api as api
 import ticketlab.sweeps as sweeps
-from ticketlab.analysis.report import ticket_layers
+from ticketlab.analysis.verdicts import ticket_layers
 from ticketlab.bench import format_bench
 from ticketlab.config import PRESETS, Config, display_setting, load_config
 from ticketlab.errors import ConfigError, TicketlabError, install_hint

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from ticketlab.analysis.report import Options, compare
 from ticketlab.analysis.stats import benjamini_hochberg, holm, paired_test, pooled_test, t_quantile
+from ticketlab.analysis.verdicts import Options, compare
 
 
 def test_exact_t_quantiles_for_every_df() -> None:

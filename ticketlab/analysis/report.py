@@ -1,261 +1,27 @@
-"""The run report: does a ticket beat its control, dataset by dataset, with statistics.
-
-For every dataset, optimiser setting and control, the ticket-minus-control difference in
-test accuracy at early stopping is paired by seed (ticket and control of a seed share the
-mask and the data order) at every pruning level (``stats.py``):
-
-- per level: mean, 95% Student-t interval, p-value, the p-value adjusted over the
-  comparison's levels (Holm by default, Benjamini-Hochberg as an option) and a Bonferroni
-  interval that holds for all levels at once;
-- pooled (the headline verdict): each seed's differences averaged over a range of levels
-  (default: every pruned level, rounds 1 and up), then a one-sample t-test over seeds.
-
-The same is reported for sign stability: the share of kept weights whose sign differs from
-the start at the end of training, ticket minus control. Differences are in percentage
-points (pp). With one seed there is no interval and no verdict, and a difference that is
-not significant is reported as inconclusive, with its interval, never as "no difference".
-
-``write_report`` writes ``report.html`` (self-contained: figures embedded as data URIs, no
-network needed) and ``report.md`` into the run directory.
-"""
+"""The run report: the verdicts (``verdicts.py``) with the config, environment, wall times
+and figures, as ``report.html`` (self-contained: figures embedded as data URIs, no network
+needed) and ``report.md`` in the run directory."""
 
 from __future__ import annotations
 
 import base64
 import html
-import math
 import re
-from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ticketlab.analysis.stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
+from ticketlab.analysis.verdicts import (
+    Comparison,
+    Options,
+    compare,
+    format_p,
+    format_pp,
+    ticket_layers,
+)
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
-from ticketlab.errors import TicketlabError
 from ticketlab.store.files import atomic_write_text
 from ticketlab.store.rundir import RunDir
-
-CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
-# Fewest seeds for a verdict, per level and pooled alike. With 2 seeds the standard
-# deviation rests on one degree of freedom: the t test is then only as good as the
-# assumption that the two differences are normal, which two values cannot check, and a
-# pair that agrees by chance gives a tiny interval and a confident verdict. Intervals are
-# still shown.
-MIN_SEEDS = 3
-METRICS = {
-    "es_test_acc": "test accuracy at early stopping",
-    "sign_flip_final": "share of kept weights whose sign flipped by the end of training",
-}
-
-
-@dataclass
-class Options:
-    """How verdicts are drawn; recorded in the report."""
-
-    correction: str = "holm"
-    pool_rounds: tuple[int, int] | None = None  # inclusive; None: every pruned level (>= 1)
-    alpha: float = ALPHA
-
-    def __post_init__(self) -> None:
-        if self.correction not in CORRECTIONS:
-            raise TicketlabError(
-                f"correction {self.correction!r}: choose one of {', '.join(CORRECTIONS)}"
-            )
-
-    def describe(self) -> str:
-        rounds = (
-            "every pruned level (rounds 1 and up)"
-            if self.pool_rounds is None
-            else f"rounds {self.pool_rounds[0]}-{self.pool_rounds[1]}"
-        )
-        return (
-            f"Per-level p-values are {CORRECTION_NAMES[self.correction]}-adjusted over each "
-            f"comparison's levels (alpha {self.alpha:g}); simultaneous intervals are "
-            f"Bonferroni over the same levels. The pooled test averages each seed's "
-            f"differences over {rounds}, then tests the per-seed means (one-sample t over "
-            "seeds)."
-        )
-
-
-@dataclass
-class Row:
-    round: int
-    weights: float
-    ticket: float
-    control: float
-    test: Test  # of the paired differences, ticket minus control
-    p_adj: float | None = None
-    simultaneous: tuple[float, float] | None = None
-
-    @property
-    def diff(self) -> float:
-        return self.test.mean
-
-    @property
-    def ci(self) -> tuple[float, float] | None:
-        return self.test.ci
-
-    def sign(self, alpha: float) -> int:
-        """+1 ticket significantly higher (after correction), -1 lower, 0 neither."""
-        if self.p_adj is None or self.p_adj >= alpha or self.test.n < MIN_SEEDS:
-            return 0
-        return 1 if self.diff > 0 else -1
-
-
-@dataclass
-class Comparison:
-    dataset: str
-    setting: str
-    control: str
-    metric: str
-    rows: list[Row]
-    pooled: Test
-    pooled_rounds: list[int]
-    options: Options
-
-    @property
-    def n_seeds(self) -> int:
-        return max((r.test.n for r in self.rows), default=0)
-
-    def headline(self) -> str:
-        """The pooled verdict, in pp, with its interval and the rounds pooled."""
-        t = self.pooled
-        if not self.pooled_rounds:
-            return "no pooled verdict: no level in the pooled range"
-        span = _span(self.pooled_rounds)
-        if t.ci is None:
-            return f"no verdict: {t.n} seed(s) give no interval ({_pp(t.mean)} pp over {span})"
-        word = "higher" if self.metric == "es_test_acc" else "more"
-        what = f"{_pp(t.mean)} pp over {span}, 95% CI [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
-        if t.n < MIN_SEEDS:
-            return f"no verdict with {t.n} seeds (needs {MIN_SEEDS}): {what}, {_p_is(t.p)}"
-        if t.p is not None and t.p < self.options.alpha:
-            verdict = f"ticket {word if t.mean > 0 else _opposite(word)}"
-            return f"{verdict}: {what}, {_p_is(t.p)}, {t.n} seeds"
-        return f"inconclusive with {t.n} seeds: {what}, {_p_is(t.p)}"
-
-    def levels(self) -> str:
-        """Which levels differ after the correction."""
-        if self.n_seeds < MIN_SEEDS:
-            return f"no per-level verdicts with fewer than {MIN_SEEDS} seeds"
-        name = CORRECTION_NAMES[self.options.correction]
-        parts = []
-        word = "higher" if self.metric == "es_test_acc" else "more"
-        for sign, w in ((1, word), (-1, _opposite(word))):
-            hits = [r for r in self.rows if r.sign(self.options.alpha) == sign]
-            if hits:
-                parts.append(f"ticket {w} at {_levels(hits)} weights remaining")
-        rest = sum(r.sign(self.options.alpha) == 0 for r in self.rows)
-        if rest:
-            parts.append(f"inconclusive at {'the other ' if parts else ''}{rest} level(s)")
-        return f"{name}-adjusted over {len(self.rows)} levels: " + "; ".join(parts)
-
-    def verdict(self) -> str:
-        return f"{self.headline()}. {self.levels()}"
-
-
-def _opposite(word: str) -> str:
-    return {"higher": "lower", "more": "fewer"}[word]
-
-
-def _span(rounds: list[int]) -> str:
-    return f"rounds {rounds[0]}-{rounds[-1]}" if len(rounds) > 1 else f"round {rounds[0]}"
-
-
-def _pp(x: float) -> str:
-    return "n/a" if math.isnan(x) else f"{x * 100:+.2f}"
-
-
-def _p(p: float | None) -> str:
-    if p is None:
-        return "n/a"
-    return f"{p:.2g}" if p >= 1e-4 else "<1e-4"
-
-
-def _p_is(p: float | None) -> str:
-    text = _p(p)
-    return f"p{text}" if text.startswith("<") else f"p={text}"
-
-
-def _levels(rows: list[Row]) -> str:
-    return ", ".join(f"{r.weights * 100:.3g}%" for r in rows)
-
-
-def compare(
-    rows: list[dict[str, Any]], metric: str = "es_test_acc", options: Options | None = None
-) -> list[Comparison]:
-    """Paired ticket-vs-control comparisons of ``metric`` for every dataset, setting and
-    control (records without the metric, e.g. from before it existed, are left out)."""
-    options = options or Options()
-    ticket: dict[tuple, dict[int, float]] = defaultdict(dict)
-    control: dict[tuple, dict[int, float]] = defaultdict(dict)
-    weights: dict[tuple, float] = {}
-    for r in rows:
-        if r.get(metric) is None:
-            continue
-        k = (r["dataset"], r["setting"], r["round"])
-        if r["kind"] == "ticket":
-            ticket[k][r["seed"]] = r[metric]
-            weights[k] = r["weights_remaining"]
-        else:
-            control[(*k, r["control"])][r["seed"]] = r[metric]
-    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
-    diffs: dict[tuple[str, str, str], dict[int, dict[int, float]]] = defaultdict(dict)
-    for (ds, setting, rnd, ctrl), by_seed in sorted(control.items()):
-        t = ticket.get((ds, setting, rnd), {})
-        seeds = sorted(set(t) & set(by_seed))
-        if not seeds:
-            continue
-        d = {s: t[s] - by_seed[s] for s in seeds}
-        diffs[(ds, setting, ctrl)][rnd] = d
-        groups[(ds, setting, ctrl)].append(
-            Row(
-                rnd,
-                weights[(ds, setting, rnd)],
-                sum(t[s] for s in seeds) / len(seeds),
-                sum(by_seed[s] for s in seeds) / len(seeds),
-                paired_test(list(d.values()), options.alpha),
-            )
-        )
-    out = []
-    for key, rs in groups.items():
-        rs.sort(key=lambda r: r.round)
-        tested = [(row, row.test.p) for row in rs if row.test.p is not None]
-        if tested:
-            adjusted = adjust([p for _, p in tested], options.correction)
-            for (row, _), p_adj in zip(tested, adjusted, strict=True):
-                row.p_adj = p_adj
-                row.simultaneous = row.test.interval(1 - options.alpha / len(tested))
-        lo, hi = options.pool_rounds or (1, max(r.round for r in rs))
-        pooled, used, _ = pooled_test(
-            diffs[key], [r.round for r in rs if lo <= r.round <= hi], options.alpha
-        )
-        out.append(Comparison(*key, metric, rs, pooled, used, options))
-    return out
-
-
-def ticket_layers(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[str, str]]:
-    """Per (dataset, setting, round), the ticket's weights remaining per layer (%) and its
-    units without inputs per layer (the most over seeds), for the layers that have any:
-    where a layer has collapsed."""
-    layers: dict[tuple[str, str, int], dict[str, float]] = {}
-    cut: dict[tuple[str, str, int], dict[str, int]] = defaultdict(dict)
-    for r in rows:
-        if r["kind"] != "ticket":
-            continue
-        k = (r["dataset"], r["setting"], r["round"])
-        layers[k] = r["weights_remaining_per_layer"]
-        for name, n in (r.get("units_without_inputs") or {}).items():
-            cut[k][name] = max(n, cut[k].get(name, 0))
-    return {
-        k: (
-            " / ".join(f"{v * 100:.2f}" for v in per_layer.values()),
-            ", ".join(f"{name} {n}" for name, n in cut[k].items() if n),
-        )
-        for k, per_layer in layers.items()
-    }
 
 
 def _pct(x: float) -> str:
@@ -299,11 +65,11 @@ def _table_rows(
                 f"{r.weights * 100:.2f}%",
                 _pct(r.ticket),
                 _pct(r.control),
-                _pp(r.diff),
+                format_pp(r.diff),
                 _interval(r.ci),
                 _interval(r.simultaneous),
-                _p(r.test.p),
-                _p(r.p_adj),
+                format_p(r.test.p),
+                format_p(r.p_adj),
                 word,
                 _pct(f.ticket) if f else "n/a",
                 _pct(f.control) if f else "n/a",

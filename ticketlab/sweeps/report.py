@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ticketlab.analysis.figures import level_axis, slug
-from ticketlab.analysis.report import Options, compare
+from ticketlab.analysis.verdicts import Options, compare
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
 from ticketlab.store.files import atomic_write, atomic_write_text, csv_text
