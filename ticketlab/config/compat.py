@@ -66,6 +66,7 @@ def identity(config: Config) -> dict[str, Any]:
     d = config.to_dict()
     d.pop("name")
     d.pop("protocol")
+    d["experiment"].pop("save_weights")  # what is kept, not what is computed
     unused = {
         ("data", "subset_sampling"): config.data.train_subset is None
         and config.data.test_subset is None,

@@ -360,7 +360,20 @@ class ExperimentConfig:
         ),
     )
 
+    save_weights: bool = _key(
+        default=False,
+        doc=(
+            "also save every training's final weights (safetensors under `weights/`), for "
+            "analyses of trained weights; does not change any number, so not part of the "
+            "identity hash"
+        ),
+    )
+
     def validate(self) -> None:
+        if not isinstance(self.save_weights, bool):
+            raise ConfigError(
+                f"experiment.save_weights must be true or false, got {self.save_weights!r}"
+            )
         _choice("experiment.data_order", self.data_order, DATA_ORDERS)
         for i, c in enumerate(self.controls):
             _choice(f"experiment.controls[{i}]", c, CONTROLS)

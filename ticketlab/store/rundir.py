@@ -31,6 +31,7 @@ import datetime as dt
 import fcntl
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ from safetensors.torch import load_file, save_file
 
 from ticketlab.config import Config, from_dict, with_protocol
 from ticketlab.errors import RunLocked, TicketlabError, WriteError
-from ticketlab.experiments.lottery import TrainingRecord, plan
+from ticketlab.experiments.lottery import TrainingKey, TrainingRecord, plan
 from ticketlab.experiments.records import EVAL_FIELDS, FIELDS, PER_LAYER
 from ticketlab.store.database import connect
 from ticketlab.store.files import (
@@ -246,6 +247,9 @@ class RunDir:
     def record(self, records: list[TrainingRecord]) -> None:
         """Record finished trainings in one transaction (all rows or none); a failed write
         (disk full) is a ``WriteError`` and leaves the database as it was."""
+        if self.config.experiment.save_weights:  # before the records that announce them
+            for rec in records:
+                self.save_tensors(weights_name(rec.key), rec.result.weights)
         try:
             self._record(records)
         except sqlite3.OperationalError as e:
@@ -444,6 +448,13 @@ class RunDir:
                 if folder and Path(folder).is_dir():
                     return Path(folder)
         return None
+
+
+def weights_name(key: TrainingKey) -> str:
+    """Where a training's final weights go (``experiment.save_weights``), by its key."""
+    who = key.kind if key.control is None else key.control
+    setting = re.sub(r"[^A-Za-z0-9.]+", "-", key.setting).strip("-")
+    return f"weights/seed{key.seed}/round{key.round:02d}-{key.dataset}-{setting}-{who}"
 
 
 def _settings(cfg: Config) -> dict[str, dict[str, Any]]:
