@@ -124,7 +124,7 @@ def structured_masks(n: int) -> list[dict[str, torch.Tensor]]:
 def test_compaction_and_sparse_kernels_give_the_same_training(
     mnist_small: Dataset, optimizer: str, sparse_below: tuple[float, float]
 ) -> None:
-    from ticketlab.models.mlp import stack
+    from ticketlab.models.params import stack
     from ticketlab.train.compaction import plan_compaction
 
     ms = [

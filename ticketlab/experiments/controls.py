@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from ticketlab.models.mlp import Params
+from ticketlab.models.params import Params
 from ticketlab.pruning.magnitude import Mask, random_mask_like
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import torch
 
@@ -37,7 +37,8 @@ from ticketlab.data.datasets import Dataset
 from ticketlab.errors import ConfigError, TicketlabError, warn
 from ticketlab.experiments.controls import make_control
 from ticketlab.experiments.records import FIELDS
-from ticketlab.models.mlp import MLPSpec, Params
+from ticketlab.models.mlp import MLPSpec
+from ticketlab.models.params import Params
 from ticketlab.models.registry import architecture
 from ticketlab.pruning.magnitude import (
     THIN,
@@ -79,6 +80,14 @@ class TrainingKey:
     def id(self) -> str:
         who = self.kind if self.control is None else f"{self.kind}-{self.control}"
         return f"r{self.round:02d}/seed{self.seed}/{self.dataset}/{self.setting}/{who}"
+
+
+class TicketStart(NamedTuple):
+    """A round's ticket before training: its starting weights (the original init, or the
+    rewind point with late resetting) and the seed they were drawn from."""
+
+    weights: Params
+    init_seed: int
 
 
 @dataclass
@@ -354,7 +363,7 @@ class Experiment:
             )
         return {k: v.bool() for k, v in mask.items()}
 
-    def _ticket_init(self, seed: int, r: int) -> tuple[Params, int]:
+    def _ticket_init(self, seed: int, r: int) -> TicketStart:
         init_seed = derive_seed(seed, "init")
         if r > 0 and self.cfg.experiment.rewind_step > 0:
             rewound = self.base.load_tensors(f"inits/seed{seed}/rewind")
@@ -363,11 +372,11 @@ class Experiment:
                     f"seed {seed}: the rewind weights saved by round 0 are missing; the run is "
                     "damaged (re-run into a new --out)"
                 )
-            return rewound, init_seed
+            return TicketStart(rewound, init_seed)
         params = self.spec.init(self.cfg.model.init, init_seed, self.cfg.model.bn_init)
         if r == 0 and self.source is None:  # round 0 is planned before any other of the seed
             self.state.save_tensors(f"inits/seed{seed}/ticket", params)
-        return params, init_seed
+        return TicketStart(params, init_seed)
 
     def _plan_round(self, r: int, done: set[str]) -> list[_Planned]:
         """The round's unfinished trainings. A control's init and mask are shared across
@@ -384,14 +393,16 @@ class Experiment:
             controls: dict[str, tuple[Params, Mask, int]] = {}
             for c in sorted({k.control for k, _ in keys if k.control is not None}):
                 if c == "random_mask":  # the ticket's init; its mask keeps its old seed
-                    init, cmask = make_control(c, ticket[0], mask, None, derive_seed(seed, r, c))
+                    init, cmask = make_control(
+                        c, ticket.weights, mask, None, derive_seed(seed, r, c)
+                    )
                     self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-{c}", cmask)
-                    controls[c] = (init, cmask, ticket[1])
+                    controls[c] = (init, cmask, ticket.init_seed)
                     continue
                 init_seed = derive_seed(seed, r, c)
                 fresh = self.spec.init(self.cfg.model.init, init_seed, self.cfg.model.bn_init)
                 draw = derive_seed(seed, r, c, "draw")
-                init, cmask = make_control(c, ticket[0], mask, fresh, draw)
+                init, cmask = make_control(c, ticket.weights, mask, fresh, draw)
                 self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-{c}", init)
                 controls[c] = (init, cmask, init_seed)
             for key, train in keys:
@@ -402,8 +413,8 @@ class Experiment:
                         if r == 0 and key.dataset == self.cfg.data.dataset
                         else None
                     )
-                    member = Member(ticket[0], mask, data, order_seed, capture)
-                    init_seed = ticket[1]
+                    member = Member(ticket.weights, mask, data, order_seed, capture)
+                    init_seed = ticket.init_seed
                 else:
                     init, cmask, init_seed = controls[key.control]
                     member = Member(init, cmask, data, order_seed)

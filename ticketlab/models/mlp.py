@@ -15,8 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ticketlab.config import ModelConfig
-
-Params = dict[str, torch.Tensor]
+from ticketlab.models.params import Params
 
 
 @dataclass(frozen=True)
@@ -87,15 +86,6 @@ def init_params(spec: MLPSpec, scheme: str, seed: int) -> Params:
         params[f"fc{i + 1}.weight"] = w
         params[f"fc{i + 1}.bias"] = b
     return params
-
-
-def stack(members: list[Params]) -> Params:
-    return {k: torch.stack([m[k] for m in members]) for k in members[0]}
-
-
-def unstack(cohort: Params) -> list[Params]:
-    n = next(iter(cohort.values())).shape[0]
-    return [{k: v[i].clone() for k, v in cohort.items()} for i in range(n)]
 
 
 def forward(params: Params, x: torch.Tensor, n_layers: int) -> torch.Tensor:

@@ -27,7 +27,8 @@ from torch import nn
 from ticketlab.config import ModelConfig
 from ticketlab.errors import ConfigError
 from ticketlab.models.conv import conv_n, lenet5
-from ticketlab.models.mlp import MLPSpec, Params
+from ticketlab.models.mlp import MLPSpec
+from ticketlab.models.params import Params
 from ticketlab.models.resnet import ResNet
 from ticketlab.models.vgg import VGG
 

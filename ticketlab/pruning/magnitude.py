@@ -16,7 +16,7 @@ import torch
 
 from ticketlab.config import PruneConfig
 from ticketlab.errors import ConfigError
-from ticketlab.models.mlp import Params
+from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture
 
 Mask = dict[str, torch.Tensor]

@@ -15,7 +15,7 @@ from itertools import pairwise
 
 import torch
 
-from ticketlab.models.mlp import Params
+from ticketlab.models.params import Params
 
 
 @dataclass

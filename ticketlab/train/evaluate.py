@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from ticketlab.data.datasets import Dataset
-from ticketlab.models.mlp import MLPSpec, Params, forward
+from ticketlab.models.mlp import MLPSpec, forward
+from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture
 
 CHUNK = 4096

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from ticketlab.data.datasets import Dataset
-from ticketlab.models.mlp import Params
+from ticketlab.models.params import Params
 from ticketlab.pruning.magnitude import Mask
 
 EVAL_CHUNK = 4096

@@ -18,7 +18,8 @@ import torch
 
 from ticketlab.config import TrainConfig
 from ticketlab.device import sparse_eval_threshold, sparse_threshold
-from ticketlab.models.mlp import MLPSpec, Params, stack, unstack
+from ticketlab.models.mlp import MLPSpec
+from ticketlab.models.params import Params, stack, unstack
 from ticketlab.train import optim
 from ticketlab.train.compaction import plan_compaction
 from ticketlab.train.members import (

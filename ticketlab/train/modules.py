@@ -25,7 +25,7 @@ from torch.func import functional_call, vmap
 
 from ticketlab.config import TrainConfig
 from ticketlab.device import batching as members_batching
-from ticketlab.models.mlp import Params, stack, unstack
+from ticketlab.models.params import Params, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
 from ticketlab.train.members import (
