@@ -235,7 +235,7 @@ def test_a_changed_module_is_not_resumed_into_an_old_run(
 
 
 def test_the_api_takes_a_factory_and_records_its_import_path(tmp_path: Path) -> None:
-    from .tinynets import bn_conv as factory
+    from tests.tinynets import bn_conv as factory
 
     cfg = ticketlab.load_config(preset_name="seed", overrides=[*TINY[1::2], "prune.rounds=1"])
     cfg.train.epochs = 1

@@ -1,6 +1,7 @@
 """The wheel installs into a fresh environment and its command works there; it holds the
 package only (no tests, results or data)."""
 
+import os
 import subprocess
 import sys
 import sysconfig
@@ -63,7 +64,9 @@ def test_the_wheel_installs_and_runs_in_a_fresh_environment(tmp_path: Path) -> N
         ],
         check=True,
     )
-    run = dict(cwd=tmp_path, capture_output=True, text=True)
+    # Nothing of the checkout on the path: ticketlab must come from the installed wheel.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = dict(cwd=tmp_path, capture_output=True, text=True, env=env)
     where = subprocess.run([python, "-c", "import ticketlab; print(ticketlab.__file__)"], **run)
     assert where.stdout.startswith(site), where.stdout + where.stderr
     version = subprocess.run([env / "bin" / "ticketlab", "--version"], **run)
