@@ -1,6 +1,6 @@
 """ticketlab: Lottery Ticket Hypothesis experiments, fast and reproducible."""
 
-from ticketlab.api import list_runs, plot, resume, run
+from ticketlab.api import list_runs, plot, resume, run, verify
 from ticketlab.config import Config, load_config, preset
 from ticketlab.errors import TicketlabError
 from ticketlab.store.rundir import RunDir
@@ -17,4 +17,5 @@ __all__ = [
     "preset",
     "resume",
     "run",
+    "verify",
 ]

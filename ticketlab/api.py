@@ -9,6 +9,7 @@ ticketlab.plot(run.path)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -29,13 +30,24 @@ from ticketlab.bench import run_bench, run_conv_bench
 from ticketlab.config import Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, load_dataset
 from ticketlab.data.paths import data_roots
-from ticketlab.errors import TicketlabError
-from ticketlab.experiments.lottery import Experiment, RoundProgress, all_rounds, plan
-from ticketlab.models.registry import import_path
+from ticketlab.errors import DamagedFile, TicketlabError
+from ticketlab.experiments.lottery import (
+    Experiment,
+    RoundProgress,
+    TicketStart,
+    all_rounds,
+    control_file,
+    control_start,
+    plan,
+    ticket_start,
+)
+from ticketlab.models.registry import architecture, import_path
 from ticketlab.progress import ProgressBar
+from ticketlab.pruning.magnitude import full_mask
 from ticketlab.store.environment import environment
 from ticketlab.store.files import atomic_write_text, sweep_stale
 from ticketlab.store.rundir import FIGURES_INDEX, RunDir
+from ticketlab.store.verify import Finding, check, expected_tensors, rebuild_database
 from ticketlab.tracking import Tracker
 
 RUNS_ROOT = Path("runs")
@@ -120,6 +132,7 @@ def _train(
 ) -> bool:
     with run_dir.lock():
         run_dir.save_seeds()
+        run_dir.sync()
         cfg = run_dir.config
         if run_dir.status()["status"] == "complete":
             return False
@@ -382,6 +395,80 @@ def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:
     return rd.export(dest)
 
 
+def verify(
+    run_path: str | Path, repair: bool = False, data_dir: str | Path | None = None
+) -> list[Finding]:
+    """Check every file of the run in ``run_path`` and of its branches against its checksum
+    and the records (``store.verify``): what is intact, unchecked, missing, damaged or
+    rebuildable. With ``repair``, under the run's lock, rebuild what can be rebuilt without
+    training (the database from the journal, initial weights and random masks from the
+    seeds, figures, reports and exports from the records), then check again. ``data_dir``:
+    where the main dataset is (its shape rebuilds the initial weights; default: where the
+    run found it)."""
+    findings, rd = check(run_path)
+    if not repair or rd is None or not any(f.bad for f in findings):
+        return findings
+    run_dirs = [rd, *rd.branches()]
+    with contextlib.ExitStack() as locks:
+        for d in run_dirs:
+            locks.enter_context(d.lock())
+        bad = {f.path for f in findings if f.state == "rebuildable"}
+        for d in run_dirs:
+            if d.checksums.path in bad:
+                d.checksums.rewrite()
+            if d.path / "metrics.sqlite" in bad:
+                rebuild_database(d)
+            names = [n for n in expected_tensors(d) if d.path / f"{n}.safetensors" in bad]
+            if names:
+                _rebuild_tensors(d, names, data_dir)
+    main = Path(run_path)
+    if (main / "report.html").exists():
+        report(main)  # the figures too
+    elif (main / "figures").exists():
+        plot(main)
+    if (main / "export").exists():
+        export(main)
+    return check(run_path)[0]
+
+
+def _rebuild_tensors(rd: RunDir, names: list[str], data_dir: str | Path | None) -> None:
+    """Draw the ticket's initial weights and the controls' files of ``names`` again from
+    the seeds, exactly as the run drew them (``experiments.lottery``)."""
+    cfg = rd.config
+    base = rd.base or rd
+    data = load_dataset(
+        cfg.data,
+        data_dir if data_dir is not None else rd.recorded_data_dir(),
+        name=cfg.data.dataset,
+        maxgroup_cfg=cfg.maxgroup,
+    )
+    spec = architecture(cfg.model, data.shape, data.num_classes)
+    for name in names:
+        _, seed_part, file = name.split("/")
+        seed = int(seed_part.removeprefix("seed"))
+        if file == "ticket":
+            rd.save_tensors(name, ticket_start(spec, cfg, seed).weights)
+            continue
+        rnd, control = file.removeprefix("round").split("-", 1)
+        r = int(rnd)
+        ticket = ticket_start(spec, cfg, seed)
+        if r > 0 and cfg.experiment.rewind_step > 0:
+            rewound = base.load_tensors(f"inits/seed{seed}/rewind")
+            if rewound is None:
+                continue  # the rewind weights are gone: verify says so
+            ticket = TicketStart(rewound, ticket.init_seed)
+        if r == 0:
+            mask = full_mask(spec, cfg.prune)
+        else:
+            saved = base.load_tensors(f"masks/seed{seed}/round{r:02d}")
+            if saved is None:
+                continue  # the round's mask is gone: verify says so
+            mask = {k: v.bool() for k, v in saved.items()}
+        init, cmask, _ = control_start(spec, cfg, control, ticket, mask, seed, r)
+        assert name == control_file(seed, r, control)
+        rd.save_tensors(name, cmask if control == "random_mask" else init)
+
+
 CROSSOVER_DENSITIES = [0.5, 0.3, 0.2, 0.15, 0.1, 0.05, 0.02, 0.01]
 
 
@@ -427,18 +514,21 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
     for p in sorted(root.iterdir()):
         if not (p / "config.yaml").is_file():
             continue
-        rd = RunDir.open(p)
-        branches = [{"name": b.path.name, **_live(b)} for b in rd.branches()]
-        out.append(
-            {
-                "path": str(p),
-                "name": rd.config.name,
-                **_live(rd),
-                **headline(rd),
-                "branches": branches,
-            }
-        )
-        rd.close()
+        try:
+            rd = RunDir.open(p)
+            branches = [{"name": b.path.name, **_live(b)} for b in rd.branches()]
+            out.append(
+                {
+                    "path": str(p),
+                    "name": rd.config.name,
+                    **_live(rd),
+                    **headline(rd),
+                    "branches": branches,
+                }
+            )
+            rd.close()
+        except DamagedFile as e:  # listed as damaged, the others still listed
+            out.append({"path": str(p), "status": "damaged", "damage": str(e.path)})
     return out
 
 

@@ -232,6 +232,27 @@ def cmd_sweep_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    findings = api.verify(args.run_dir, repair=args.repair, data_dir=args.data_dir)
+    root = Path(args.run_dir)
+    for f in findings:
+        if f.state == "ok" and not args.all:
+            continue
+        where = f.path.relative_to(root) if f.path.is_relative_to(root) else f.path
+        print(f"{f.state:<12} {str(where) or '.'}{': ' + f.detail if f.detail else ''}")
+    counts: dict[str, int] = defaultdict(int)
+    for f in findings:
+        counts[f.state] += 1
+    print(", ".join(f"{n} {state}" for state, n in sorted(counts.items())), file=sys.stderr)
+    if any(f.state == "running" for f in findings):
+        return 0
+    if any(f.bad for f in findings):
+        hint = "" if args.repair else "; `--repair` rebuilds what is marked rebuildable"
+        print(f"ticketlab: {root} has damaged or missing files{hint}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_ls(args: argparse.Namespace) -> int:
     runs = api.list_runs(args.root)
     if not runs:
@@ -240,6 +261,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
     print(f"{'run':<40} {'status':<34} {'dense':>7} {'sparsest ticket':>27}")
     for r in runs:
         status = r["status"]
+        if status == "damaged":
+            damage = f"damaged: {r['damage']} (`ticketlab verify {r['path']}`)"
+            print(f"{Path(r['path']).name:<40} {damage}")
+            continue
         if status in ("interrupted", "running"):
             status = f"{status} at round {r['next_round']}"
         if r.get("eta_s") is not None:
@@ -268,9 +293,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(json.dumps(row))
         return 0
     st = rd.live_status()
+    meta = rd.meta()  # read before printing: a damaged file is one line, nothing else
     print(f"run: {rd.path}  config: {rd.config.name}  seeds: {rd.config.seeds}")
     print(f"status: {st['status']} ({st['trainings_done']}/{st['trainings_total']} trainings)")
-    meta = rd.meta()
     if meta["invocations"]:
         print(_wall_time(rd, meta["invocations"], st["status"] == "running"))
         if st["status"] == "running":
@@ -575,6 +600,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("sweep_dir", help="a sweep directory")
     q.set_defaults(func=cmd_sweep_report)
+    p = sub.add_parser(
+        "verify",
+        help="check every file of a run against its checksums and records",
+        description="Check every file of RUN_DIR and its branches: intact, unchecked "
+        "(written before checksums), missing, damaged, or rebuildable. --repair rebuilds, "
+        "under the run's lock and without training, the database from the records journal, "
+        "initial weights and random masks from the seeds, and figures, reports and exports "
+        "from the records. Exits 1 while anything is damaged or missing.",
+    )
+    p.add_argument("run_dir", help="a run directory")
+    p.add_argument("--repair", action="store_true", help="rebuild what can be rebuilt")
+    p.add_argument("--all", action="store_true", help="list intact files too")
+    p.add_argument(
+        "--data-dir",
+        help="the folder holding the main dataset, whose shape rebuilding initial weights "
+        "needs (default: the folder the run was given, else $TICKETLAB_DATA and the cache)",
+    )
+    p.set_defaults(func=cmd_verify)
     p = sub.add_parser(
         "ls",
         help="list runs and their status",

@@ -62,3 +62,20 @@ def warn(message: str) -> None:
     ):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, TicketlabWarning, stacklevel=level)
+
+
+class DamagedFile(TicketlabError):
+    """A file of a run directory that cannot be read, or does not match its checksum."""
+
+    def __init__(self, path: object, what: str, remedy: str | None = None) -> None:
+        self.path = path
+        self.what = what
+        super().__init__(
+            f"{path} is damaged: {what}. "
+            + (
+                remedy
+                or "Restore it from a copy, or start the run over in a new directory "
+                "(`ticketlab verify RUN_DIR` checks every file of a run and says what "
+                "`--repair` can rebuild)"
+            )
+        )

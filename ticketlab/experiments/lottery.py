@@ -39,7 +39,7 @@ from ticketlab.experiments.controls import make_control
 from ticketlab.experiments.records import FIELDS
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.params import Params
-from ticketlab.models.registry import architecture
+from ticketlab.models.registry import Architecture, architecture
 from ticketlab.pruning.magnitude import (
     THIN,
     Mask,
@@ -88,6 +88,43 @@ class TicketStart(NamedTuple):
 
     weights: Params
     init_seed: int
+
+
+def ticket_start(spec: Architecture, cfg: Config, seed: int) -> TicketStart:
+    """A seed's original initial weights (``inits/seed{S}/ticket``), drawn from its seed."""
+    init_seed = derive_seed(seed, "init")
+    return TicketStart(spec.init(cfg.model.init, init_seed, cfg.model.bn_init), init_seed)
+
+
+def control_file(seed: int, r: int, control: str) -> str:
+    """Where a control's own tensors go: ``random_mask`` its mask (its weights are the
+    ticket's), every other control its initial weights (its mask is the ticket's)."""
+    if control == "random_mask":
+        return f"masks/seed{seed}/round{r:02d}-{control}"
+    return f"inits/seed{seed}/round{r:02d}-{control}"
+
+
+def control_start(
+    spec: Architecture,
+    cfg: Config,
+    control: str,
+    ticket: TicketStart,
+    mask: Mask,
+    seed: int,
+    r: int,
+) -> tuple[Params, Mask, int]:
+    """A control's initial weights, mask and init seed at round ``r``, from the ticket's
+    start, its mask and seeds derived from (seed, round, control): the same every time, so
+    ``verify --repair`` rebuilds the saved ones bit for bit."""
+    if control == "random_mask":  # the ticket's init; its mask keeps its old seed
+        draw = derive_seed(seed, r, control)
+        init, cmask = make_control(control, ticket.weights, mask, None, draw)
+        return init, cmask, ticket.init_seed
+    init_seed = derive_seed(seed, r, control)
+    fresh = spec.init(cfg.model.init, init_seed, cfg.model.bn_init)
+    draw = derive_seed(seed, r, control, "draw")
+    init, cmask = make_control(control, ticket.weights, mask, fresh, draw)
+    return init, cmask, init_seed
 
 
 @dataclass
@@ -373,10 +410,10 @@ class Experiment:
                     "damaged (re-run into a new --out)"
                 )
             return TicketStart(rewound, init_seed)
-        params = self.spec.init(self.cfg.model.init, init_seed, self.cfg.model.bn_init)
+        start = ticket_start(self.spec, self.cfg, seed)
         if r == 0 and self.source is None:  # round 0 is planned before any other of the seed
-            self.state.save_tensors(f"inits/seed{seed}/ticket", params)
-        return TicketStart(params, init_seed)
+            self.state.save_tensors(f"inits/seed{seed}/ticket", start.weights)
+        return start
 
     def _plan_round(self, r: int, done: set[str]) -> list[_Planned]:
         """The round's unfinished trainings. A control's init and mask are shared across
@@ -392,18 +429,11 @@ class Experiment:
             ticket = self._ticket_init(seed, r)
             controls: dict[str, tuple[Params, Mask, int]] = {}
             for c in sorted({k.control for k, _ in keys if k.control is not None}):
-                if c == "random_mask":  # the ticket's init; its mask keeps its old seed
-                    init, cmask = make_control(
-                        c, ticket.weights, mask, None, derive_seed(seed, r, c)
-                    )
-                    self.state.save_tensors(f"masks/seed{seed}/round{r:02d}-{c}", cmask)
-                    controls[c] = (init, cmask, ticket.init_seed)
-                    continue
-                init_seed = derive_seed(seed, r, c)
-                fresh = self.spec.init(self.cfg.model.init, init_seed, self.cfg.model.bn_init)
-                draw = derive_seed(seed, r, c, "draw")
-                init, cmask = make_control(c, ticket.weights, mask, fresh, draw)
-                self.state.save_tensors(f"inits/seed{seed}/round{r:02d}-{c}", init)
+                init, cmask, init_seed = control_start(
+                    self.spec, self.cfg, c, ticket, mask, seed, r
+                )
+                saved = cmask if c == "random_mask" else init  # the other part is the ticket's
+                self.state.save_tensors(control_file(seed, r, c), saved)
                 controls[c] = (init, cmask, init_seed)
             for key, train in keys:
                 data = self.datasets[key.dataset]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 
-from ticketlab.errors import WriteError
+from ticketlab.errors import WriteError, warn
 
 
 def _umask() -> int:
@@ -83,9 +83,21 @@ class FileCheckpoint:
         self.path = path
 
     def load(self) -> dict[str, Any] | None:
+        """The saved state, or None: none saved, or one that cannot be read (a warning; the
+        cohort then trains from its start, which gives the same numbers)."""
         if not self.path.is_file():
             return None
-        return torch.load(self.path, weights_only=True)
+        try:
+            state = torch.load(self.path, weights_only=True)
+            assert isinstance(state, dict)
+            return state
+        except Exception as e:  # any unreadable file: torch raises many kinds
+            warn(
+                f"checkpoint {self.path} is damaged ({type(e).__name__}); its cohort trains "
+                "again from the start"
+            )
+            self.path.unlink(missing_ok=True)
+            return None
 
     def save(self, state: dict[str, Any]) -> None:
         atomic_write(self.path, lambda tmp: torch.save(state, tmp))

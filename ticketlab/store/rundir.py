@@ -39,20 +39,21 @@ from typing import Any
 
 import torch
 import yaml
-from safetensors.torch import load_file, save_file
 
 from ticketlab.config import Config, from_dict, with_protocol
-from ticketlab.errors import RunLocked, TicketlabError, WriteError
+from ticketlab.errors import DamagedFile, RunLocked, TicketlabError, WriteError, warn
 from ticketlab.experiments.lottery import TrainingKey, TrainingRecord, plan
 from ticketlab.experiments.records import EVAL_FIELDS, FIELDS, PER_LAYER
+from ticketlab.store import journal
 from ticketlab.store.database import connect
 from ticketlab.store.files import (
     FileCheckpoint,
-    atomic_write,
     atomic_write_text,
     csv_text,
     sweep_stale,
 )
+from ticketlab.store.integrity import CHECKSUMS, Checksums, load_tensors, save_tensors
+from ticketlab.store.journal import JOURNAL
 
 BRANCH_FILE = "branch.json"
 FIGURES_INDEX = "figures.json"
@@ -71,11 +72,11 @@ class RunDir:
         # A branch (``branch.json``): the rounds it trains and the base run it builds on.
         self.rounds: list[int] | None = None
         self.base: RunDir | None = None
-        branch = path / BRANCH_FILE
-        if branch.is_file():
-            info = json.loads(branch.read_text())
+        self.checksums = Checksums(path)
+        if (path / BRANCH_FILE).is_file():
+            info = _json(path / BRANCH_FILE, self.checksums.read_text(BRANCH_FILE), dict)
             self.rounds = info["rounds"]
-            self.base = RunDir.open(path / info["base"])
+            self.base = RunDir.open(os.path.normpath(path / info["base"]))
 
     @property
     def skip(self) -> frozenset[str]:
@@ -113,12 +114,12 @@ class RunDir:
             )
         if not cfg_file.is_file():
             raise TicketlabError(f"{path} is not a ticketlab run directory (no config.yaml)")
+        text = Checksums(path).read_text("config.yaml")
         try:
-            raw = with_protocol(yaml.safe_load(cfg_file.read_text()))
-            cfg = from_dict(raw, where=str(cfg_file))
+            raw = with_protocol(yaml.safe_load(text))
         except yaml.YAMLError as e:
-            raise TicketlabError(f"{cfg_file} is not valid YAML: {e}") from None
-        return cls(path, cfg)
+            raise DamagedFile(cfg_file, f"it is not valid YAML ({e})") from None
+        return cls(path, from_dict(raw, where=str(cfg_file)))
 
     @classmethod
     def create(cls, path: str | Path, config: Config) -> RunDir:
@@ -137,7 +138,7 @@ class RunDir:
                     # Refused before its first training (a bad model name, missing data,
                     # no GPU): the corrected command takes the directory over.
                     with existing.lock():
-                        atomic_write_text(path / "config.yaml", new.to_yaml())
+                        existing.checksums.write_text("config.yaml", new.to_yaml())
                     return cls(path, new)
                 diff = _diff(old.to_dict(), new.to_dict())
                 hint = ""
@@ -157,7 +158,7 @@ class RunDir:
             return cls(path, old, added)
         if path.is_dir():
             sweep_stale(path)  # a first run killed while writing its config.yaml
-        if path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and any(p.name != CHECKSUMS for p in path.iterdir()):
             raise TicketlabError(
                 f"{path} exists, is not empty and holds no ticketlab run (no config.yaml); "
                 "choose a new or empty directory for --out"
@@ -169,12 +170,14 @@ class RunDir:
             probe.unlink()
         except OSError as e:
             raise TicketlabError(f"run directory {path} is not writable: {e}") from None
-        atomic_write_text(path / "config.yaml", config.to_yaml())
+        Checksums(path).write_text("config.yaml", config.to_yaml())
         return cls(path, config)
 
     def never_started(self) -> bool:
         """Nothing trained or written yet: no record, tensor or branch, only the config and
         the invocations that were refused before their first training."""
+        if not (self.path / "run.json").is_file():  # never invoked: made by other means
+            return False
         if (self.path / "branches").exists() or next(self.path.rglob("*.safetensors"), None):
             return False
         if not (self.path / "metrics.sqlite").exists():
@@ -187,7 +190,7 @@ class RunDir:
         """Record the seeds ``create`` was asked to add (under the lock): the existing
         seeds' records stay as they are, and the run trains only the new seeds."""
         if self.new_seeds:
-            atomic_write_text(self.path / "config.yaml", self.config.to_yaml())
+            self.checksums.write_text("config.yaml", self.config.to_yaml())
             self.new_seeds = []
 
     # -- locking -------------------------------------------------------------------------
@@ -231,7 +234,17 @@ class RunDir:
     @property
     def db(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = connect(self.path / "metrics.sqlite")
+            path = self.path / "metrics.sqlite"
+            try:
+                self._db = connect(path)
+            except sqlite3.DatabaseError as e:
+                remedy = (
+                    f"The records journal holds every record: `ticketlab verify --repair "
+                    f"{self.path}` rebuilds the database from it"
+                    if (self.path / JOURNAL).is_file()
+                    else None
+                )
+                raise DamagedFile(path, f"it is not a readable database ({e})", remedy) from None
         return self._db
 
     def close(self) -> None:
@@ -256,36 +269,54 @@ class RunDir:
             raise WriteError(self.path / "metrics.sqlite", e) from None
 
     def _record(self, records: list[TrainingRecord]) -> None:
+        """Append the cohort's rows to the journal and make them durable, then commit the
+        same rows to the database: a crash between the two loses nothing (``sync``)."""
         now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        rows = []
+        for rec in records:
+            s = rec.summary() | {"finished_at": now}
+            for f in PER_LAYER:
+                s[f] = json.dumps(s[f])
+            evals = [
+                [
+                    e.step,
+                    e.val_loss,
+                    e.val_acc,
+                    e.test_loss,
+                    e.test_acc,
+                    e.sign_flip,
+                    json.dumps(e.sign_flips),
+                ]
+                for e in rec.result.evals
+            ]
+            rows.append({"id": rec.key.id, "training": s, "evals": evals})
+        try:
+            journal.append(self.path / JOURNAL, rows)
+        except OSError as e:
+            raise WriteError(self.path / JOURNAL, e) from None
         with self.db:  # one transaction: all rows or none
-            for rec in records:
-                s = rec.summary() | {"finished_at": now}
-                for f in PER_LAYER:
-                    s[f] = json.dumps(s[f])
-                cols = ", ".join(("id", *FIELDS))
-                marks = ", ".join("?" * (len(FIELDS) + 1))
-                self.db.execute(
-                    f"INSERT OR REPLACE INTO trainings ({cols}) VALUES ({marks})",
-                    (rec.key.id, *(s[f] for f in FIELDS)),
-                )
-                self.db.execute("DELETE FROM evals WHERE training_id = ?", (rec.key.id,))
-                self.db.executemany(
-                    f"INSERT INTO evals ({', '.join(EVAL_FIELDS)}) "
-                    f"VALUES ({', '.join('?' * len(EVAL_FIELDS))})",
-                    [
-                        (
-                            rec.key.id,
-                            e.step,
-                            e.val_loss,
-                            e.val_acc,
-                            e.test_loss,
-                            e.test_acc,
-                            e.sign_flip,
-                            json.dumps(e.sign_flips),
-                        )
-                        for e in rec.result.evals
-                    ],
-                )
+            journal.insert(self.db, rows)
+
+    def sync(self) -> int:
+        """Under the run's lock, before training: bring the journal and the database into
+        agreement. A run made before the journal gets one built from its database; a torn
+        last line is cut; journal rows the database lacks (a crash between the journal's
+        fsync and the commit) are inserted. Returns how many were inserted."""
+        path = self.path / JOURNAL
+        if not path.exists():
+            if (self.path / "metrics.sqlite").exists():
+                old = journal.from_database(self.db)
+                if old:
+                    journal.append(path, old)
+            return 0
+        journal.drop_torn_tail(path)
+        rows, _ = journal.read(path)
+        have = journal.database_ids(self.db)
+        missing = [r for i, r in rows.items() if i not in have]
+        if missing:
+            with self.db:
+                journal.insert(self.db, missing)
+        return len(missing)
 
     def own_summaries(self) -> list[dict[str, Any]]:
         """One dict per finished training of this directory (not its branches), in run
@@ -306,15 +337,19 @@ class RunDir:
         return out
 
     def branches(self) -> list[RunDir]:
-        """The run's branches, by name."""
+        """The run's branches, by name; a damaged one is left out with a warning (``verify``
+        names the file)."""
         root = self.path / "branches"
         if not root.is_dir():
             return []
-        return [
-            RunDir.open(p)
-            for p in sorted(root.iterdir())
-            if (p / "config.yaml").is_file() and (p / BRANCH_FILE).is_file()
-        ]
+        out = []
+        for p in sorted(root.iterdir()):
+            if (p / "config.yaml").is_file() and (p / BRANCH_FILE).is_file():
+                try:
+                    out.append(RunDir.open(p))
+                except DamagedFile as e:
+                    warn(f"branch {p.name} left out: {e}")
+        return out
 
     def trainings_by_id(self) -> dict[str, dict[str, Any]]:
         """Every finished training of this directory (not its branches) by its id, each
@@ -336,7 +371,12 @@ class RunDir:
         rows = [r | {"branch": None} for r in self.own_summaries()]
         seen = {_row_id(r) for r in rows}
         for b in self.branches():
-            for r in b.own_summaries():
+            try:
+                theirs = b.own_summaries()
+            except DamagedFile as e:
+                warn(f"branch {b.path.name} left out: {e}")
+                continue
+            for r in theirs:
                 if _row_id(r) not in seen:  # two branches may train the same thing
                     seen.add(_row_id(r))
                     rows.append(r | {"branch": b.label})
@@ -368,15 +408,28 @@ class RunDir:
     def write_branch(self, base: Path, rounds: list[int], overrides: list[str]) -> None:
         """Mark this directory as a branch of the run in ``base`` (its parent's parent)."""
         info = {"base": os.path.relpath(base, self.path), "rounds": rounds, "set": overrides}
-        atomic_write_text(self.path / BRANCH_FILE, json.dumps(info, indent=1) + "\n")
+        self.checksums.write_text(BRANCH_FILE, json.dumps(info, indent=1) + "\n")
 
     def load_tensors(self, name: str) -> dict[str, torch.Tensor] | None:
+        """The tensors saved as ``name``, checked against their digest; None if absent."""
         p = self._tensor_path(name)
-        return load_file(p) if p.is_file() else None
+        if not p.is_file():
+            return None
+        try:
+            return load_tensors(p)[0]
+        except DamagedFile as e:
+            if (name.startswith("masks/") and "-" not in name) or name.endswith("/rewind"):
+                remedy = (
+                    "It was made from trained weights and cannot be rebuilt: restore it from "
+                    f"a copy, or start the run over in a new directory (`ticketlab verify "
+                    f"{self.path}` lists what else is damaged)"
+                )
+            else:
+                remedy = f"`ticketlab verify --repair {self.path}` draws it again from the seeds"
+            raise DamagedFile(p, e.what, remedy) from None
 
     def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
-        data = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        atomic_write(self._tensor_path(name), lambda tmp: save_file(data, tmp))
+        save_tensors(self._tensor_path(name), tensors)
 
     def checkpoint(self, key: str) -> FileCheckpoint:
         """The mid-training checkpoint of the cohort ``key`` (see ``train_modules``)."""
@@ -415,26 +468,39 @@ class RunDir:
 
     def figures_done(self) -> bool:
         """Whether the last drawing of the figures finished (``figures/figures.json``, written
-        after them, lists files that all exist)."""
+        after them, lists files that all exist) and left every figure whole: otherwise the
+        next run, resume or ``plot`` draws them again from the records."""
         index = self.path / "figures" / FIGURES_INDEX
-        if not index.is_file():
+        try:
+            names = json.loads(index.read_text())
+        except (OSError, ValueError):
             return False
-        return all((index.parent / name).is_file() for name in json.loads(index.read_text()))
+        return isinstance(names, list) and all(figure_whole(index.parent / n) for n in names)
 
     def write_progress(self, progress: dict[str, Any]) -> None:
         atomic_write_text(self.path / PROGRESS_FILE, json.dumps(progress, indent=1) + "\n")
 
     def progress(self) -> dict[str, Any] | None:
-        """Where a running run is (``progress.json``, written by it every 30 s)."""
+        """Where a running run is (``progress.json``, written by it every 30 s); a damaged
+        one is ignored with a warning (the next write replaces it)."""
         p = self.path / PROGRESS_FILE
-        return json.loads(p.read_text()) if p.is_file() else None
+        if not p.is_file():
+            return None
+        try:
+            progress = json.loads(p.read_text())
+            assert isinstance(progress, dict)
+            return progress
+        except (ValueError, AssertionError, OSError):
+            warn(f"{p} is damaged; ignored (a running invocation rewrites it)")
+            return None
 
     def meta(self) -> dict[str, Any]:
-        p = self.path / "run.json"
-        return json.loads(p.read_text()) if p.is_file() else {"invocations": []}
+        if not (self.path / "run.json").is_file():
+            return {"invocations": []}
+        return _json(self.path / "run.json", self.checksums.read_text("run.json"), dict)
 
     def write_meta(self, meta: dict[str, Any]) -> None:
-        atomic_write_text(self.path / "run.json", json.dumps(meta, indent=2) + "\n")
+        self.checksums.write_text("run.json", json.dumps(meta, indent=2) + "\n")
 
     def recorded_data_dir(self) -> Path | None:
         """The explicit data folder the latest invocation of this run (for a branch: of the
@@ -448,6 +514,28 @@ class RunDir:
                 if folder and Path(folder).is_dir():
                     return Path(folder)
         return None
+
+
+def figure_whole(path: Path) -> bool:
+    """A PNG with its signature and its end chunk, or an SVG that ends its root element."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if path.suffix == ".png":
+        return data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")
+    return data.rstrip().endswith(b"</svg>")
+
+
+def _json(path: Path, text: str, kind: type) -> Any:
+    """``text`` (read from ``path``) as JSON of type ``kind``, else ``DamagedFile``."""
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise DamagedFile(path, f"it is not valid JSON ({e})") from None
+    if not isinstance(value, kind):
+        raise DamagedFile(path, f"it holds no JSON {kind.__name__}")
+    return value
 
 
 def weights_name(key: TrainingKey) -> str:
