@@ -418,7 +418,8 @@ class RunDir:
         try:
             return load_tensors(p)[0]
         except DamagedFile as e:
-            if (name.startswith("masks/") and "-" not in name) or name.endswith("/rewind"):
+            control = name.rsplit("/", 1)[1].startswith("round") and "-" in name
+            if not control and not name.endswith("/ticket"):  # made from trained weights
                 remedy = (
                     "It was made from trained weights and cannot be rebuilt: restore it from "
                     f"a copy, or start the run over in a new directory (`ticketlab verify "
