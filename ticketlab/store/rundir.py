@@ -418,7 +418,7 @@ class RunDir:
         try:
             return load_tensors(p)[0]
         except DamagedFile as e:
-            control = name.rsplit("/", 1)[1].startswith("round") and "-" in name
+            control = name.startswith(("inits/", "masks/")) and "-" in name.rsplit("/", 1)[1]
             if not control and not name.endswith("/ticket"):  # made from trained weights
                 remedy = (
                     "It was made from trained weights and cannot be rebuilt: restore it from "
