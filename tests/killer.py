@@ -14,6 +14,7 @@ POINT is where the Nth event of a kind kills the process:
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -74,10 +75,28 @@ def install(point: str, n: int) -> None:
             write(path, then_maybe_die)
 
         import ticketlab.analysis.figures as figures
+        import ticketlab.store.integrity as integrity
 
         # Every module that writes through it (atomic_write_text calls the one in files).
-        for module in (files, store, figures):
+        for module in (files, store, figures, integrity):
             module.atomic_write = atomic_write  # type: ignore[attr-defined]
+    elif point in ("journal", "commit"):
+        import ticketlab.store.journal as journal
+
+        real_append = journal.append
+
+        def append(path: Any, rows: Any) -> None:
+            if count[0] + 1 == n and point == "journal":  # die inside the batch's lines
+                text = "".join(json.dumps(r) + "\n" for r in rows)
+                with open(path, "a") as f:
+                    f.write(text[: len(text) // 2])
+                    f.flush()
+                    os.fsync(f.fileno())
+            else:
+                real_append(path, rows)  # "commit": durable in the journal, not in the db
+            tick()
+
+        journal.append = append  # type: ignore[assignment]
     elif point == "record":
         real = store.RunDir.db
 

@@ -516,6 +516,7 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
             continue
         try:
             rd = RunDir.open(p)
+            rd.meta()  # checked against its digest: a damaged run is listed as such
             branches = [{"name": b.path.name, **_live(b)} for b in rd.branches()]
             out.append(
                 {

@@ -18,14 +18,17 @@ from ticketlab.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["run", "--preset", "seed", *TINY, "--set", "prune.rounds=3", "--seeds", "0", "1"]
-# (point, N): see tests/killer.py. N counts from each process's start. A process that
-# resumes at round r writes run.json (text 1), the round's control inits (tensors 1-2; at
+# (point, N): see tests/killer.py. N counts from each process's start. A checked text file
+# is three writes (its digest into checksums.json, the file, checksums.json again); records
+# are durable in the journal before their transaction. A process that
+# resumes at round r writes run.json (texts 1-3), the round's control inits (tensors 1-2; at
 # round 0 the ticket inits too: tensors 1-4), trains 20 steps, saves the next masks (two
 # tensors) and records the round's 4 trainings (one batch), then moves to round r+1. At the
-# end come run.json, the figures (4 files) and their index (text).
+# end come the figures (4 files) and their index (text).
 SCHEDULE = [
-    ("text", 1),  # a new run's config.yaml
-    ("text", 2),  # its first run.json
+    ("text", 1),  # a new run's first digest, before its config.yaml
+    ("text", 2),  # a new run's config.yaml
+    ("text", 5),  # its first run.json
     ("text", 1),  # run.json of the next invocation
     ("tensor", 1),  # the ticket's init
     ("tensor", 4),  # the second seed's re-init
@@ -34,17 +37,17 @@ SCHEDULE = [
     ("step", 20),  # after the last step, before the masks
     ("tensor", 5),  # round 1's mask, seed 0
     ("tensor", 6),
-    ("record", 1),  # round 0's records, mid-transaction
-    ("step", 25),  # round 0 recorded, killed in round 1
+    ("journal", 1),  # round 0's records, half of its journal lines written
+    ("commit", 1),  # round 0's journal lines durable, the database not yet committed
+    ("step", 5),  # round 0 inserted from the journal at the start; killed in round 1
     ("tensor", 1),  # round 1's re-init
     ("step", 20),
-    ("record", 1),
-    ("step", 30),  # round 1 recorded, killed in round 2
+    ("record", 1),  # round 1's records, mid-transaction (already durable in the journal)
+    ("step", 5),  # killed in round 2
     ("tensor", 4),  # round 3's mask, seed 1
-    ("record", 1),
+    ("journal", 1),  # round 2's journal lines torn
     ("step", 21),  # round 2 recorded, killed at round 3's first step
-    ("record", 1),  # round 3's records
-    ("text", 2),  # the final run.json (the records are all in)
+    ("record", 1),  # round 3's records (inserted from the journal at the next start)
     ("figure", 1),  # a finished run whose figures are missing draws them
     ("figure", 3),
     ("text", 1),  # the figures' index, written last
@@ -87,6 +90,7 @@ def test_kill_9_anywhere_then_resume(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert stable(ticketlab.RunDir.open(out).summaries()) == want
     check_files(out)
     assert ticketlab.RunDir.open(out).figures_done()
+    assert not [f for f in ticketlab.verify(out) if f.bad]  # journal and database agree
     capsys.readouterr()
     assert main(["show", str(out)]) == 0
     assert "stopped without recording theirs (killed)" in capsys.readouterr().out

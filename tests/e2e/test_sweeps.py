@@ -69,9 +69,9 @@ def test_a_sweep_runs_extends_refuses_and_reports(
             ticketlab.RunDir.open(alone).summaries()
         )
 
-    # Extended by a grid dimension whose new value fails in every trial (the folder does
-    # not exist): only the new trials run, they fail with their message, the exit is 1.
-    failing = dict(GRID) | {"transfer.datasets": [[], ["imagefolder:/nonexistent/images"]]}
+    # Extended by a grid dimension whose new value fails in every trial (a model that cannot
+    # be imported): only the new trials run, they fail with their message, the exit is 1.
+    failing = dict(GRID) | {"model.name": ["lenet_300_100", "nosuch.module:net"]}
     capsys.readouterr()
     wider = sweep_file(tmp_path, "wider", grid=failing)
     assert main(["sweep", "run", str(wider), "--out", str(out)]) == 1
@@ -81,7 +81,7 @@ def test_a_sweep_runs_extends_refuses_and_reports(
     assert main(["sweep", "status", str(out)]) == 0
     status = capsys.readouterr().out
     assert status.count(" complete ") == 4 and status.count(" failed ") == 4
-    assert "/nonexistent/images" in status
+    assert "nosuch.module" in status
 
     # Another base config into the same sweep directory is refused.
     other = sweep_file(tmp_path, "other", set=BASE | {"train.epochs": 1})

@@ -131,7 +131,12 @@ def _records(rd: RunDir, findings: list[Finding]) -> None:
         )
     elif rows is not None and have - set(rows):
         findings.append(
-            Finding(j_path, "damaged", f"lacks {len(have - set(rows))} records the database holds")
+            Finding(
+                j_path,
+                "damaged",
+                f"lacks {len(have - set(rows))} records the database holds; delete it and the "
+                "next run builds it again from the database",
+            )
         )
     else:
         findings.append(Finding(db_path, "ok"))
