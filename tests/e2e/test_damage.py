@@ -125,7 +125,7 @@ def test_the_journal(run: Path, how: str, capsys: pytest.CaptureFixture[str]) ->
         return
     assert bad(run) == {"records.jsonl": "damaged"}
     err = one_line(capsys, "run", *ARGS[1:], "--out", str(run), "--quiet")
-    assert "records.jsonl is damaged: line 1 is not a record" in err
+    assert "records.jsonl is damaged: line 1 is not a cohort's records" in err
 
 
 @pytest.mark.parametrize("how", ["overwrite", "truncate", "delete"])
@@ -146,11 +146,11 @@ def test_trained_tensors_cannot_be_rebuilt(
 def test_a_torn_last_journal_line_is_cut_by_the_next_run(run: Path) -> None:
     path = run / "records.jsonl"
     with open(path, "ab") as f:  # a crash inside the next cohort's lines
-        f.write(b'{"id": "r09/seed0/mnist/adam lr=0.0012, 2 epochs/tic')
+        f.write(b'[{"id": "r09/seed0/mnist/adam lr=0.0012, 2 epochs/tic')
     assert bad(run) == {}
     assert main([*ARGS, "--out", str(run), "--quiet"]) == 0
     assert path.read_bytes().endswith(b"\n")
-    ids = {json.loads(line)["id"] for line in path.read_text().splitlines()}
+    ids = {r["id"] for line in path.read_text().splitlines() for r in json.loads(line)}
     assert ids == ticketlab.RunDir.open(run).completed()
 
 

@@ -2,9 +2,11 @@
 points, appended and fsynced before the same rows are committed to ``metrics.sqlite``, so
 the records outlive a damaged database.
 
-One line per training: ``{"id": ..., "training": {column: value}, "evals": [[...], ...]}``
-with the values exactly as the database holds them. A line cut short by a crash (the last
-one, without its newline) is dropped; for an id written twice, the last line wins."""
+One line per cohort, as it is committed: a JSON list of its trainings, each ``{"id": ...,
+"training": {column: value}, "evals": [[...], ...]}`` with the values exactly as the
+database holds them. A line cut short by a crash (the last one, without its newline) is
+dropped whole, so a cohort is in the journal entirely or not at all, as in the database;
+for an id written twice, the last line wins."""
 
 from __future__ import annotations
 
@@ -23,10 +25,10 @@ Row = dict[str, Any]  # {"id": str, "training": {field: value}, "evals": [[value
 
 
 def append(path: Path, rows: list[Row]) -> None:
-    """Append ``rows``, one line each, and make them durable before returning."""
+    """Append ``rows`` (one cohort) as one line and make it durable before returning."""
     new = not path.exists()
     with open(path, "a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(r, separators=(",", ":")) + "\n" for r in rows))
+        f.write(json.dumps(rows, separators=(",", ":")) + "\n")
         f.flush()
         os.fsync(f.fileno())
     if new:  # the directory entry too
@@ -49,13 +51,13 @@ def read(path: Path) -> tuple[dict[str, Row], int]:
         if end < 0:  # the last line, cut short by a crash
             break
         try:
-            row = json.loads(data[start:end])
-            rows[row["id"]] = row
+            for row in json.loads(data[start:end]):
+                rows[row["id"]] = row
         except (ValueError, KeyError, TypeError):
             line = data[:start].count(b"\n") + 1
             raise DamagedFile(
                 path,
-                f"line {line} is not a record",
+                f"line {line} is not a cohort's records",
                 "The database may still hold the records: `ticketlab verify RUN` compares "
                 "them; restore the journal from a copy or start the run over",
             ) from None

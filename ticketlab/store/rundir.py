@@ -307,7 +307,7 @@ class RunDir:
             if (self.path / "metrics.sqlite").exists():
                 old = journal.from_database(self.db)
                 if old:
-                    journal.append(path, old)
+                    journal.append(path, old)  # one line: the records as they stand
             return 0
         journal.drop_torn_tail(path)
         rows, _ = journal.read(path)
