@@ -25,7 +25,8 @@ import torch
 from ticketlab import device as devices
 from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
 from ticketlab.analysis.report import write_report
-from ticketlab.analysis.verdicts import Options
+from ticketlab.analysis.verdicts import GapShare, Options, compare
+from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
 from ticketlab.bench import run_bench, run_conv_bench
 from ticketlab.config import Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, load_dataset
@@ -384,6 +385,18 @@ def report(
     options = Options(correction, pool_rounds)
     figures = plot(run_path)
     return write_report(RunDir.open(run_path), figures, options)
+
+
+def gap_shares(
+    run_path: str | Path, reference: str = "reinit", pool_rounds: tuple[int, int] | None = None
+) -> list[GapShare]:
+    """For every control beside ``reference`` in the run and its branches, the share of the
+    ticket's lead over ``reference`` that it closes (pooled over ``pool_rounds``, default
+    every pruned level), with Fieller's 95% interval (``analysis.verdicts.gap_shares``)."""
+    rows = RunDir.open(run_path).summaries()
+    return verdict_gap_shares(
+        compare(rows, "es_test_acc", Options(pool_rounds=pool_rounds)), reference
+    )
 
 
 def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:

@@ -4,7 +4,14 @@ import math
 
 import pytest
 
-from ticketlab.analysis.stats import benjamini_hochberg, holm, paired_test, pooled_test, t_quantile
+from ticketlab.analysis.stats import (
+    benjamini_hochberg,
+    fieller,
+    holm,
+    paired_test,
+    pooled_test,
+    t_quantile,
+)
 from ticketlab.analysis.verdicts import Options, compare
 
 
@@ -83,3 +90,67 @@ def test_two_seeds_show_an_interval_but_no_verdict() -> None:
     assert c.headline().startswith("no verdict with 2 seeds (needs 3): +2.55 pp over rounds 1-2")
     assert c.levels() == "no per-level verdicts with fewer than 3 seeds"
     assert all(r.sign(0.05) == 0 for r in c.rows) and all(r.ci is not None for r in c.rows)
+
+
+def test_fieller_with_a_constant_denominator_is_the_t_interval_of_the_numerator() -> None:
+    # Denominator 2 in every seed (no variance): the ratio's interval is the numerator's
+    # t interval halved. a = 1, 2, 3, 4: mean 2.5, sd sqrt(5/3), se sqrt(5/3)/2 = 0.6455;
+    # t(3, 0.975) = 3.1824: 2.5 +- 2.0543, halved: 1.25 +- 1.0271 = [0.2229, 2.2771].
+    r = fieller([1, 2, 3, 4], [2, 2, 2, 2])
+    assert r.kind == "bounded" and r.estimate == pytest.approx(1.25)
+    assert r.ci == pytest.approx((0.22285, 2.27715), abs=1e-4)
+
+
+def test_fieller_endpoints_are_where_the_paired_test_just_rejects() -> None:
+    a, b = [0.5, 1.1, 0.2, 0.9, 0.7], [1.0, 1.6, 1.1, 1.4, 1.2]
+    r = fieller(a, b)
+    assert r.kind == "bounded" and r.ci is not None
+    for end in r.ci:  # numerator - end x denominator: t statistic exactly at the quantile
+        d = [x - end * y for x, y in zip(a, b, strict=True)]
+        assert paired_test(d).p == pytest.approx(0.05, abs=1e-9)
+    inside = [x - r.estimate * y for x, y in zip(a, b, strict=True)]
+    assert paired_test(inside).p == pytest.approx(1.0)
+
+
+def test_fieller_is_unbounded_when_the_denominator_includes_zero() -> None:
+    r = fieller([1.0, 2.0, 1.5], [1.0, -1.0, 0.5])  # the gap itself is unresolved
+    assert r.kind == "unbounded" and r.ci is None
+
+
+@pytest.mark.parametrize(
+    ("diffs", "note"),
+    [
+        ([0.01, 0.01, 0.01], "every seed's difference is the same: no interval or p-value"),
+        ([0.0, 0.0, 0.0], "every seed's difference is zero: no interval or p-value"),
+        ([0.02], "one seed: no interval"),
+        ([], "no paired seeds"),
+    ],
+)
+def test_degenerate_cases_say_what_they_are(diffs: list[float], note: str) -> None:
+    t = paired_test(diffs)
+    assert t.p is None and t.ci is None and t.note == note
+
+
+def test_shares_of_the_gap_from_the_studys_records() -> None:
+    """The study's transfer records (results/, no dataset needed): the shares of the ticket's
+    lead over the re-init that the signed controls close, with the Fieller intervals an
+    independent recomputation from the same records found (rounds 2-20 pooled)."""
+    import json
+    from pathlib import Path
+
+    from ticketlab.analysis.verdicts import gap_shares
+
+    path = Path(__file__).parents[2] / "results/study-trunk/export/trainings.json"
+    rows = [r for r in json.loads(path.read_text()) if "magnitudes" not in (r["branch"] or "")]
+    shares = {
+        (g.dataset, g.setting.split()[0], g.control): g
+        for g in gap_shares(compare(rows, "es_test_acc", Options()))
+    }
+    sgd = shares[("cifar10", "sgd", "signed_reinit")]
+    assert sgd.rounds == list(range(2, 21, 2)) and sgd.ratio.n == 5
+    assert sgd.describe() == "56% [29%, 103%] (95% Fieller interval, 5 seeds)"
+    assert shares[("cifar10", "sgd", "signed_constant")].describe().startswith("54% [25%, 97%]")
+    assert shares[("fashion_mnist", "sgd", "signed_constant")].describe().startswith("42%")
+    adam = shares[("fashion_mnist", "adam", "signed_constant")].ratio
+    assert adam.ci is not None and (round(adam.ci[0], 2), round(adam.ci[1], 2)) == (-1.88, 1.27)
+    assert shares[("maxgroup", "adam", "signed_reinit")].ratio.kind == "unbounded"

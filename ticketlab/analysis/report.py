@@ -16,6 +16,8 @@ from ticketlab.analysis.verdicts import (
     compare,
     format_p,
     format_pp,
+    gap_shares,
+    span_text,
     ticket_layers,
 )
 from ticketlab.config import display_setting
@@ -134,6 +136,36 @@ def document(run: RunDir, options: Options) -> list[Block]:
                 ],
             ),
         ),
+    ]
+    shares = gap_shares(acc)
+    if shares:
+        blocks += [
+            ("h2", "Shares of the ticket's lead over the re-init that each control closes"),
+            (
+                "p",
+                "mean(control - reinit) / mean(ticket - reinit) over seeds, each seed "
+                "averaged over the pooled levels, with Fieller's 95% interval for a ratio of "
+                "paired means; unbounded where the ticket's lead itself is not resolved away "
+                "from zero. A share of 100% means the control matches the ticket.",
+            ),
+            (
+                "table",
+                (
+                    ["dataset", "setting", "control", "levels pooled", "share of the gap closed"],
+                    [
+                        [
+                            display(g.dataset),
+                            display_setting(g.setting),
+                            g.control,
+                            span_text(g.rounds),
+                            g.describe(),
+                        ]
+                        for g in shares
+                    ],
+                ),
+            ),
+        ]
+    blocks += [
         ("h2", "Sign stability: share of kept weights that flipped sign"),
         (
             "table",

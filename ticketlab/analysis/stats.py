@@ -39,8 +39,9 @@ class Test:
     n: int
     mean: float
     sd: float
-    ci: tuple[float, float] | None  # (1 - alpha) interval; None with one seed
-    p: float | None  # two-sided; None with one seed
+    ci: tuple[float, float] | None  # (1 - alpha) interval; None when there is none
+    p: float | None  # two-sided; None when there is none
+    note: str | None = None  # why there is no interval or p-value (a degenerate case)
 
     def interval(self, level: float) -> tuple[float, float] | None:
         """The two-sided interval at confidence ``level`` (e.g. Bonferroni's 1 - a/m)."""
@@ -54,12 +55,19 @@ def paired_test(diffs: Sequence[float], alpha: float = ALPHA) -> Test:
     """Mean, sd, (1 - alpha) t interval and two-sided p-value of ``diffs`` (per seed)."""
     x = np.asarray(diffs, dtype=float)
     n = len(x)
+    if n == 0:
+        return Test(0, math.nan, math.nan, None, None, "no paired seeds")
     mean = float(x.mean())
     if n < 2:
-        return Test(n, mean, math.nan, None, None)
+        return Test(n, mean, math.nan, None, None, "one seed: no interval")
     sd = float(x.std(ddof=1))
-    if sd == 0.0:  # every seed agrees exactly: the interval is a point
-        return Test(n, mean, 0.0, (mean, mean), 1.0 if mean == 0 else 0.0)
+    if sd == 0.0:  # a t-test needs spread: identical differences give none
+        what = (
+            "every seed's difference is zero"
+            if mean == 0
+            else ("every seed's difference is the same")
+        )
+        return Test(n, mean, 0.0, None, None, f"{what}: no interval or p-value")
     t = mean / (sd / math.sqrt(n))
     p = float(2 * stats.t.sf(abs(t), n - 1))
     test = Test(n, mean, sd, None, p)
@@ -114,3 +122,43 @@ def pooled_test(
     if not per_seed:
         return Test(0, math.nan, math.nan, None, None), used, []
     return paired_test(per_seed, alpha), used, seeds
+
+
+@dataclass
+class Ratio:
+    """A ratio of two paired means with its Fieller interval: ``kind`` is ``bounded``
+    (the interval ``ci``) or ``unbounded`` (the denominator's own interval includes zero,
+    so no finite interval holds the ratio at this level: it is not resolved)."""
+
+    estimate: float
+    ci: tuple[float, float] | None
+    kind: str
+    n: int
+
+
+def fieller(
+    numerator: Sequence[float], denominator: Sequence[float], alpha: float = ALPHA
+) -> Ratio:
+    """Fieller's (1 - alpha) interval for mean(numerator) / mean(denominator), the two
+    paired by seed (e.g. a control's lead over the re-init against the ticket's: the share
+    of the gap the control closes). The set of ratios r for which the paired t-test of
+    numerator - r x denominator does not reject: with a, b the means, v_aa, v_bb, v_ab the
+    variances and covariance of the means and t the exact quantile on n - 1 degrees of
+    freedom, the roots of (b^2 - t^2 v_bb) r^2 - 2 (a b - t^2 v_ab) r + (a^2 - t^2 v_aa)."""
+    a_x = np.asarray(numerator, dtype=float)
+    b_x = np.asarray(denominator, dtype=float)
+    n = len(a_x)
+    if n != len(b_x) or n < 2:
+        raise ValueError("a Fieller interval needs at least two paired seeds")
+    a, b = float(a_x.mean()), float(b_x.mean())
+    cov = np.cov(a_x, b_x, ddof=1) / n
+    v_aa, v_bb, v_ab = float(cov[0, 0]), float(cov[1, 1]), float(cov[0, 1])
+    t2 = t_quantile(n - 1, 1 - alpha / 2) ** 2
+    qa, qb, qc = b * b - t2 * v_bb, -2 * (a * b - t2 * v_ab), a * a - t2 * v_aa
+    estimate = a / b if b != 0 else math.nan
+    disc = qb * qb - 4 * qa * qc
+    if qa <= 0:  # the denominator is not resolved away from zero
+        return Ratio(estimate, None, "unbounded", n)
+    root = math.sqrt(max(disc, 0.0))
+    lo, hi = (-qb - root) / (2 * qa), (-qb + root) / (2 * qa)
+    return Ratio(estimate, (lo, hi), "bounded", n)

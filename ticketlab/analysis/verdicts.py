@@ -20,10 +20,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ticketlab.analysis.stats import ALPHA, CORRECTIONS, Test, adjust, paired_test, pooled_test
+from ticketlab.analysis.stats import (
+    ALPHA,
+    CORRECTIONS,
+    Ratio,
+    Test,
+    adjust,
+    fieller,
+    paired_test,
+    pooled_test,
+)
 from ticketlab.errors import TicketlabError
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
@@ -103,6 +112,7 @@ class Comparison:
     pooled: Test
     pooled_rounds: list[int]
     options: Options
+    diffs: dict[int, dict[int, float]] = field(default_factory=dict)  # [round][seed]
 
     @property
     def n_seeds(self) -> int:
@@ -113,11 +123,10 @@ class Comparison:
         t = self.pooled
         if not self.pooled_rounds:
             return "no pooled verdict: no level in the pooled range"
-        span = _span(self.pooled_rounds)
+        span = span_text(self.pooled_rounds)
         if t.ci is None:
-            return (
-                f"no verdict: {t.n} seed(s) give no interval ({format_pp(t.mean)} pp over {span})"
-            )
+            mean = format_pp(t.mean)
+            return f"no verdict: {t.note} ({mean} pp over {span}, {t.n} seed(s))"
         word = "higher" if self.metric == "es_test_acc" else "more"
         lo, hi = (format_pp(v) for v in t.ci)
         what = f"{format_pp(t.mean)} pp over {span}, 95% CI [{lo}, {hi}]"
@@ -152,7 +161,7 @@ def _opposite(word: str) -> str:
     return {"higher": "lower", "more": "fewer"}[word]
 
 
-def _span(rounds: list[int]) -> str:
+def span_text(rounds: list[int]) -> str:
     return f"rounds {rounds[0]}-{rounds[-1]}" if len(rounds) > 1 else f"round {rounds[0]}"
 
 
@@ -224,7 +233,58 @@ def compare(
         pooled, used, _ = pooled_test(
             diffs[key], [r.round for r in rs if lo <= r.round <= hi], options.alpha
         )
-        out.append(Comparison(*key, metric, rs, pooled, used, options))
+        out.append(Comparison(*key, metric, rs, pooled, used, options, diffs[key]))
+    return out
+
+
+@dataclass
+class GapShare:
+    """The share of the ticket's lead over ``reference`` that ``control`` closes, pooled
+    over ``rounds``: mean(control - reference) / mean(ticket - reference) over the seeds,
+    with its Fieller interval (``stats.fieller``)."""
+
+    dataset: str
+    setting: str
+    control: str
+    reference: str
+    rounds: list[int]
+    ratio: Ratio
+
+    def describe(self) -> str:
+        r = self.ratio
+        if r.ci is None:
+            return (
+                f"{r.estimate * 100:.0f}% (unbounded: the ticket's lead over {self.reference} "
+                f"is not resolved away from zero; {r.n} seeds)"
+            )
+        return (
+            f"{r.estimate * 100:.0f}% [{r.ci[0] * 100:.0f}%, {r.ci[1] * 100:.0f}%] "
+            f"(95% Fieller interval, {r.n} seeds)"
+        )
+
+
+def gap_shares(comparisons: list[Comparison], reference: str = "reinit") -> list[GapShare]:
+    """For every comparison of the ticket with a control other than ``reference`` that has
+    a ``reference`` comparison beside it (same dataset and setting), the share of the
+    ticket's lead over ``reference`` the control closes, per seed averaged over the levels
+    both pooled, on the seeds paired at all of them."""
+    by = {(c.dataset, c.setting, c.control): c for c in comparisons}
+    out = []
+    for c in comparisons:
+        ref = by.get((c.dataset, c.setting, reference))
+        if c.control == reference or ref is None:
+            continue
+        rounds = sorted(set(c.pooled_rounds) & set(ref.pooled_rounds))
+        if not rounds:
+            continue
+        seeds = sorted(set.intersection(*(set(c.diffs[r]) & set(ref.diffs[r]) for r in rounds)))
+        if len(seeds) < 2:
+            continue
+        lead = [sum(ref.diffs[r][s] for r in rounds) / len(rounds) for s in seeds]
+        left = [sum(c.diffs[r][s] for r in rounds) / len(rounds) for s in seeds]
+        closed = [a - b for a, b in zip(lead, left, strict=True)]  # control minus reference
+        share = GapShare(c.dataset, c.setting, c.control, reference, rounds, fieller(closed, lead))
+        out.append(share)
     return out
 
 
