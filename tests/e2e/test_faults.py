@@ -27,25 +27,26 @@ def test_disk_full_is_one_message_and_the_same_command_resumes(
 ) -> None:
     assert main([*ARGS, "--out", str(tmp_path / "straight")]) == 0
     out = tmp_path / "full"
+    import ticketlab.store.integrity as integrity
     import ticketlab.store.rundir as store
 
-    real = store.save_file
+    real = integrity.save_file
     calls = [0]
 
-    def save_file_until_full(data: object, path: str) -> None:
+    def save_file_until_full(data: object, path: str, metadata: object = None) -> None:
         calls[0] += 1
         if calls[0] == 3:  # round 1's mask, made when round 0 finishes
             raise SafetensorError("No space left on device (os error 28)")
-        real(data, path)
+        real(data, path, metadata=metadata)
 
-    monkeypatch.setattr(store, "save_file", save_file_until_full)
+    monkeypatch.setattr(integrity, "save_file", save_file_until_full)
     capsys.readouterr()
     assert main([*ARGS, "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "ticketlab: error: could not write" in err and "No space left on device" in err
     assert str(out / "masks") in err and "run the same command again to resume" in err
     assert "Traceback" not in err
-    monkeypatch.setattr(store, "save_file", real)
+    monkeypatch.setattr(integrity, "save_file", real)
 
     def full_db(self: object, records: object) -> None:
         raise sqlite3.OperationalError("database or disk is full")

@@ -90,7 +90,7 @@ def test_a_sweep_runs_extends_refuses_and_reports(
 
     assert main(["sweep", "report", str(out)]) == 0
     md = (out / "report.md").read_text()
-    assert "| prune.method=global, train.lr=0.003, transfer.datasets=[] | MNIST |" in md
+    assert "| prune.method=global, train.lr=0.003, model.name=lenet_300_100 | MNIST |" in md
     assert "no verdict with 2 seeds (needs 3)" in md  # the same rule as for a run
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert figures == [
