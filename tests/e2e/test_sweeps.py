@@ -94,9 +94,9 @@ def test_a_sweep_runs_extends_refuses_and_reports(
     assert "no verdict with 2 seeds (needs 3)" in md  # the same rule as for a run
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     assert figures == [
+        "sweep-model-name.png",
         "sweep-prune-method.png",
         "sweep-train-lr.png",
-        "sweep-transfer-datasets.png",
     ]
     lines = (out / "trainings.csv").read_text().splitlines()
     total = sum(len(ticketlab.RunDir.open(t).summaries()) for t in trials)
