@@ -3,7 +3,7 @@ reports, and how a member's data order is drawn."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -113,6 +113,24 @@ class CohortEval(NamedTuple):
 
 
 History = list[CohortEval]
+
+
+def sign_flip_counts(
+    params: Params,
+    start_sign: Params,
+    dtype: torch.dtype,
+    per_member: Mapping[str, Callable[[torch.Tensor], torch.Tensor]] | None = None,
+) -> torch.Tensor:
+    """``[M, layers]`` counts of kept weights whose sign differs from the start, one column
+    per tensor of ``start_sign``: the one sign-flip measurement of every trainer. A pruned
+    weight is zero from the start and never flips, so counting every entry counts the kept
+    ones. ``per_member`` sums a tensor stored in another layout (block-sparse) per member."""
+    counts = []
+    for k, start in start_sign.items():
+        flipped = (params[k].detach().sign() != start).to(dtype)
+        sum_members = (per_member or {}).get(k)
+        counts.append(sum_members(flipped) if sum_members else flipped.flatten(1).sum(1))
+    return torch.stack(counts, 1)
 
 
 def with_history(

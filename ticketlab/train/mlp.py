@@ -33,6 +33,7 @@ from ticketlab.train.members import (
     cohort_loss,
     loss_and_correct,
     member_stream,
+    sign_flip_counts,
     with_history,
 )
 from ticketlab.train.pool import Pool
@@ -245,19 +246,13 @@ def train_mlp(
     history: History = []
     weight_keys = [k for k in params if k.endswith("weight")]
     start_sign = {k: params[k].detach().sign() for k in weight_keys}
+    per_member = {k: layer.per_member for k, layer in layers.items()}  # block-sparse layouts
     # Kept weights per member and layer in the full network. Compaction only drops weights
     # that get no gradient, so they never flip and counting flips in the kept part suffices.
     kept = torch.stack([full_masks[k].flatten(1).sum(1) for k in weight_keys], 1).to(dtype)
 
     def sign_flips() -> torch.Tensor:
-        """``[M, layers]`` counts of kept weights whose sign differs from the start."""
-        counts = []
-        for k in weight_keys:
-            flipped = (params[k].detach().sign() != start_sign[k]).to(dtype)
-            counts.append(
-                layers[k].per_member(flipped) if k in layers else flipped.flatten(1).sum(1)
-            )
-        return torch.stack(counts, 1)
+        return sign_flip_counts(params, start_sign, dtype, per_member)
 
     def dense_now() -> Params:
         """The stacked weights as ``[M, out, in]`` (views of the input-major ones)."""

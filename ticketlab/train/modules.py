@@ -39,6 +39,7 @@ from ticketlab.train.members import (
     TrainResult,
     cohort_loss,
     loss_and_correct,
+    sign_flip_counts,
     with_history,
 )
 from ticketlab.train.pool import Pool
@@ -182,13 +183,7 @@ def train_modules(
         return loss, acc
 
     def sign_flips() -> torch.Tensor:
-        return torch.stack(
-            [
-                (params[k].detach().sign() != start_sign[k]).to(dtype).flatten(1).sum(1)
-                for k in weight_keys
-            ],
-            1,
-        )
+        return sign_flip_counts(params, start_sign, dtype)
 
     def evaluate_at(step: int) -> None:
         if not evaluate:
