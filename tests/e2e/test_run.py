@@ -15,6 +15,7 @@ import yaml
 import ticketlab
 from tests.helpers import TINY, numbers, records
 from ticketlab.cli import main
+from ticketlab.config import CONTROLS
 from ticketlab.experiments.lottery import RoundProgress
 
 FIELDS = {
@@ -163,9 +164,7 @@ class Stop(KeyboardInterrupt):
     pass
 
 
-ALL_CONTROLS = (
-    "experiment.controls=[reinit, random_mask, signed_reinit, signed_constant, reshuffle]"
-)
+ALL_CONTROLS = f"experiment.controls=[{', '.join(CONTROLS)}]"
 
 
 @pytest.mark.slow
@@ -182,7 +181,7 @@ def test_data_order_and_every_control_in_a_run(tmp_path: Path) -> None:
     assert all(len(seeds) == 1 for seeds in by_round.values())
     assert len({s for seeds in by_round.values() for s in seeds}) == 3
     controls = {(r["round"], r["control"]) for r in rows if r["kind"] == "control"}
-    names = {"reinit", "random_mask", "signed_reinit", "signed_constant", "reshuffle"}
+    names = set(CONTROLS)
     assert controls == {(0, c) for c in names - {"random_mask"}} | {
         (r, c) for r in (1, 2) for c in names
     }

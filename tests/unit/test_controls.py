@@ -63,3 +63,27 @@ def test_reinit_and_random_mask() -> None:
     assert init is ticket
     for k, m in mask.items():
         assert int(cmask[k].sum()) == int(m.sum()) and not torch.equal(cmask[k], m)
+
+
+def test_signed_reshuffle_keeps_every_sign_and_the_multiset_of_magnitudes() -> None:
+    ticket, mask, fresh = ticket_and_mask()
+    init, cmask = make_control("signed_reshuffle", ticket, mask, fresh, 5)
+    assert cmask is mask
+    for k, m in mask.items():
+        assert torch.equal(init[k][m].sign(), ticket[k][m].sign())  # the sign at each place
+        assert torch.equal(init[k][m].abs().sort().values, ticket[k][m].abs().sort().values)
+        assert not torch.equal(init[k][m], ticket[k][m])  # the magnitudes moved
+    again, _ = make_control("signed_reshuffle", ticket, mask, fresh, 5)
+    assert all(torch.equal(again[k], init[k]) for k in init)  # seeded
+
+
+def test_scaled_reinit_has_the_tickets_kept_rms() -> None:
+    ticket, mask, fresh = ticket_and_mask()
+    init, cmask = make_control("scaled_reinit", ticket, mask, fresh, 5)
+    assert cmask is mask
+    for k, m in mask.items():
+        want = ticket[k][m].square().mean().sqrt()
+        assert init[k][m].square().mean().sqrt() == pytest.approx(want.item(), rel=1e-6)
+        ratio = init[k][m] / fresh[k][m]  # one factor per tensor: the fresh draw rescaled
+        assert torch.allclose(ratio, ratio[0].expand_as(ratio), rtol=1e-5)
+    assert torch.equal(init["fc1.bias"], fresh["fc1.bias"])

@@ -41,6 +41,8 @@ STYLE = {
     "signed_reinit": ("re-init, signs kept", "#9467bd"),
     "signed_constant": ("constant, signs kept", "#8c564b"),
     "reshuffle": ("reshuffled init", "#e377c2"),
+    "signed_reshuffle": ("reshuffled magnitudes, signs kept", "#17becf"),
+    "scaled_reinit": ("re-init at the ticket's scale", "#bcbd22"),
 }
 
 

@@ -25,7 +25,15 @@ DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default", "kaiming_normal")
 PRUNE_METHODS = ("layerwise", "global", "random")
 OPTIMIZERS = ("adam", "sgd")
-CONTROLS = ("reinit", "random_mask", "signed_reinit", "signed_constant", "reshuffle")
+CONTROLS = (
+    "reinit",
+    "random_mask",
+    "signed_reinit",
+    "signed_constant",
+    "reshuffle",
+    "signed_reshuffle",
+    "scaled_reinit",
+)
 DATA_ORDERS = ("per_round", "fixed")
 SUBSET_SAMPLINGS = ("stratified", "legacy")
 GROUP_SIZES = ("equal", "uneven")
@@ -341,7 +349,7 @@ class ExperimentConfig:
         factory=lambda: ["reinit"],
         doc=(
             "controls trained beside each ticket: `reinit`, `random_mask`, `signed_reinit`, "
-            "`signed_constant`, `reshuffle` (see Controls)"
+            "`signed_constant`, `reshuffle`, `signed_reshuffle`, `scaled_reinit` (see Controls)"
         ),
     )
     rewind_step: int = _key(

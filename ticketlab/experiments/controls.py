@@ -15,6 +15,13 @@ init scheme. Masked tensors are the weight tensors named in ``mask``; every othe
   deviation of the tensor's starting values (Zhou et al. 2019, "constant" with signs kept).
 - ``reshuffle``: the ticket's kept starting values permuted at random among the kept
   positions of their tensor (Zhou et al. 2019, "reshuffle").
+- ``signed_reshuffle``: the ticket's kept magnitudes permuted at random among the kept
+  positions, each with the ticket's sign at its new position (Zhou et al. 2019, the
+  reshuffle with the initial signs kept).
+- ``scaled_reinit``: ``fresh`` weights rescaled per tensor so that the kept ones have the
+  root-mean-square of the ticket's kept starting values (our construction: it separates
+  the scale of the kept values from their distribution and positions. Zhou et al. 2019's
+  ``*_rescaling`` variants instead multiply by the number of weights over the number kept).
 
 Everything is written against tensors and masks by name, so it holds for any architecture.
 """
@@ -47,11 +54,19 @@ def make_control(
             out[k] = fresh[k].abs() * w.sign()
         elif name == "signed_constant":
             out[k] = w.sign() * w.std(correction=0)
-        elif name == "reshuffle":
-            flat = w.flatten().clone()
+        elif name in ("reshuffle", "signed_reshuffle"):
+            values = w.flatten().clone() if name == "reshuffle" else w.abs().flatten()
             kept = m.flatten().nonzero().squeeze(1)
-            flat[kept] = flat[kept[torch.randperm(len(kept), generator=g)]]
-            out[k] = flat.view_as(w)
+            values[kept] = values[kept[torch.randperm(len(kept), generator=g)]]
+            out[k] = values.view_as(w) if name == "reshuffle" else values.view_as(w) * w.sign()
+        elif name == "scaled_reinit":
+            kept = m.bool()
+            fresh_rms = fresh[k][kept].square().mean().sqrt()
+            out[k] = (
+                fresh[k] * (w[kept].square().mean().sqrt() / fresh_rms)
+                if kept.any() and fresh_rms > 0
+                else fresh[k]
+            )
         else:
             raise ValueError(f"unknown control {name!r}")
     return out, mask
