@@ -24,6 +24,8 @@ import torch
 
 from ticketlab import device as devices
 from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
+from ticketlab.analysis.overlap import Overlap
+from ticketlab.analysis.overlap import overlap as mask_overlap
 from ticketlab.analysis.report import write_report
 from ticketlab.analysis.verdicts import GapShare, Options, compare
 from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
@@ -397,6 +399,23 @@ def gap_shares(
     return verdict_gap_shares(
         compare(rows, "es_test_acc", Options(pool_rounds=pool_rounds)), reference
     )
+
+
+def overlap(
+    run_a: str | Path, run_b: str | Path, round: int, seeds: list[int] | None = None
+) -> dict[int, tuple[dict[str, Overlap], Overlap]]:
+    """Per seed the two runs share (or ``seeds``), the Jaccard similarity of their tickets'
+    masks at ``round`` per tensor and overall, beside the chance level of independent masks
+    of the same densities (``analysis.overlap``)."""
+    a, b = RunDir.open(run_a), RunDir.open(run_b)
+    out = {}
+    for seed in seeds if seeds is not None else sorted(set(a.config.seeds) & set(b.config.seeds)):
+        name = f"masks/seed{seed}/round{round:02d}"
+        ma, mb = a.load_tensors(name), b.load_tensors(name)
+        if ma is None or mb is None:
+            raise TicketlabError(f"seed {seed} has no mask of round {round} in both runs")
+        out[seed] = mask_overlap(ma, mb)
+    return out
 
 
 def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:
