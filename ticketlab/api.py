@@ -37,16 +37,16 @@ from ticketlab.errors import DamagedFile, TicketlabError
 from ticketlab.experiments.lottery import (
     Experiment,
     RoundProgress,
-    TicketStart,
     all_rounds,
     control_file,
     control_start,
     plan,
+    round_mask,
+    round_ticket,
     ticket_start,
 )
 from ticketlab.models.registry import architecture, import_path
 from ticketlab.progress import ProgressBar
-from ticketlab.pruning.magnitude import full_mask
 from ticketlab.store.environment import environment
 from ticketlab.store.files import atomic_write_text, sweep_stale
 from ticketlab.store.rundir import FIGURES_INDEX, RunDir
@@ -483,19 +483,10 @@ def _rebuild_tensors(rd: RunDir, names: list[str], data_dir: str | Path | None) 
             continue
         rnd, control = file.removeprefix("round").split("-", 1)
         r = int(rnd)
-        ticket = ticket_start(spec, cfg, seed)
-        if r > 0 and cfg.experiment.rewind_step > 0:
-            rewound = base.load_tensors(f"inits/seed{seed}/rewind")
-            if rewound is None:
-                continue  # the rewind weights are gone: verify says so
-            ticket = TicketStart(rewound, ticket.init_seed)
-        if r == 0:
-            mask = full_mask(spec, cfg.prune)
-        else:
-            saved = base.load_tensors(f"masks/seed{seed}/round{r:02d}")
-            if saved is None:
-                continue  # the round's mask is gone: verify says so
-            mask = {k: v.bool() for k, v in saved.items()}
+        ticket = round_ticket(base, spec, cfg, seed, r)
+        mask = round_mask(base, spec, cfg, seed, r)
+        if ticket is None or mask is None:
+            continue  # what it is made from is gone: verify says so
         init, cmask, _ = control_start(spec, cfg, control, ticket, mask, seed, r)
         assert name == control_file(seed, r, control)
         rd.save_tensors(name, cmask if control == "random_mask" else init)

@@ -96,6 +96,27 @@ def ticket_start(spec: Architecture, cfg: Config, seed: int) -> TicketStart:
     return TicketStart(spec.init(cfg.model.init, init_seed, cfg.model.bn_init), init_seed)
 
 
+def round_mask(state: RunState, spec: Architecture, cfg: Config, seed: int, r: int) -> Mask | None:
+    """The mask round ``r`` trains under: every weight at round 0, else the one the round
+    before saved in ``state`` (None when it is missing)."""
+    if r == 0:
+        return full_mask(spec, cfg.prune)
+    mask = state.load_tensors(f"masks/seed{seed}/round{r:02d}")
+    return None if mask is None else {k: v.bool() for k, v in mask.items()}
+
+
+def round_ticket(
+    state: RunState, spec: Architecture, cfg: Config, seed: int, r: int
+) -> TicketStart | None:
+    """The ticket's start at round ``r``: with late resetting, after round 0, the rewind
+    weights saved in ``state`` (None when they are missing); else the original init."""
+    start = ticket_start(spec, cfg, seed)
+    if r > 0 and cfg.experiment.rewind_step > 0:
+        rewound = state.load_tensors(f"inits/seed{seed}/rewind")
+        return None if rewound is None else TicketStart(rewound, start.init_seed)
+    return start
+
+
 def control_file(seed: int, r: int, control: str) -> str:
     """Where a control's own tensors go: ``random_mask`` its mask (its weights are the
     ticket's), every other control its initial weights (its mask is the ticket's)."""
@@ -390,27 +411,21 @@ class Experiment:
                 checkpoint.clear()
 
     def _mask(self, seed: int, r: int) -> Mask:
-        if r == 0:
-            return full_mask(self.spec, self.cfg.prune)
-        mask = self.base.load_tensors(f"masks/seed{seed}/round{r:02d}")
+        mask = round_mask(self.base, self.spec, self.cfg, seed, r)
         if mask is None:
             raise TicketlabError(
                 f"round {r} of seed {seed} needs the mask made by round {r - 1}, which is "
                 "missing from the run directory; the run is damaged (re-run into a new --out)"
             )
-        return {k: v.bool() for k, v in mask.items()}
+        return mask
 
     def _ticket_init(self, seed: int, r: int) -> TicketStart:
-        init_seed = derive_seed(seed, "init")
-        if r > 0 and self.cfg.experiment.rewind_step > 0:
-            rewound = self.base.load_tensors(f"inits/seed{seed}/rewind")
-            if rewound is None:
-                raise TicketlabError(
-                    f"seed {seed}: the rewind weights saved by round 0 are missing; the run is "
-                    "damaged (re-run into a new --out)"
-                )
-            return TicketStart(rewound, init_seed)
-        start = ticket_start(self.spec, self.cfg, seed)
+        start = round_ticket(self.base, self.spec, self.cfg, seed, r)
+        if start is None:
+            raise TicketlabError(
+                f"seed {seed}: the rewind weights saved by round 0 are missing; the run is "
+                "damaged (re-run into a new --out)"
+            )
         if r == 0 and self.source is None:  # round 0 is planned before any other of the seed
             self.state.save_tensors(f"inits/seed{seed}/ticket", start.weights)
         return start
