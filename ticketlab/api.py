@@ -27,7 +27,8 @@ from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
 from ticketlab.analysis.overlap import Overlap
 from ticketlab.analysis.overlap import overlap as mask_overlap
 from ticketlab.analysis.report import write_report
-from ticketlab.analysis.verdicts import GapShare, Options, compare
+from ticketlab.analysis.verdicts import Comparison, GapShare, Options, compare
+from ticketlab.analysis.verdicts import compare_arms as verdict_compare_arms
 from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
 from ticketlab.bench import run_bench, run_conv_bench
 from ticketlab.config import Config, DataConfig, branch_config
@@ -399,6 +400,22 @@ def gap_shares(
     return verdict_gap_shares(
         compare(rows, "es_test_acc", Options(pool_rounds=pool_rounds)), reference
     )
+
+
+def compare_arms(
+    run_path: str | Path,
+    first: str,
+    second: str,
+    metric: str = "es_test_acc",
+    correction: str = "holm",
+    pool_rounds: tuple[int, int] | None = None,
+) -> list[Comparison]:
+    """Two arms of a run and its branches (``ticket`` or any control) compared directly,
+    ``first`` minus ``second`` paired by seed, per level and pooled, for every dataset and
+    setting that has both (``analysis.verdicts.compare_arms``); e.g. ``reshuffle`` against
+    ``signed_reinit``."""
+    rows = RunDir.open(run_path).summaries()
+    return verdict_compare_arms(rows, first, second, metric, Options(correction, pool_rounds))
 
 
 def overlap(

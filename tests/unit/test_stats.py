@@ -154,3 +154,27 @@ def test_shares_of_the_gap_from_the_studys_records() -> None:
     adam = shares[("fashion_mnist", "adam", "signed_constant")].ratio
     assert adam.ci is not None and (round(adam.ci[0], 2), round(adam.ci[1], 2)) == (-1.88, 1.27)
     assert shares[("maxgroup", "adam", "signed_reinit")].ratio.kind == "unbounded"
+
+
+def test_two_controls_compared_directly_on_the_studys_records() -> None:
+    """The reshuffle against the signed controls, paired by seed over the rounds both ran
+    (4-20): the numbers an independent recomputation from the same records found."""
+    import json
+    from pathlib import Path
+
+    from ticketlab.analysis.verdicts import compare_arms
+
+    path = Path(__file__).parents[2] / "results/study-trunk/export/trainings.json"
+    rows = json.loads(path.read_text())
+    vs_reinit = {c.dataset: c for c in compare_arms(rows, "reshuffle", "signed_reinit")}
+    c = vs_reinit["cifar10"]
+    assert c.pooled_rounds == [4, 8, 12, 16, 20] and c.first == "reshuffle"
+    assert c.headline() == (
+        "inconclusive with 5 seeds: +0.76 pp over rounds 4-20, 95% CI [-0.23, +1.74], p=0.1"
+    )
+    vs_const = {c.dataset: c for c in compare_arms(rows, "reshuffle", "signed_constant")}
+    assert vs_const["maxgroup"].headline().endswith("95% CI [-0.04, +0.45], p=0.083")
+    transfers = [*vs_reinit.values(), *vs_const.values()]
+    below = [c for c in transfers if c.dataset != "mnist" and c.pooled.p < 0.05]
+    assert len(below) == 4  # 4 of the 6 transfer pairs before any correction
+    assert vs_const["mnist"].headline().startswith("reshuffle lower: -0.34 pp")

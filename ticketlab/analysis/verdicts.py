@@ -113,6 +113,7 @@ class Comparison:
     pooled_rounds: list[int]
     options: Options
     diffs: dict[int, dict[int, float]] = field(default_factory=dict)  # [round][seed]
+    first: str = "ticket"  # the arm the differences are of (minus ``control``)
 
     @property
     def n_seeds(self) -> int:
@@ -133,7 +134,7 @@ class Comparison:
         if t.n < MIN_SEEDS:
             return f"no verdict with {t.n} seeds (needs {MIN_SEEDS}): {what}, {_p_is(t.p)}"
         if t.p is not None and t.p < self.options.alpha:
-            verdict = f"ticket {word if t.mean > 0 else _opposite(word)}"
+            verdict = f"{self.first} {word if t.mean > 0 else _opposite(word)}"
             return f"{verdict}: {what}, {_p_is(t.p)}, {t.n} seeds"
         return f"inconclusive with {t.n} seeds: {what}, {_p_is(t.p)}"
 
@@ -147,7 +148,7 @@ class Comparison:
         for sign, w in ((1, word), (-1, _opposite(word))):
             hits = [r for r in self.rows if r.sign(self.options.alpha) == sign]
             if hits:
-                parts.append(f"ticket {w} at {_levels(hits)} weights remaining")
+                parts.append(f"{self.first} {w} at {_levels(hits)} weights remaining")
         rest = sum(r.sign(self.options.alpha) == 0 for r in self.rows)
         if rest:
             parts.append(f"inconclusive at {'the other ' if parts else ''}{rest} level(s)")
@@ -234,6 +235,35 @@ def compare(
             diffs[key], [r.round for r in rs if lo <= r.round <= hi], options.alpha
         )
         out.append(Comparison(*key, metric, rs, pooled, used, options, diffs[key]))
+    return out
+
+
+def arm(row: dict[str, Any]) -> str:
+    """Which arm a record belongs to: ``ticket`` or its control's name."""
+    return "ticket" if row["kind"] == "ticket" else row["control"]
+
+
+def compare_arms(
+    rows: list[dict[str, Any]],
+    first: str,
+    second: str,
+    metric: str = "es_test_acc",
+    options: Options | None = None,
+) -> list[Comparison]:
+    """Direct paired comparisons of two arms (``ticket`` or any control), ``first`` minus
+    ``second``, for every dataset and setting that has both: per level and pooled, with the
+    same statistics as the ticket against a control."""
+    if first == second:
+        raise ValueError("compare two different arms")
+    chosen = []
+    for r in rows:
+        if arm(r) == first:
+            chosen.append(r | {"kind": "ticket", "control": None})
+        elif arm(r) == second:
+            chosen.append(r | {"kind": "control", "control": second})
+    out = compare(chosen, metric, options)
+    for c in out:
+        c.first = first
     return out
 
 
