@@ -379,13 +379,17 @@ def plot(run_path: str | Path) -> list[Path]:
 
 
 def report(
-    run_path: str | Path, correction: str = "holm", pool_rounds: tuple[int, int] | None = None
+    run_path: str | Path,
+    correction: str = "holm",
+    pool_rounds: tuple[int, int] | None = None,
+    disconnected: str = "exclude",
 ) -> list[Path]:
     """Redraw the figures and write ``report.html`` and ``report.md`` into the run.
     ``correction`` (``holm`` or ``bh``) adjusts each comparison's per-level p-values;
     ``pool_rounds`` (inclusive) is the range of rounds the pooled verdict averages over
-    (default: every pruned level, rounds 1 and up)."""
-    options = Options(correction, pool_rounds)
+    (default: every pruned level, rounds 1 and up); ``disconnected`` (``exclude`` or
+    ``keep``): whether levels where a network lost a whole class or layer stay out of it."""
+    options = Options(correction, pool_rounds, disconnected=disconnected)
     figures = plot(run_path)
     return write_report(RunDir.open(run_path), figures, options)
 

@@ -166,7 +166,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         last = RunDir.open(args.run_dir).config.prune.rounds
         rounds = parse_rounds(args.pool_rounds, last, "--pool-rounds")
         pool = (rounds[0], rounds[-1])
-    for p in api.report(args.run_dir, args.correction, pool):
+    for p in api.report(args.run_dir, args.correction, pool, args.disconnected):
         print(p)
     return 0
 
@@ -483,6 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--pool-rounds",
         metavar="A-B",
         help="rounds the pooled verdict averages over (default: every pruned level, 1 and up)",
+    )
+    p.add_argument(
+        "--disconnected",
+        choices=["exclude", "keep"],
+        default="exclude",
+        help="levels where any network has an output unit with no inputs (or a layer with no "
+        "weights): left out of the pooled verdict and reported apart (exclude, default), "
+        "or pooled like the others (keep)",
     )
     p.set_defaults(func=cmd_report)
     p = sub.add_parser(

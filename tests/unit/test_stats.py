@@ -131,6 +131,10 @@ def test_degenerate_cases_say_what_they_are(diffs: list[float], note: str) -> No
     assert t.p is None and t.ci is None and t.note == note
 
 
+# The independent recomputation pooled every level, disconnected ones included.
+KEEP = Options(disconnected="keep")
+
+
 def test_shares_of_the_gap_from_the_studys_records() -> None:
     """The study's transfer records (results/, no dataset needed): the shares of the ticket's
     lead over the re-init that the signed controls close, with the Fieller intervals an
@@ -144,7 +148,7 @@ def test_shares_of_the_gap_from_the_studys_records() -> None:
     rows = [r for r in json.loads(path.read_text()) if "magnitudes" not in (r["branch"] or "")]
     shares = {
         (g.dataset, g.setting.split()[0], g.control): g
-        for g in gap_shares(compare(rows, "es_test_acc", Options()))
+        for g in gap_shares(compare(rows, "es_test_acc", KEEP))
     }
     sgd = shares[("cifar10", "sgd", "signed_reinit")]
     assert sgd.rounds == list(range(2, 21, 2)) and sgd.ratio.n == 5
@@ -166,15 +170,54 @@ def test_two_controls_compared_directly_on_the_studys_records() -> None:
 
     path = Path(__file__).parents[2] / "results/study-trunk/export/trainings.json"
     rows = json.loads(path.read_text())
-    vs_reinit = {c.dataset: c for c in compare_arms(rows, "reshuffle", "signed_reinit")}
+    vs_reinit = {
+        c.dataset: c for c in compare_arms(rows, "reshuffle", "signed_reinit", options=KEEP)
+    }
     c = vs_reinit["cifar10"]
     assert c.pooled_rounds == [4, 8, 12, 16, 20] and c.first == "reshuffle"
     assert c.headline() == (
         "inconclusive with 5 seeds: +0.76 pp over rounds 4-20, 95% CI [-0.23, +1.74], p=0.1"
     )
-    vs_const = {c.dataset: c for c in compare_arms(rows, "reshuffle", "signed_constant")}
+    vs_const = {
+        c.dataset: c for c in compare_arms(rows, "reshuffle", "signed_constant", options=KEEP)
+    }
     assert vs_const["maxgroup"].headline().endswith("95% CI [-0.04, +0.45], p=0.083")
     transfers = [*vs_reinit.values(), *vs_const.values()]
     below = [c for c in transfers if c.dataset != "mnist" and c.pooled.p < 0.05]
     assert len(below) == 4  # 4 of the 6 transfer pairs before any correction
     assert vs_const["mnist"].headline().startswith("reshuffle lower: -0.34 pp")
+
+
+def test_disconnected_levels_leave_the_pool_of_a_ticket_against_its_control() -> None:
+    """The rule is fixed in code: a level where any network has an output unit without
+    inputs (or a layer without weights) is flagged; the trunk's rounds 17-20 are."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "results/study2-trunk/export/trainings.json"
+    rows = json.loads(path.read_text())
+    (c,) = compare(rows, "es_test_acc", Options())
+    assert c.disconnected == [17, 18, 19, 20] and c.pooled_rounds == list(range(1, 17))
+    assert c.headline().endswith("(disconnected, left out of the pool: round(s) 17, 18, 19, 20)")
+    (kept,) = compare(rows, "es_test_acc", KEEP)  # a comparison of methods keeps them
+    assert kept.disconnected == [] and kept.pooled_rounds == list(range(1, 21))
+    # A hand-made level: one control network with an output unit cut off.
+    few = [
+        {
+            "dataset": "d",
+            "setting": "s",
+            "round": rnd,
+            "seed": seed,
+            "kind": kind,
+            "control": None if kind == "ticket" else "reinit",
+            "weights_remaining": 0.5,
+            "es_test_acc": 0.9 + 0.01 * seed + (0.01 if kind == "ticket" else 0),
+            "weights_remaining_per_layer": {"a": 0.5, "out": 0.5},
+            "units_without_inputs": {"a": 3, "out": int(rnd == 2 and kind == "control")},
+        }
+        for rnd in (1, 2)
+        for seed in range(3)
+        for kind in ("ticket", "control")
+    ]
+    (c,) = compare(few, "es_test_acc", Options())
+    assert c.disconnected == [2] and c.pooled_rounds == [1]

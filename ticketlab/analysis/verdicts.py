@@ -55,12 +55,18 @@ class Options:
     correction: str = "holm"
     pool_rounds: tuple[int, int] | None = None  # inclusive; None: every pruned level (>= 1)
     alpha: float = ALPHA
+    # Levels where a network has lost a whole class or layer ("disconnected"): left out of
+    # the pooled test of a ticket against its controls (reported apart), or kept, as in a
+    # comparison of pruning methods, where disconnection is the method's own result.
+    disconnected: str = "exclude"
 
     def __post_init__(self) -> None:
         if self.correction not in CORRECTIONS:
             raise TicketlabError(
                 f"correction {self.correction!r}: choose one of {', '.join(CORRECTIONS)}"
             )
+        if self.disconnected not in ("exclude", "keep"):
+            raise TicketlabError(f"disconnected {self.disconnected!r}: choose one of exclude, keep")
 
     def describe(self) -> str:
         rounds = (
@@ -73,7 +79,13 @@ class Options:
             f"comparison's levels (alpha {self.alpha:g}); simultaneous intervals are "
             f"Bonferroni over the same levels. The pooled test averages each seed's "
             f"differences over {rounds}, then tests the per-seed means (one-sample t over "
-            "seeds)."
+            "seeds)"
+            + (
+                "; levels where any network has an output unit with no inputs left, or a "
+                "layer with no weights, are flagged disconnected and left out of it."
+                if self.disconnected == "exclude"
+                else "."
+            )
         )
 
 
@@ -114,13 +126,22 @@ class Comparison:
     options: Options
     diffs: dict[int, dict[int, float]] = field(default_factory=dict)  # [round][seed]
     first: str = "ticket"  # the arm the differences are of (minus ``control``)
+    disconnected: list[int] = field(default_factory=list)  # levels left out of the pool
 
     @property
     def n_seeds(self) -> int:
         return max((r.test.n for r in self.rows), default=0)
 
     def headline(self) -> str:
-        """The pooled verdict, in pp, with its interval and the rounds pooled."""
+        """The pooled verdict, in pp, with its interval and the rounds pooled, and the
+        disconnected levels left out of it."""
+        text = self._pooled_verdict()
+        if self.disconnected:
+            rounds = ", ".join(map(str, self.disconnected))
+            text += f" (disconnected, left out of the pool: round(s) {rounds})"
+        return text
+
+    def _pooled_verdict(self) -> str:
         t = self.pooled
         if not self.pooled_rounds:
             return "no pooled verdict: no level in the pooled range"
@@ -203,6 +224,7 @@ def compare(
             weights[k] = r["weights_remaining"]
         else:
             control[(*k, r["control"])][r["seed"]] = r[metric]
+    cut = disconnected_levels(rows)
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     diffs: dict[tuple[str, str, str], dict[int, dict[int, float]]] = defaultdict(dict)
     for (ds, setting, rnd, ctrl), by_seed in sorted(control.items()):
@@ -231,10 +253,32 @@ def compare(
                 row.p_adj = p_adj
                 row.simultaneous = row.test.interval(1 - options.alpha / len(tested))
         lo, hi = options.pool_rounds or (1, max(r.round for r in rs))
+        in_range = [r.round for r in rs if lo <= r.round <= hi]
+        flagged = [
+            rnd
+            for rnd in in_range
+            if options.disconnected == "exclude" and (key[0], key[1], rnd) in cut
+        ]
         pooled, used, _ = pooled_test(
-            diffs[key], [r.round for r in rs if lo <= r.round <= hi], options.alpha
+            diffs[key], [rnd for rnd in in_range if rnd not in flagged], options.alpha
         )
-        out.append(Comparison(*key, metric, rs, pooled, used, options, diffs[key]))
+        comparison = Comparison(*key, metric, rs, pooled, used, options, diffs[key])
+        comparison.disconnected = flagged
+        out.append(comparison)
+    return out
+
+
+def disconnected_levels(rows: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
+    """(dataset, setting, round) where any network (ticket or control) has an output unit
+    with no inputs left, or a weight tensor with none kept: a fixed rule, not a range chosen
+    per study. The output layer is the last tensor of ``units_without_inputs``."""
+    out = set()
+    for r in rows:
+        units = r.get("units_without_inputs") or {}
+        per_layer = r.get("weights_remaining_per_layer") or {}
+        output_cut = bool(units) and list(units.values())[-1] > 0
+        if output_cut or any(v == 0 for v in per_layer.values()):
+            out.add((r["dataset"], r["setting"], r["round"]))
     return out
 
 
