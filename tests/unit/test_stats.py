@@ -221,3 +221,26 @@ def test_disconnected_levels_leave_the_pool_of_a_ticket_against_its_control() ->
     ]
     (c,) = compare(few, "es_test_acc", Options())
     assert c.disconnected == [2] and c.pooled_rounds == [1]
+
+
+def test_a_reports_pooled_tests_form_one_named_family() -> None:
+    """Three comparisons in one Holm family: a clear one stays significant; two with the
+    same p = 0.035 (significant alone) both become 2 x 0.035 (Holm: the second smallest
+    times 2, the largest no lower than it) and read as inconclusive, naming both p-values."""
+    from ticketlab.analysis.verdicts import correct_pooled
+
+    clear = [0.02, 0.021, 0.019, 0.02, 0.022]
+    weak = [0.01, 0.001, 0.006, 0.004, 0.003]
+    (first,) = compare(rows({0: [0.0] * 5, 1: clear, 2: clear}))
+    (a,) = compare(rows({0: [0.0] * 5, 1: weak}))
+    (b,) = compare(rows({0: [0.0] * 5, 1: weak}))
+    alone = a.pooled.p
+    assert alone == pytest.approx(0.0349, abs=1e-4) and a.headline().startswith("ticket higher")
+    correct_pooled([first, a, b])
+    assert a.pooled_p_adj == b.pooled_p_adj == pytest.approx(2 * alone)
+    text = a.headline()
+    assert (
+        text.startswith("inconclusive with 5 seeds")
+        and "p=0.035 (Holm over 3 pooled tests: p=0.07)" in text
+    )
+    assert first.headline().startswith("ticket higher") and first.family == ("Holm", 3)

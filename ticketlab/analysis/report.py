@@ -14,6 +14,7 @@ from ticketlab.analysis.verdicts import (
     Comparison,
     Options,
     compare,
+    correct_pooled,
     format_p,
     format_pp,
     gap_shares,
@@ -100,9 +101,9 @@ def document(run: RunDir, options: Options) -> list[Block]:
     cfg = run.config
     main = cfg.data.dataset
     acc = _ordered(compare(rows, "es_test_acc", options), main)
-    flips = {
-        (c.dataset, c.setting, c.control): c for c in compare(rows, "sign_flip_final", options)
-    }
+    flip_list = compare(rows, "sign_flip_final", options)
+    correct_pooled([*acc, *flip_list], options.correction)  # one family: every pooled test
+    flips = {(c.dataset, c.setting, c.control): c for c in flip_list}
     layers = ticket_layers(rows)
     st = run.live_status()
     branches = sorted({r["branch"] for r in rows if r["branch"]})

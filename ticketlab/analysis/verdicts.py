@@ -86,6 +86,9 @@ class Options:
                 if self.disconnected == "exclude"
                 else "."
             )
+            + " The report's pooled tests (accuracy and sign flips, every comparison) are "
+            f"one family, {CORRECTION_NAMES[self.correction]}-adjusted together: each "
+            "pooled verdict names the family and its adjusted p-value."
         )
 
 
@@ -127,6 +130,10 @@ class Comparison:
     diffs: dict[int, dict[int, float]] = field(default_factory=dict)  # [round][seed]
     first: str = "ticket"  # the arm the differences are of (minus ``control``)
     disconnected: list[int] = field(default_factory=list)  # levels left out of the pool
+    # The family the pooled test is corrected in (its correction's name and size) and its
+    # adjusted p-value there: set by ``correct_pooled``, None for a comparison on its own.
+    family: tuple[str, int] | None = None
+    pooled_p_adj: float | None = None
 
     @property
     def n_seeds(self) -> int:
@@ -154,10 +161,16 @@ class Comparison:
         what = f"{format_pp(t.mean)} pp over {span}, 95% CI [{lo}, {hi}]"
         if t.n < MIN_SEEDS:
             return f"no verdict with {t.n} seeds (needs {MIN_SEEDS}): {what}, {_p_is(t.p)}"
-        if t.p is not None and t.p < self.options.alpha:
+        p = t.p
+        p_text = _p_is(t.p)
+        if self.family is not None and self.pooled_p_adj is not None:
+            name, size = self.family
+            p = self.pooled_p_adj
+            p_text += f" ({name} over {size} pooled tests: {_p_is(p)})"
+        if p is not None and p < self.options.alpha:
             verdict = f"{self.first} {word if t.mean > 0 else _opposite(word)}"
-            return f"{verdict}: {what}, {_p_is(t.p)}, {t.n} seeds"
-        return f"inconclusive with {t.n} seeds: {what}, {_p_is(t.p)}"
+            return f"{verdict}: {what}, {p_text}, {t.n} seeds"
+        return f"inconclusive with {t.n} seeds: {what}, {p_text}"
 
     def levels(self) -> str:
         """Which levels differ after the correction."""
@@ -266,6 +279,19 @@ def compare(
         comparison.disconnected = flagged
         out.append(comparison)
     return out
+
+
+def correct_pooled(comparisons: list[Comparison], correction: str = "holm") -> None:
+    """Make the pooled tests of ``comparisons`` one family: adjust their p-values together
+    (Holm, or Benjamini-Hochberg) so that each verdict holds across all of them, and name
+    the family and its size in every verdict."""
+    tested = [c for c in comparisons if c.pooled.p is not None and c.pooled.n >= MIN_SEEDS]
+    if not tested:
+        return
+    adjusted = adjust([c.pooled.p for c in tested if c.pooled.p is not None], correction)
+    for c, p in zip(tested, adjusted, strict=True):
+        c.family = (CORRECTION_NAMES[correction], len(tested))
+        c.pooled_p_adj = p
 
 
 def disconnected_levels(rows: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
