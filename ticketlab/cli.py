@@ -19,7 +19,7 @@ import ticketlab.sweeps as sweeps
 from ticketlab.analysis.verdicts import ticket_layers
 from ticketlab.bench import format_bench
 from ticketlab.config import PRESETS, Config, display_setting, load_config
-from ticketlab.errors import ConfigError, TicketlabError, install_hint
+from ticketlab.errors import TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir
 from ticketlab.tracking import TRACKERS, make_tracker
 from ticketlab.version import __version__
@@ -40,14 +40,6 @@ def _set_arg(p: argparse.ArgumentParser, help: str) -> None:
 
 
 def _resolve(args: argparse.Namespace) -> Config:
-    for o in args.overrides:
-        if "=" not in o:
-            stray = args.config if args.config and not Path(args.config).exists() else None
-            hint = f"; did you mean --set {o}={stray}?" if stray else ""
-            raise ConfigError(
-                f"--set takes KEY=VALUE as one word, with no spaces around '=' (e.g. --set "
-                f"train.lr=3e-3); got --set {o!r}{hint}"
-            )
     overrides = list(args.overrides)
     if args.device:
         overrides.append(f"device={args.device}")

@@ -78,10 +78,22 @@ def _coerce(tp: Any, value: Any, where: str) -> Any:
     raise TypeError(f"unsupported config type {tp!r}")
 
 
+def check_assignment(assignment: str, stray: str | None = None) -> None:
+    """Refuse an override that is not ``KEY=VALUE``; ``stray`` is a word the command line
+    took for something else (``--set train.lr 0.01`` leaves ``0.01`` as the config file),
+    named in the hint."""
+    if "=" in assignment:
+        return
+    hint = f"; did you mean --set {assignment}={stray}?" if stray else ""
+    raise ConfigError(
+        f"--set expects KEY=VALUE (e.g. train.lr=3e-3), got {assignment!r}: --set takes "
+        f"KEY=VALUE as one word, with no spaces around '='{hint}"
+    )
+
+
 def apply_override(d: dict[str, Any], assignment: str) -> None:
     """Apply one ``section.key=value`` override (value parsed as YAML) to a config dict."""
-    if "=" not in assignment:
-        raise ConfigError(f"--set expects KEY=VALUE (e.g. train.lr=3e-3), got {assignment!r}")
+    check_assignment(assignment)
     path, raw = assignment.split("=", 1)
     try:
         value = yaml.safe_load(raw)
@@ -112,6 +124,10 @@ def load_config(
     """Resolve a config from a preset name or a YAML file, then overrides and seeds."""
     if source is not None and preset_name is not None:
         raise ConfigError("give either a config file or --preset, not both")
+    # Before the file is read: a missing file may be an override's value, split off.
+    stray = str(source) if source is not None and not Path(source).exists() else None
+    for assignment in overrides:
+        check_assignment(assignment, stray)
     if source is not None:
         path = Path(source)
         if not path.is_file():

@@ -311,7 +311,7 @@ class RunDir:
             return 0
         journal.drop_torn_tail(path)
         rows, _ = journal.read(path)
-        have = journal.database_ids(self.db)
+        have = self.completed()
         missing = [r for i, r in rows.items() if i not in have]
         if missing:
             with self.db:
