@@ -41,6 +41,7 @@ from ticketlab.experiments.lottery import (
     all_rounds,
     control_file,
     control_start,
+    in_trunk,
     plan,
     round_mask,
     round_ticket,
@@ -368,9 +369,10 @@ def plot(run_path: str | Path) -> list[Path]:
     if not rows:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
     main, out = rd.config.data.dataset, rd.path / "figures"
+    trunk = rd.config.train.label()
     paths = (
-        figure1(rows, main, out, rd.config.model.name)
-        + figure2(rows, main, out)
+        figure1(rows, main, trunk, out, rd.config.model.name)
+        + figure2(rows, main, trunk, out)
         + sign_flip_figure(rows, main, out)
     )
     index = json.dumps([p.name for p in paths], indent=1) + "\n"
@@ -589,7 +591,7 @@ def headline(rd: RunDir) -> dict[str, Any]:
     tickets = [
         r
         for r in rd.own_summaries()
-        if r["kind"] == "ticket" and r["dataset"] == rd.config.data.dataset
+        if r["kind"] == "ticket" and in_trunk(rd.config, r["dataset"], r["setting"])
     ]
     if not tickets:
         return {}

@@ -157,3 +157,32 @@ def test_a_branch_does_not_retrain_what_another_branch_finished(tmp_path: Path) 
     assert {r["batch_size"] for r in third.summaries()} == {50}
     assert len(third.summaries()) == 2 * 2
     assert len(RunDir.open(out).summaries()) == 2 * 3 + 4 + 4 + 4
+
+
+@pytest.mark.slow
+def test_a_branch_retrains_the_tickets_on_their_own_dataset_under_another_setting(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "run"
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0])
+    own = ticketlab.run(cfg, out, make_figures=False).summaries()
+    before = snapshot(out)
+    sgd = "{optimizer: sgd, lr: 0.01, epochs: 1, batch_size: 100, eval_every: 5}"
+    bd = branch(out, ["transfer.datasets=[mnist]", f"transfer.settings=[{sgd}]"])
+    assert snapshot(out) == before
+    rows = bd.summaries()
+    assert {(r["dataset"], r["setting"], r["control"]) for r in rows} == {
+        ("mnist", "sgd lr=0.01, 1 epochs", None),
+        ("mnist", "sgd lr=0.01, 1 epochs", "reinit"),
+    }
+    assert len(rows) == 3 * 2
+    # The run's tickets, not new ones: its masks and data orders, and no mask or rewind of
+    # the branch's own (only the trunk's tickets are pruned).
+    left = {(r["round"], r["seed"]): r["weights_remaining"] for r in own}
+    order = {(r["round"], r["seed"]): r["data_seed"] for r in own}
+    assert all(r["weights_remaining"] == left[(r["round"], r["seed"])] for r in rows)
+    assert all(r["data_seed"] == order[(r["round"], r["seed"])] for r in rows)
+    assert not (bd.path / "masks").exists()
+    # Figure 1 stays the trunk's; the retraining is drawn among the transfers.
+    names = {p.name for p in ticketlab.plot(out)}
+    assert "figure1.png" in names and "figure2-sgd-lr-0-01-1-epochs.png" in names

@@ -136,7 +136,7 @@ def test_console_errors_would_be_seen(tmp_path: Path) -> None:
     "override, message",
     [
         ("transfer.datasets=[svhn]", "transfer.datasets[0] must be one of"),
-        ("transfer.datasets=[mnist]", "the dataset tickets are found on"),
+        ("transfer.datasets=[mnist]", "named like train"),
         ("transfer.datasets=[cifar10, cifar10]", "lists a dataset twice"),
         ("maxgroup.groups=1", "maxgroup.groups must be an integer >= 2"),
     ],

@@ -177,3 +177,16 @@ def test_every_config_key_has_a_description():
     assert all(doc for *_, doc in rows)
     page = reference_markdown()
     assert "| `train.lr` | `float` | `0.0012` | learning rate |" in page
+
+
+def test_the_run_s_own_setting_on_its_own_dataset_is_refused(tmp_path: Path) -> None:
+    adam = "{optimizer: adam, lr: 0.0012, epochs: 10, batch_size: 50}"  # label as train's
+    for settings in ("null", f"[{adam}]"):
+        with pytest.raises(ConfigError, match="named like train"):
+            load_config(
+                preset_name="seed",
+                overrides=[
+                    "transfer.datasets=[mnist]",
+                    f"transfer.settings={settings}",
+                ],
+            )

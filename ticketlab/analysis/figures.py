@@ -144,9 +144,14 @@ def slug(text: str) -> str:
 
 
 def figure1(
-    rows: list[dict[str, Any]], dataset: str, out_dir: Path, model: str = "lenet_300_100"
+    rows: list[dict[str, Any]],
+    dataset: str,
+    setting: str,
+    out_dir: Path,
+    model: str = "lenet_300_100",
 ) -> list[Path]:
-    mine = [r for r in rows if r["dataset"] == dataset]
+    """The IMP trunk: tickets and controls on the main ``dataset`` under its own ``setting``."""
+    mine = [r for r in rows if r["dataset"] == dataset and r["setting"] == setting]
     if not mine:
         return []
     setting = display_setting(mine[0]["setting"])
@@ -204,9 +209,10 @@ def sign_flip_figure(rows: list[dict[str, Any]], main: str, out_dir: Path) -> li
     )
 
 
-def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
-    """Transfer figures: one per setting (a panel per transfer dataset) and the grid."""
-    transfer = [r for r in rows if r["dataset"] != main]
+def figure2(rows: list[dict[str, Any]], main: str, trunk: str, out_dir: Path) -> list[Path]:
+    """Transfer figures: one per setting (a panel per transfer dataset, the main dataset
+    among them under a setting other than the trunk's ``trunk``) and the grid."""
+    transfer = [r for r in rows if (r["dataset"], r["setting"]) != (main, trunk)]
     if not transfer:
         return []
     datasets = list(dict.fromkeys(r["dataset"] for r in transfer))
@@ -222,7 +228,7 @@ def figure2(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
             ax.set_title(display(ds))
         axes[0][0].legend(loc="lower left")
         fig.suptitle(
-            f"Figure 2: {display(main)} tickets on other datasets ({display_setting(setting)})\n"
+            f"Figure 2: {display(main)} tickets retrained ({display_setting(setting)})\n"
             f"mean of {seeds_text(seeds)}{band(seeds)}"
         )
         fig.tight_layout()

@@ -404,8 +404,9 @@ class TransferConfig:
     datasets: list[str] = _key(
         factory=list,
         doc=(
-            "datasets the round's ticket and controls are also trained on (any dataset name other"
-            " than `data.dataset`)"
+            "datasets the round's ticket and controls are also trained on; `data.dataset` itself"
+            " only with `settings` other than `train` (the tickets retrained on the dataset they"
+            " were found on under another setting)"
         ),
     )
     settings: list[TrainConfig] | None = _key(
@@ -416,13 +417,17 @@ class TransferConfig:
         ),
     )
 
-    def validate(self, main: str) -> None:
+    def validate(self, main: str, trunk: TrainConfig) -> None:
         for i, name in enumerate(self.datasets):
             check_dataset_name(f"transfer.datasets[{i}]", name)
-            if name == main:
+            same = [s for s in self.settings or [trunk] if s.label() == trunk.label()]
+            if name == main and same:
                 raise ConfigError(
-                    f"transfer.datasets[{i}] is {name!r}, the dataset tickets are found on; "
-                    "list only other datasets"
+                    f"transfer.datasets[{i}] is {name!r}, the dataset tickets are found on, "
+                    f"and a transfer setting is named like train ({trunk.label()}): on "
+                    f"{name!r} those would be the run's own trainings. List the main dataset "
+                    "only with transfer.settings whose optimiser, learning rate or length "
+                    "differ from train's"
                 )
         if len(set(self.datasets)) != len(self.datasets):
             raise ConfigError(f"transfer.datasets lists a dataset twice: {self.datasets}")
@@ -523,7 +528,7 @@ class Config:
         self.prune.validate()
         self.train.validate()
         self.experiment.validate()
-        self.transfer.validate(self.data.dataset)
+        self.transfer.validate(self.data.dataset, self.train)
         self.maxgroup.validate()
         if self.train.steps is not None and self.experiment.rewind_step >= self.train.steps:
             raise ConfigError(

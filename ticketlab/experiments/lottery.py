@@ -219,6 +219,13 @@ class RunState(Protocol):
         ...
 
 
+def in_trunk(cfg: Config, dataset: str, setting: str) -> bool:
+    """Whether trainings on ``dataset`` under ``setting`` (a label) are the IMP trunk: the
+    main dataset under ``train``. Only the trunk's tickets are pruned for the next round; a
+    main-dataset training under another setting is a transfer like any other."""
+    return dataset == cfg.data.dataset and setting == cfg.train.label()
+
+
 def controls_at(cfg: Config, r: int) -> list[str]:
     """The controls trained at round ``r``. At round 0 the mask is full, so a random mask
     would be the ticket itself."""
@@ -455,7 +462,7 @@ class Experiment:
                 if key.control is None:
                     capture = (
                         self.cfg.experiment.rewind_step
-                        if r == 0 and key.dataset == self.cfg.data.dataset
+                        if r == 0 and in_trunk(self.cfg, key.dataset, key.setting)
                         else None
                     )
                     member = Member(ticket.weights, mask, data, order_seed, capture)
@@ -469,9 +476,8 @@ class Experiment:
     def _finish(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
         """Save what the next round needs (masks, rewind weights), then record the cohort
         atomically. A crash between the two only means its trainings are redone."""
-        main = self.cfg.data.dataset
         for p, res in zip(planned, results, strict=True):
-            if p.key.kind != "ticket" or p.key.dataset != main:
+            if p.key.kind != "ticket" or not in_trunk(self.cfg, p.key.dataset, p.key.setting):
                 continue
             seed = p.key.seed
             if r == 0 and self.cfg.experiment.rewind_step > 0:

@@ -21,6 +21,7 @@ from ticketlab.analysis.figures import level_axis, slug
 from ticketlab.analysis.verdicts import Options, compare
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
+from ticketlab.experiments.lottery import in_trunk
 from ticketlab.store.files import atomic_write, atomic_write_text, csv_text
 from ticketlab.store.rundir import RunDir
 from ticketlab.sweeps.runner import TRIALS
@@ -36,14 +37,18 @@ def records(root: Path) -> list[dict[str, Any]]:
         if not (path / "config.yaml").is_file():
             continue
         point = {f"grid.{k}": v for k, v in info["point"].items()}
-        rows += [r | {"trial": name} | point for r in RunDir.open(path).summaries()]
+        rd = RunDir.open(path)
+        rows += [
+            r | {"trial": name, "trunk": in_trunk(rd.config, r["dataset"], r["setting"])} | point
+            for r in rd.summaries()
+        ]
     return rows
 
 
 def _dimension_figure(rows: list[dict[str, Any]], key: str, out: Path) -> Path | None:
     """Main-dataset ticket accuracy against weights remaining, one curve per value of
     ``key`` (the mean over seeds and the other grid values), band min-max over seeds."""
-    mine = [r for r in rows if r["kind"] == "ticket" and r["dataset"] == r["main"]]
+    mine = [r for r in rows if r["kind"] == "ticket" and r["trunk"]]
     if not mine:
         return None
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -82,8 +87,6 @@ def write_sweep_report(root: str | Path) -> list[Path]:
     index = open_index(root)
     rows = records(root)
     main = index["base"]["data"]["dataset"]
-    for r in rows:
-        r["main"] = main
     figures = [p for k in index["grid"] if (p := _dimension_figure(rows, k, root / "figures"))]
     by_point: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
@@ -141,7 +144,7 @@ def write_sweep_report(root: str | Path) -> list[Path]:
         f"<th>control</th><th>pooled verdict</th></tr>{table}</table><h2>Trials</h2>"
         f"<pre>{html.escape(status)}</pre><h2>Figures</h2>{body}\n",
     )
-    fields = list(dict.fromkeys(k for r in rows for k in r if k != "main"))
+    fields = list(dict.fromkeys(k for r in rows for k in r))
     flat = [{k: _plain(r.get(k)) for k in fields} for r in rows]
     atomic_write_text(paths[2], csv_text(fields, flat))
     try:
