@@ -28,6 +28,7 @@ from ticketlab.analysis.overlap import Overlap
 from ticketlab.analysis.overlap import overlap as mask_overlap
 from ticketlab.analysis.report import write_report
 from ticketlab.analysis.verdicts import Comparison, GapShare, Options, compare
+from ticketlab.analysis.verdicts import arm as verdict_arm
 from ticketlab.analysis.verdicts import compare_arms as verdict_compare_arms
 from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
 from ticketlab.bench import run_bench, run_conv_bench
@@ -381,19 +382,43 @@ def plot(run_path: str | Path) -> list[Path]:
 
 
 def report(
-    run_path: str | Path,
+    run_path: str | Path | list[str | Path],
     correction: str = "holm",
     pool_rounds: tuple[int, int] | None = None,
     disconnected: str = "exclude",
+    arms: list[tuple[str, str]] | None = None,
+    out: str | Path | None = None,
 ) -> list[Path]:
-    """Redraw the figures and write ``report.html`` and ``report.md`` into the run.
-    ``correction`` (``holm`` or ``bh``) adjusts each comparison's per-level p-values;
-    ``pool_rounds`` (inclusive) is the range of rounds the pooled verdict averages over
-    (default: every pruned level, rounds 1 and up); ``disconnected`` (``exclude`` or
-    ``keep``): whether levels where a network lost a whole class or layer stay out of it."""
+    """Redraw the figures and write ``report.html`` and ``report.md`` into the run, or, for
+    several runs (a list), one page over all of them into ``out``. The page's pooled tests
+    (accuracy and sign flips of every comparison) are one family and its per-level tests
+    another, each adjusted with ``correction`` (``holm`` or ``bh``); ``pool_rounds``
+    (inclusive) is the range of rounds the pooled verdict averages over (default: every
+    pruned level, rounds 1 and up); ``disconnected`` (``exclude`` or ``keep``): whether
+    levels where a network lost a whole class or layer stay out of it; ``arms``: pairs of
+    arms (``ticket`` or a control) to compare directly, first minus second."""
+    paths = run_path if isinstance(run_path, list) else [run_path]
+    if not paths:
+        raise TicketlabError("report: name at least one run directory")
+    if len(paths) > 1 and out is None:
+        raise TicketlabError(
+            f"a report over {len(paths)} runs needs a folder to write it to: give --out DIR"
+        )
     options = Options(correction, pool_rounds, disconnected=disconnected)
-    figures = plot(run_path)
-    return write_report(RunDir.open(run_path), figures, options)
+    figures = [f for p in paths for f in plot(p)]
+    runs = [RunDir.open(p) for p in paths]
+    for a, b in arms or []:
+        known = {verdict_arm(r) for run in runs for r in run.summaries()}
+        missing = [x for x in (a, b) if x not in known]
+        if missing:
+            raise TicketlabError(
+                f"--arms {a}:{b}: no records of {', '.join(missing)} in "
+                f"{', '.join(map(str, paths))} (arms there: {', '.join(sorted(known))})"
+            )
+    folder = Path(out) if out is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    return write_report(runs, figures, options, arms, folder)
 
 
 def gap_shares(

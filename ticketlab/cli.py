@@ -155,10 +155,20 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     pool = None
     if args.pool_rounds is not None:
-        last = RunDir.open(args.run_dir).config.prune.rounds
+        last = max(RunDir.open(d).config.prune.rounds for d in args.run_dir)
         rounds = parse_rounds(args.pool_rounds, last, "--pool-rounds")
         pool = (rounds[0], rounds[-1])
-    for p in api.report(args.run_dir, args.correction, pool, args.disconnected):
+    arms = []
+    for pair in args.arms:
+        a, sep, b = pair.partition(":")
+        if not sep or not a or not b:
+            raise TicketlabError(
+                f"--arms {pair!r}: give two arms as FIRST:SECOND (ticket or a control), "
+                "e.g. --arms reshuffle:signed_reinit"
+            )
+        arms.append((a, b))
+    runs = args.run_dir if len(args.run_dir) > 1 else args.run_dir[0]
+    for p in api.report(runs, args.correction, pool, args.disconnected, arms, args.out):
         print(p)
     return 0
 
@@ -460,16 +470,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="write RUN_DIR/report.html and report.md",
         description="Verdicts with intervals: for every dataset, setting and control, the "
         "ticket against the control paired by seed at every level (Student-t intervals, "
-        "adjusted p-values) and pooled over levels, on accuracy and on sign flips; the "
-        "config, environment, wall times and figures. The HTML is self-contained.",
+        "adjusted p-values) and pooled over levels, on accuracy and on sign flips (at early "
+        "stopping; across settings also at equal steps); shares of the gap with Fieller "
+        "intervals; the config, environment, wall times and figures. The page's pooled "
+        "tests are one family and its per-level tests another. Several runs make one page "
+        "(records paired within each run), written to --out. The HTML is self-contained.",
     )
-    p.add_argument("run_dir", help="a run directory")
+    p.add_argument("run_dir", nargs="+", help="a run directory (or several, with --out)")
+    p.add_argument(
+        "--out", help="folder for a page over several runs (default: the run's directory)"
+    )
+    p.add_argument(
+        "--arms",
+        action="append",
+        default=[],
+        metavar="FIRST:SECOND",
+        help="also compare two arms directly, first minus second (ticket or a control, e.g. "
+        "reshuffle:signed_reinit); repeatable; the tests join the page's families",
+    )
     p.add_argument(
         "--correction",
         choices=["holm", "bh"],
         default="holm",
-        help="adjustment of each comparison's per-level p-values: holm (family-wise error, "
-        "default) or bh (Benjamini-Hochberg, false discovery rate)",
+        help="adjustment of the page's two families (pooled tests, per-level tests): holm "
+        "(family-wise error, default) or bh (Benjamini-Hochberg, false discovery rate)",
     )
     p.add_argument(
         "--pool-rounds",

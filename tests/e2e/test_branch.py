@@ -186,3 +186,46 @@ def test_a_branch_retrains_the_tickets_on_their_own_dataset_under_another_settin
     # Figure 1 stays the trunk's; the retraining is drawn among the transfers.
     names = {p.name for p in ticketlab.plot(out)}
     assert "figure1.png" in names and "figure2-sgd-lr-0-01-1-epochs.png" in names
+
+
+@pytest.mark.slow
+def test_one_report_over_two_runs_pairs_within_each_and_names_its_families(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two runs (the data-order ablation) on one page with a direct comparison: each run's
+    records pair only with its own; the page's pooled tests are one Holm family (per run:
+    2 accuracy + 2 sign-flip + 1 direct = 5, so 10) and its per-level tests another (per
+    run: 3 comparisons x 3 levels, so 18)."""
+    runs = []
+    for order in ("per_round", "fixed"):
+        cfg = ticketlab.load_config(
+            preset_name="seed",
+            overrides=[
+                *TINY[1::2],
+                f"experiment.data_order={order}",
+                "experiment.controls=[reinit, signed_reinit]",
+            ],
+            seeds=[0, 1, 2],
+        )
+        runs.append(ticketlab.run(cfg, tmp_path / order, make_figures=False).path)
+    args = ["report", *map(str, runs), "--arms", "signed_reinit:reinit"]
+    assert main(args) == 2
+    assert "needs a folder to write it to: give --out DIR" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "page")]) == 0
+    md = (tmp_path / "page" / "report.md").read_text()
+    assert md.startswith("# ticketlab report: seed + seed")
+    assert "| per_round | MNIST |" in md and "| fixed | MNIST |" in md
+    assert set(re.findall(r"Holm over (\d+) pooled tests", md)) == {"10"}
+    assert "Holm-adjusted over the 18 per-level tests of the page" in md
+    assert "signed_reinit minus reinit" in md
+    assert "(../per_round/figures/figure1.png)" in md and "(../fixed/figures/figure1.png)" in md
+    # Paired within each run: the page's numbers are each run's own report's.
+    single = {}
+    for run in runs:
+        assert main(["report", str(run)]) == 0
+        single[run.name] = (run / "report.md").read_text()
+    row = next(x for x in md.splitlines() if x.startswith("| fixed | MNIST |") and "reinit |" in x)
+    diff = row.split("|")[5].split(" pp over")[0].split(": ")[-1]
+    assert f"{diff} pp over" in single["fixed"]
+    assert main([*args[:-2], "--arms", "reinit:bogus", "--out", str(tmp_path / "p2")]) == 2
+    assert "no records of bogus" in capsys.readouterr().err

@@ -110,6 +110,9 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
     assert "<td class='t'>FashionMNIST</td>" in html_text  # text left, numbers right
     assert "<th>pixel mean</th>" in html_text and '"mean":' not in html_text  # a table
     assert "units without inputs (most over seeds)" in html_text
+    # Adam (20 steps) and SGD (10 steps) compared at the last step both evaluated: 10.
+    assert "## The ticket's sign flips at equal steps across settings" in md
+    assert "| FashionMNIST | 10 | sgd lr=0.01, 1 epoch minus adam lr=0.0012, 2 epochs |" in md
 
     assert main(["export", str(out), "--to", str(tmp_path / "x")]) == 0
     with open(tmp_path / "x" / "trainings.csv") as f:

@@ -244,3 +244,48 @@ def test_a_reports_pooled_tests_form_one_named_family() -> None:
         and "p=0.035 (Holm over 3 pooled tests: p=0.07)" in text
     )
     assert first.headline().startswith("ticket higher") and first.family == ("Holm", 3)
+
+
+def test_a_pages_per_level_tests_form_one_family_across_comparisons() -> None:
+    """Two comparisons of 2 levels each: four per-level tests in one Holm family. The
+    smallest p is multiplied by 4 (not by 2, as within one comparison), and the
+    simultaneous interval widens to Bonferroni over the four."""
+    from ticketlab.analysis.verdicts import correct_levels
+
+    clear = [0.02, 0.021, 0.019, 0.02, 0.022]
+    noise = [0.001, -0.001, 0.0, 0.002, -0.002]
+    (a,) = compare(rows({0: noise, 1: clear, 2: noise}))
+    (b,) = compare(rows({0: noise, 1: noise, 2: noise}))
+    raw = sorted(r.test.p for c in (a, b) for r in c.rows)
+    assert a.rows[1].p_adj == pytest.approx(3 * raw[0])  # within a: 3 levels
+    correct_levels([a, b])
+    assert a.rows[1].p_adj == pytest.approx(6 * raw[0])  # 6 tests in the family
+    assert a.level_family == b.level_family == ("Holm", 6)
+    assert "Holm-adjusted over the 6 per-level tests of the page" in a.levels()
+    assert a.rows[1].simultaneous == pytest.approx(a.rows[1].test.interval(1 - 0.05 / 6))
+    assert a.rows[1].simultaneous[0] < a.rows[1].test.interval(1 - 0.05 / 3)[0]
+
+
+def test_flips_compared_across_settings_at_the_last_step_all_trainings_share() -> None:
+    """Setting "long" evaluated at steps 0, 10, 20, 30, "short" at 0, 10, 20: both compare
+    at step 20. The ticket's flips there, long minus short, are 0.1 in every seed."""
+    from ticketlab.analysis.verdicts import at_equal_steps, compare_settings, training_id
+
+    records, evals = [], []
+    for setting, last in (("long", 30), ("short", 20)):
+        for seed in range(3):
+            for rnd in (0, 1):
+                r = {"round": rnd, "seed": seed, "kind": "ticket", "control": None}
+                r |= {"dataset": "d", "setting": setting, "weights_remaining": 0.5**rnd}
+                records.append(r)
+                for step in range(0, last + 1, 10):
+                    flip = step / 100 + (0.1 if setting == "long" else 0) + 0.01 * (seed == 2)
+                    evals.append({"training_id": training_id(r), "step": step, "sign_flip": flip})
+    stepped, at = at_equal_steps(records, evals)
+    assert at == {"d": 20}
+    assert sorted(r["sign_flip_step"] for r in stepped if r["setting"] == "short") == pytest.approx(
+        [0.2] * 4 + [0.21] * 2
+    )
+    (c,) = compare_settings(stepped, "long", "short", "sign_flip_step")
+    assert c.first == "long" and c.pooled.mean == pytest.approx(0.1)
+    assert c.pooled.note  # every seed's difference is the same: said, not p = 0

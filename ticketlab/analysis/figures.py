@@ -191,9 +191,10 @@ def _grid(
 
 
 def sign_flip_figure(rows: list[dict[str, Any]], main: str, out_dir: Path) -> list[Path]:
-    """Share of kept weights that flipped sign by the end of training, every dataset and
-    setting (records from before sign flips were measured are left out)."""
-    mine = [r for r in rows if r.get("sign_flip_final") is not None]
+    """Share of kept weights that flipped sign by the early-stopping step (the weights the
+    accuracy is of), every dataset and setting (records from before sign flips were
+    measured are left out)."""
+    mine = [r for r in rows if r.get("sign_flip_es") is not None]
     if not mine:
         return []
     datasets = list(dict.fromkeys([main, *(r["dataset"] for r in mine)]))
@@ -201,10 +202,10 @@ def sign_flip_figure(rows: list[dict[str, Any]], main: str, out_dir: Path) -> li
     return _grid(
         mine,
         [d for d in datasets if any(r["dataset"] == d for r in mine)],
-        "sign_flip_final",
+        "sign_flip_es",
         100,
         "kept weights with flipped sign (%)",
-        f"Sign flips by the end of training; mean of {seeds_text(seeds)}{band(seeds)}",
+        f"Sign flips by the early-stopping step; mean of {seeds_text(seeds)}{band(seeds)}",
         out_dir / "sign-flips",
     )
 

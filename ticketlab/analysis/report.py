@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import base64
 import html
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ticketlab.analysis.verdicts import (
     Comparison,
     Options,
+    at_equal_steps,
     compare,
+    compare_arms,
+    compare_settings,
+    correct_levels,
     correct_pooled,
     format_p,
     format_pp,
@@ -95,28 +101,89 @@ def _pooled_mean(c: Comparison, side: str) -> str:
 Block = tuple[str, Any]  # ("h2" | "p", text), ("table", (header, rows)), ("figures", None)
 
 
-def document(run: RunDir, options: Options) -> list[Block]:
-    """The report's content, rendered by ``markdown`` and ``to_html``."""
+@dataclass
+class _Part:
+    """One run's comparisons on the page."""
+
+    label: str  # the run's name on a page of several runs, "" on a page of one
+    main: str
+    acc: list[Comparison]
+    flips: dict[tuple[str, str, str], Comparison]  # at early stopping, by comparison
+    final: dict[tuple[str, str, str], Comparison]  # at the end of training (descriptive)
+    arms: list[Comparison]  # direct comparisons of two arms
+    steps: list[Comparison]  # the ticket's flips, one setting against another
+    at: dict[str, int]  # the step the settings are compared at, per dataset
+    layers: dict[tuple[str, str, int], tuple[str, str]]
+
+
+def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]) -> _Part:
     rows = run.summaries()
-    cfg = run.config
-    main = cfg.data.dataset
-    acc = _ordered(compare(rows, "es_test_acc", options), main)
-    flip_list = compare(rows, "sign_flip_final", options)
-    correct_pooled([*acc, *flip_list], options.correction)  # one family: every pooled test
-    flips = {(c.dataset, c.setting, c.control): c for c in flip_list}
-    layers = ticket_layers(rows)
-    st = run.live_status()
-    branches = sorted({r["branch"] for r in rows if r["branch"]})
-    blocks: list[Block] = [
-        (
-            "p",
+    main = run.config.data.dataset
+    by = lambda cs: {(c.dataset, c.setting, c.control): c for c in cs}  # noqa: E731
+    direct = [c for a, b in arms for c in compare_arms(rows, a, b, options=options)]
+    settings: dict[str, list[str]] = {}
+    for r in rows:
+        settings.setdefault(r["dataset"], [])
+        if r["setting"] not in settings[r["dataset"]]:
+            settings[r["dataset"]].append(r["setting"])
+    pairs = {(a, b) for ss in settings.values() for i, a in enumerate(ss) for b in ss[i + 1 :]}
+    steps: list[Comparison] = []
+    at: dict[str, int] = {}
+    if pairs:
+        stepped, at = at_equal_steps(rows, run.all_evals())
+        for a, b in sorted(pairs):
+            steps += compare_settings(stepped, b, a, "sign_flip_step", options=options)
+    return _Part(
+        label,
+        main,
+        _ordered(compare(rows, "es_test_acc", options), main),
+        by(compare(rows, "sign_flip_es", options)),
+        by(compare(rows, "sign_flip_final", options)),
+        direct,
+        steps,
+        at,
+        ticket_layers(rows),
+    )
+
+
+def document(
+    runs: list[RunDir], options: Options, arms: list[tuple[str, str]] | None = None
+) -> list[Block]:
+    """The page's content over one run or several, rendered by ``markdown`` and
+    ``to_html``. Comparisons pair records within a run only; the page's pooled tests form
+    one family and its per-level tests another."""
+    many = len(runs) > 1
+    parts = [_part(run, run.path.name if many else "", options, arms or []) for run in runs]
+    pooled = [c for p in parts for c in [*p.acc, *p.flips.values(), *p.arms, *p.steps]]
+    correct_pooled(pooled, options.correction)
+    correct_levels([c for p in parts for c in [*p.acc, *p.arms]], options.correction)
+    lead = ["run"] if many else []
+
+    def cells(p: _Part, c: Comparison) -> list[str]:
+        return [p.label] if many else []
+
+    intro = []
+    for run in runs:
+        st = run.live_status()
+        cfg = run.config
+        branches = sorted({r["branch"] for r in run.summaries() if r["branch"]})
+        intro.append(
             f"Run {run.path}: {st['status']} ({st['trainings_done']}/{st['trainings_total']} "
             f"trainings), seeds {', '.join(map(str, cfg.seeds))}"
             + (f", with {', '.join(branches)}" if branches else "")
-            + ". Accuracy is test accuracy at the early-stopping iteration; sign flips are the "
-            "share of kept weights whose sign at the end of training differs from the sign "
-            "they started with. Differences are ticket minus control in percentage points "
-            "(pp), paired by seed, with Student-t intervals over seeds. "
+            + "."
+        )
+    blocks: list[Block] = [
+        (
+            "p",
+            " ".join(intro)
+            + " Accuracy is test accuracy at the early-stopping iteration; sign flips are the "
+            "share of kept weights whose sign at the early-stopping iteration (the weights the "
+            "accuracy is of) differs from the sign they started with, the end of training "
+            "beside it. Differences are ticket minus control in percentage points (pp), "
+            "paired by seed"
+            + (" within each run" if many else "")
+            + ", with Student-t intervals over seeds. "
             + options.describe()
             + " An inconclusive verdict is not evidence of no difference: read its interval.",
         ),
@@ -124,21 +191,45 @@ def document(run: RunDir, options: Options) -> list[Block]:
         (
             "table",
             (
-                ["dataset", "setting", "control", "pooled verdict", "per level"],
+                [*lead, "dataset", "setting", "control", "pooled verdict", "per level"],
                 [
                     [
+                        *cells(p, c),
                         display(c.dataset),
                         display_setting(c.setting),
                         c.control,
                         c.headline(),
                         c.levels(),
                     ]
-                    for c in acc
+                    for p in parts
+                    for c in p.acc
                 ],
             ),
         ),
     ]
-    shares = gap_shares(acc)
+    if any(p.arms for p in parts):
+        blocks += [
+            ("h2", "Direct comparisons of two arms"),
+            (
+                "table",
+                (
+                    [*lead, "dataset", "setting", "arms", "pooled verdict", "per level"],
+                    [
+                        [
+                            *cells(p, c),
+                            display(c.dataset),
+                            display_setting(c.setting),
+                            f"{c.first} minus {c.control}",
+                            c.headline(),
+                            c.levels(),
+                        ]
+                        for p in parts
+                        for c in p.arms
+                    ],
+                ),
+            ),
+        ]
+    shares = [(p, g) for p in parts for g in gap_shares(p.acc)]
     if shares:
         blocks += [
             ("h2", "Shares of the ticket's lead over the re-init that each control closes"),
@@ -152,16 +243,17 @@ def document(run: RunDir, options: Options) -> list[Block]:
             (
                 "table",
                 (
-                    ["dataset", "setting", "control", "levels pooled", "share of the gap closed"],
+                    [*lead, "dataset", "setting", "control", "levels pooled", "share closed"],
                     [
                         [
+                            *([p.label] if many else []),
                             display(g.dataset),
                             display_setting(g.setting),
                             g.control,
                             span_text(g.rounds),
                             g.describe(),
                         ]
-                        for g in shares
+                        for p, g in shares
                     ],
                 ),
             ),
@@ -171,45 +263,103 @@ def document(run: RunDir, options: Options) -> list[Block]:
         (
             "table",
             (
-                ["dataset", "setting", "control", "ticket %", "control %", "ticket minus control"],
+                [
+                    *lead,
+                    "dataset",
+                    "setting",
+                    "control",
+                    "ticket %",
+                    "control %",
+                    "ticket minus control, at early stopping",
+                    "at the end of training (pp)",
+                ],
                 [
                     [
+                        *cells(p, c),
                         display(c.dataset),
                         display_setting(c.setting),
                         c.control,
                         _pooled_mean(c, "ticket"),
                         _pooled_mean(c, "control"),
                         c.headline(),
+                        _descriptive(p.final.get((c.dataset, c.setting, c.control))),
                     ]
-                    for c in _ordered(list(flips.values()), main)
+                    for p in parts
+                    for c in _ordered(list(p.flips.values()), p.main)
                 ],
             ),
         ),
-        ("p", "Flip shares are means over seeds and the pooled levels."),
-        ("h2", "Figures"),
-        ("figures", None),
+        ("p", "Flip shares are means over seeds and the pooled levels, at early stopping."),
     ]
-    for c in acc:
+    if any(p.steps for p in parts):
         blocks += [
-            ("h2", f"{display(c.dataset)} / {display_setting(c.setting)} / ticket vs {c.control}"),
-            ("p", c.verdict()),
+            ("h2", "The ticket's sign flips at equal steps across settings"),
+            (
+                "p",
+                "Settings of different lengths compared at one step per dataset: the latest "
+                "step every training of the dataset evaluated (weights at that step, not at "
+                "early stopping). First setting minus second, paired by seed and level.",
+            ),
             (
                 "table",
-                (HEADER, _table_rows(c, flips.get((c.dataset, c.setting, c.control)), layers)),
+                (
+                    [*lead, "dataset", "step", "settings", "pooled verdict"],
+                    [
+                        [
+                            *cells(p, c),
+                            display(c.dataset),
+                            f"{p.at[c.dataset]:,}",
+                            f"{display_setting(c.first)} minus {display_setting(c.control)}",
+                            c.headline(),
+                        ]
+                        for p in parts
+                        for c in p.steps
+                    ],
+                ),
             ),
         ]
+    blocks += [("h2", "Figures"), ("figures", None)]
+    for p in parts:
+        for c in p.acc:
+            where = f"{p.label}: " if many else ""
+            blocks += [
+                (
+                    "h2",
+                    f"{where}{display(c.dataset)} / {display_setting(c.setting)} / ticket vs "
+                    f"{c.control}",
+                ),
+                ("p", c.verdict()),
+                (
+                    "table",
+                    (
+                        HEADER,
+                        _table_rows(c, p.flips.get((c.dataset, c.setting, c.control)), p.layers),
+                    ),
+                ),
+            ]
     return blocks
 
 
-def markdown(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
-    lines = [f"# ticketlab report: {run.config.name}", ""]
+def _descriptive(c: Comparison | None) -> str:
+    """A pooled difference with its interval, without a verdict (not in the family)."""
+    if c is None or c.pooled.ci is None:
+        return "n/a"
+    return f"{format_pp(c.pooled.mean)} {_interval(c.pooled.ci)}"
+
+
+def _title(runs: list[RunDir]) -> str:
+    return "ticketlab report: " + " + ".join(run.config.name for run in runs)
+
+
+def markdown(runs: list[RunDir], blocks: list[Block], figures: list[Path], out: Path) -> str:
+    lines = [f"# {_title(runs)}", ""]
     for kind, content in blocks:
         if kind == "h2":
             lines += [f"## {content}", ""]
         elif kind == "p":
             lines += [content, ""]
         elif kind == "figures":
-            lines += [f"![{p.stem}](figures/{p.name})" for p in figures] + [""]
+            lines += [f"![{p.stem}]({os.path.relpath(p, out)})" for p in figures] + [""]
         else:
             header, rows = content
             lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
@@ -250,14 +400,11 @@ for(var k=0;k<i.length;k++){if(i[k].complete&&i[k].naturalWidth>0)n++;}
 document.body.setAttribute('data-images-loaded',n+'/'+i.length);});</script>"""
 
 
-def to_html(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
-    cfg = run.config
-    inv = run.meta().get("invocations", [])
-    name = html.escape(cfg.name)
+def to_html(runs: list[RunDir], blocks: list[Block], figures: list[Path]) -> str:
+    name = html.escape(_title(runs))
     out = [
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>ticketlab report: {name}</title><style>{CSS}</style>"
-        f"</head><body><h1>ticketlab report: {name}</h1>",
+        f"<title>{name}</title><style>{CSS}</style></head><body><h1>{name}</h1>",
     ]
     for kind, content in blocks:
         if kind == "h2":
@@ -270,17 +417,28 @@ def to_html(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
                 out.append(f"<img alt='{html.escape(p.stem)}' src='data:image/png;base64,{data}'>")
         else:
             out.append(_html_table(*content))
+    for run in runs:
+        out += _run_details(run, len(runs) > 1)
+    out += [CHECK, "</body></html>"]
+    return "\n".join(out)
+
+
+def _run_details(run: RunDir, named: bool) -> list[str]:
+    """Wall times, environment, datasets and config of one run."""
+    cfg = run.config
+    inv = run.meta().get("invocations", [])
+    of = f" of {html.escape(run.path.name)}" if named else ""
     wall = [
         [i.get("started_at", ""), i.get("outcome", "running"), f"{i.get('wall_time_s', 0):.1f}"]
         for i in inv
     ]
-    out += ["<h2>Wall time</h2>", _html_table(["started", "outcome", "seconds"], wall)]
+    out = [f"<h2>Wall time{of}</h2>", _html_table(["started", "outcome", "seconds"], wall)]
     if inv:
         env = inv[-1].get("environment", {})
         out += [
-            "<h2>Environment</h2>",
+            f"<h2>Environment{of}</h2>",
             _html_table(["what", "value"], [[k, str(v)] for k, v in env.items()], numbers=False),
-            "<h2>Datasets</h2>",
+            f"<h2>Datasets{of}</h2>",
             _html_table(
                 ["dataset", "train", "validation", "test", "classes", "pixel mean", "pixel std"],
                 [
@@ -297,15 +455,25 @@ def to_html(run: RunDir, blocks: list[Block], figures: list[Path]) -> str:
                 ],
             ),
         ]
-    out += ["<h2>Config</h2>", f"<pre>{html.escape(cfg.to_yaml())}</pre>", CHECK, "</body></html>"]
-    return "\n".join(out)
+    return [*out, f"<h2>Config{of}</h2>", f"<pre>{html.escape(cfg.to_yaml())}</pre>"]
 
 
-def write_report(run: RunDir, figures: list[Path], options: Options | None = None) -> list[Path]:
-    """Write ``report.html`` and ``report.md`` for an opened run (figures already drawn)."""
-    blocks = document(run, options or Options())
+def write_report(
+    runs: list[RunDir],
+    figures: list[Path],
+    options: Options | None = None,
+    arms: list[tuple[str, str]] | None = None,
+    out: Path | None = None,
+) -> list[Path]:
+    """Write ``report.html`` and ``report.md`` over opened runs (figures already drawn)
+    into ``out`` (default: the run's directory; a page of several runs needs one)."""
+    if out is None:
+        if len(runs) > 1:
+            raise ValueError("a report over several runs needs a folder to write to")
+        out = runs[0].path
+    blocks = document(runs, options or Options(), arms)
     pngs = [p for p in figures if p.suffix == ".png"]
-    paths = [run.path / "report.html", run.path / "report.md"]
-    atomic_write_text(paths[0], to_html(run, blocks, pngs))
-    atomic_write_text(paths[1], markdown(run, blocks, pngs))
+    paths = [out / "report.html", out / "report.md"]
+    atomic_write_text(paths[0], to_html(runs, blocks, pngs))
+    atomic_write_text(paths[1], markdown(runs, blocks, pngs, out))
     return paths

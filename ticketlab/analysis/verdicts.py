@@ -34,6 +34,7 @@ from ticketlab.analysis.stats import (
     pooled_test,
 )
 from ticketlab.errors import TicketlabError
+from ticketlab.experiments.lottery import TrainingKey
 
 CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 # Fewest seeds for a verdict, per level and pooled alike. With 2 seeds the standard
@@ -44,7 +45,9 @@ CORRECTION_NAMES = {"holm": "Holm", "bh": "Benjamini-Hochberg"}
 MIN_SEEDS = 3
 METRICS = {
     "es_test_acc": "test accuracy at early stopping",
+    "sign_flip_es": "share of kept weights whose sign flipped by the early-stopping step",
     "sign_flip_final": "share of kept weights whose sign flipped by the end of training",
+    "sign_flip_step": "share of kept weights whose sign flipped by a given step",
 }
 
 
@@ -74,10 +77,12 @@ class Options:
             if self.pool_rounds is None
             else f"rounds {self.pool_rounds[0]}-{self.pool_rounds[1]}"
         )
+        name = CORRECTION_NAMES[self.correction]
         return (
-            f"Per-level p-values are {CORRECTION_NAMES[self.correction]}-adjusted over each "
-            f"comparison's levels (alpha {self.alpha:g}); simultaneous intervals are "
-            f"Bonferroni over the same levels. The pooled test averages each seed's "
+            f"Two families, each {name}-adjusted (alpha {self.alpha:g}): the page's pooled "
+            "tests (accuracy and sign flips of every comparison), and its per-level tests; "
+            "every verdict names its family and size, and simultaneous intervals are "
+            "Bonferroni over the per-level family. The pooled test averages each seed's "
             f"differences over {rounds}, then tests the per-seed means (one-sample t over "
             "seeds)"
             + (
@@ -86,9 +91,6 @@ class Options:
                 if self.disconnected == "exclude"
                 else "."
             )
-            + " The report's pooled tests (accuracy and sign flips, every comparison) are "
-            f"one family, {CORRECTION_NAMES[self.correction]}-adjusted together: each "
-            "pooled verdict names the family and its adjusted p-value."
         )
 
 
@@ -134,6 +136,9 @@ class Comparison:
     # adjusted p-value there: set by ``correct_pooled``, None for a comparison on its own.
     family: tuple[str, int] | None = None
     pooled_p_adj: float | None = None
+    # The family the per-level tests are corrected in: None for the comparison's own levels
+    # (the default), else its name and size, set by ``correct_levels``.
+    level_family: tuple[str, int] | None = None
 
     @property
     def n_seeds(self) -> int:
@@ -186,7 +191,12 @@ class Comparison:
         rest = sum(r.sign(self.options.alpha) == 0 for r in self.rows)
         if rest:
             parts.append(f"inconclusive at {'the other ' if parts else ''}{rest} level(s)")
-        return f"{name}-adjusted over {len(self.rows)} levels: " + "; ".join(parts)
+        over = (
+            f"{len(self.rows)} levels"
+            if self.level_family is None
+            else f"the {self.level_family[1]} per-level tests of the page"
+        )
+        return f"{name}-adjusted over {over}: " + "; ".join(parts)
 
     def verdict(self) -> str:
         return f"{self.headline()}. {self.levels()}"
@@ -294,6 +304,21 @@ def correct_pooled(comparisons: list[Comparison], correction: str = "holm") -> N
         c.pooled_p_adj = p
 
 
+def correct_levels(comparisons: list[Comparison], correction: str = "holm") -> None:
+    """Make the per-level tests of all ``comparisons`` one family (a page's second family,
+    beside its pooled tests): re-adjust every level's p-value over all of them, and widen
+    the simultaneous intervals to Bonferroni over the family."""
+    tested = [(c, row) for c in comparisons for row in c.rows if row.test.p is not None]
+    if not tested:
+        return
+    adjusted = adjust([row.test.p for _, row in tested if row.test.p is not None], correction)
+    for (c, row), p in zip(tested, adjusted, strict=True):
+        row.p_adj = p
+        row.simultaneous = row.test.interval(1 - c.options.alpha / len(tested))
+    for c in {id(c): c for c, _ in tested}.values():
+        c.level_family = (CORRECTION_NAMES[correction], len(tested))
+
+
 def disconnected_levels(rows: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
     """(dataset, setting, round) where any network (ticket or control) has an output unit
     with no inputs left, or a weight tensor with none kept: a fixed rule, not a range chosen
@@ -335,6 +360,62 @@ def compare_arms(
     for c in out:
         c.first = first
     return out
+
+
+def compare_settings(
+    rows: list[dict[str, Any]],
+    first: str,
+    second: str,
+    metric: str,
+    who: str = "ticket",
+    options: Options | None = None,
+) -> list[Comparison]:
+    """One arm (``who``) under setting ``first`` minus itself under ``second``, paired by
+    seed and level, for every dataset that has both (e.g. the ticket's sign flips under SGD
+    against Adam at equal steps, ``metric="sign_flip_step"``)."""
+    chosen = []
+    for r in rows:
+        if arm(r) == who and r["setting"] in (first, second):
+            kind = "ticket" if r["setting"] == first else "control"
+            label = f"{first} vs {second}"
+            chosen.append(r | {"kind": kind, "control": second, "setting": label})
+    out = compare(chosen, metric, options)
+    for c in out:
+        c.first = first
+    return out
+
+
+def at_equal_steps(
+    rows: list[dict[str, Any]], evals: list[dict[str, Any]], field: str = "sign_flip"
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """``rows`` with ``field`` as evaluated at one step per dataset, as ``<field>_step``
+    (e.g. ``sign_flip_step``): the latest step that every training of the dataset evaluated,
+    so that settings of different lengths compare at equal steps. ``evals`` are evaluation
+    points (``training_id``, ``step``, ``field``). Returns the rows and the step used."""
+    by_id: dict[str, dict[int, float]] = defaultdict(dict)
+    for e in evals:
+        if e.get(field) is not None:
+            by_id[e["training_id"]][int(e["step"])] = float(e[field])
+    steps: dict[str, set[int]] = {}
+    for r in rows:
+        got = set(by_id.get(training_id(r), {}))
+        steps[r["dataset"]] = got if r["dataset"] not in steps else steps[r["dataset"]] & got
+    at = {ds: max(s) for ds, s in steps.items() if s}
+    out = [
+        r | {f"{field}_step": by_id[training_id(r)][at[r["dataset"]]]}
+        for r in rows
+        if r["dataset"] in at
+    ]
+    return out, at
+
+
+def training_id(r: dict[str, Any]) -> str:
+    """A record's training id (as the store and the evaluations key it), also for exports
+    made before records carried it."""
+    if r.get("training_id"):
+        return str(r["training_id"])
+    key = TrainingKey(r["round"], r["seed"], r["kind"], r["control"], r["dataset"], r["setting"])
+    return key.id
 
 
 @dataclass

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ticketlab.analysis.figures import level_axis, slug
-from ticketlab.analysis.verdicts import Options, compare
+from ticketlab.analysis.verdicts import Options, compare, correct_pooled
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
 from ticketlab.experiments.lottery import in_trunk
@@ -92,19 +92,24 @@ def write_sweep_report(root: str | Path) -> list[Path]:
     for r in rows:
         point = ", ".join(f"{k}={r[f'grid.{k}']}" for k in index["grid"]) or "base"
         by_point[point].append(r)
-    verdicts = []
-    for point, mine in by_point.items():
-        for c in compare(mine, "es_test_acc", Options()):
-            if c.dataset == main:
-                verdicts.append(
-                    [point, display(c.dataset), display_setting(c.setting), c.control, c.headline()]
-                )
+    shown = [
+        (point, c)
+        for point, mine in by_point.items()
+        for c in compare(mine, "es_test_acc", Options())
+        if c.dataset == main
+    ]
+    correct_pooled([c for _, c in shown])  # the page's verdicts: one Holm family
+    verdicts = [
+        [point, display(c.dataset), display_setting(c.setting), c.control, c.headline()]
+        for point, c in shown
+    ]
     status = format_status(trial_rows(root))
     md = [
         f"# ticketlab sweep report: {root}",
         "",
         "Verdicts pool each grid point's seeds across its trials (ticket minus control, "
-        "paired by seed, the pooled test of `ticketlab report`). An inconclusive verdict "
+        "paired by seed, the pooled test of `ticketlab report`), Holm-adjusted together: "
+        "every verdict of the page is one family, named in it. An inconclusive verdict "
         "is not evidence of no difference: read its interval.",
         "",
         "## Verdicts per grid point",
