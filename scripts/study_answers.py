@@ -1,196 +1,400 @@
-"""Print the study's answers (README, "The reference's open questions") as Markdown tables,
-from the records of the runs that scripts/study.sh makes:
+"""The study's answers as Markdown, from the records committed under ``results/``:
 
-    .venv/bin/python scripts/study_answers.py [runs/study-trunk] [runs/study-fixed]
-        [--without BRANCH]...
+    .venv/bin/python scripts/study_answers.py > results/study-answers.md
 
-Every comparison is paired by seed; "pooled" is the mean over pruned levels (rounds 1 and
-up) of each seed's difference, tested over seeds (ticketlab.stats).
+Reads the exports of the study's trunk (with its branches: signs, transfer, transfer-fill,
+magnitudes) and of the data-order ablation. Every comparison pairs ticket and control by
+seed within one run. The page's tests form two Holm families, named in every verdict:
+every pooled test below (accuracy, sign flips, the ablation, direct comparisons, the
+ticket's flips between settings), and every per-level accuracy test. Levels where a
+network has lost a whole output unit or layer ("disconnected", a rule fixed in code) are
+left out of a pooled test of a ticket against a control and reported apart.
 """
 
 from __future__ import annotations
 
+import csv
+import gzip
+import json
 import sys
-from collections import defaultdict
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
-from ticketlab.analysis.stats import paired_test, pooled_test
-from ticketlab.analysis.verdicts import Comparison, Options, compare
-from ticketlab.store.rundir import RunDir
+from ticketlab.analysis.stats import pooled_test
+from ticketlab.analysis.verdicts import (
+    Comparison,
+    Options,
+    at_equal_steps,
+    compare,
+    compare_arms,
+    compare_settings,
+    correct_levels,
+    correct_pooled,
+    disconnected_levels,
+    format_p,
+    gap_shares,
+)
+
+RESULTS = Path(__file__).parents[1] / "results"
+SGD, ADAM = "sgd lr=0.01, 3 epochs", "adam lr=0.0012, 10 epochs"
+NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10"}
+NAMES |= {"maxgroup": "MaxGroup", SGD: "SGD lr 1e-2, 3 epochs", ADAM: "Adam, 10 epochs"}
+
+
+def load(name: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    export = RESULTS / name / "export"
+    rows = json.loads((export / "trainings.json").read_text())
+    with gzip.open(export / "evals.csv.gz", "rt") as f:
+        evals = list(csv.DictReader(f))
+    return rows, evals
+
+
+def fill_disconnection(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The trunk and the first transfer branch ran before records carried
+    ``units_without_inputs``; the later branches carry it. Every arm of a seed and round
+    trains on the ticket's mask, and IMP's masks are nested (a unit without inputs at one
+    round has none at every later one, one with inputs had them at every earlier one), so
+    each record missing the field gets its seed's state at that round: cut from the first
+    round a cut output unit is seen on, intact up to the last round an intact one is seen
+    on, and, where neither is known, counted as cut (left out of the pool)."""
+    seen: dict[int, dict[int, bool]] = {}
+    for r in rows:
+        units = r.get("units_without_inputs")
+        if units:
+            cut = list(units.values())[-1] > 0
+            by_round = seen.setdefault(r["seed"], {})
+            by_round[r["round"]] = by_round.get(r["round"], False) or cut
+    out = []
+    for r in rows:
+        if r.get("units_without_inputs"):
+            out.append(r)
+            continue
+        by_round = seen.get(r["seed"], {})
+        first_cut = min((k for k, v in by_round.items() if v), default=None)
+        last_intact = max((k for k, v in by_round.items() if not v), default=-1)
+        intact = r["round"] <= last_intact and (first_cut is None or r["round"] < first_cut)
+        out.append(r | {"units_without_inputs": {"output": 0 if intact else 1}})
+    return out
 
 
 def pp(x: float) -> str:
     return f"{x * 100:+.2f}"
 
 
-def interval(c: tuple[float, float] | None) -> str:
+def ci(c: tuple[float, float] | None) -> str:
     return "n/a" if c is None else f"[{pp(c[0])}, {pp(c[1])}]"
-
-
-def pooled_row(c: Comparison) -> list[str]:
-    t = c.pooled
-    p = "n/a" if t.p is None else f"{t.p:.2g}"
-    return [pp(t.mean), interval(t.ci), p, str(t.n)]
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
 
 
-def advantage(
-    rows: list[dict[str, Any]],
-    dataset: str,
-    control: str = "reinit",
-    setting: str | None = None,
-    field: str = "es_test_acc",
-) -> dict[int, dict[int, float]]:
-    """Ticket minus ``control`` (``field``) by pruned round and seed."""
-    val: dict[tuple[int, int, str], float] = {}
+def verdict_row(c: Comparison) -> list[str]:
+    """Pooled difference, interval, p alone, p in the family, the verdict's first words,
+    the levels pooled and those left out as disconnected."""
+    t = c.pooled
+    word = c.headline().split(":")[0]
+    left_out = ", ".join(map(str, c.disconnected)) or "none"
+    span = f"{c.pooled_rounds[0]}-{c.pooled_rounds[-1]}" if c.pooled_rounds else "none"
+    return [pp(t.mean), ci(t.ci), format_p(t.p), format_p(c.pooled_p_adj), word, span, left_out]
+
+
+VERDICT_HEADER = ["pp", "95% CI", "p", "p (Holm, page)", "verdict", "rounds pooled", "left out"]
+
+
+def flagged_pool(c: Comparison) -> str:
+    """The disconnected levels pooled on their own: an interval, no verdict."""
+    if not c.disconnected:
+        return "none"
+    t, _, _ = pooled_test(c.diffs, c.disconnected)
+    return f"{pp(t.mean)} {ci(t.ci)}"
+
+
+def stops_at_last(rows: list[dict[str, Any]], evals: list[dict[str, Any]]) -> str:
+    """Share of trainings whose early-stopping step is their last evaluation."""
+    from ticketlab.analysis.verdicts import training_id
+
+    last: dict[str, int] = {}
+    for e in evals:
+        last[e["training_id"]] = max(last.get(e["training_id"], 0), int(e["step"]))
+    count: Counter[tuple[str, str, str]] = Counter()
+    at_end: Counter[tuple[str, str, str]] = Counter()
     for r in rows:
-        wanted = r["dataset"] == dataset and r["control"] in (None, control)
-        if wanted and r.get(field) is not None and setting in (None, r["setting"]):
-            val[(r["round"], r["seed"], r["control"] or "ticket")] = r[field]
-    diffs: dict[int, dict[int, float]] = defaultdict(dict)
-    for (rnd, seed, who), v in val.items():
-        if who == "ticket" and rnd > 0 and (rnd, seed, control) in val:
-            diffs[rnd][seed] = v - val[(rnd, seed, control)]
-    return diffs
-
-
-def controls_on_common_rounds(rows: list[dict[str, Any]], dataset: str, setting: str) -> str:
-    """Ticket minus each control, accuracy and sign flips, pooled over the pruned rounds
-    every control has (so the controls are compared on the same levels)."""
-    controls = sorted(
-        {
-            r["control"]
-            for r in rows
-            if r["control"] and r["dataset"] == dataset and r["setting"] == setting
-        }
-    )
-    acc = {c: advantage(rows, dataset, c, setting) for c in controls}
-    flips = {c: advantage(rows, dataset, c, setting, "sign_flip_final") for c in controls}
-    levels = sorted(set.intersection(*(set(d) for d in acc.values()))) if acc else []
-    out = []
-    for c in controls:
-        ta, _, _ = pooled_test(acc[c], levels)
-        tf, _, _ = pooled_test(flips[c], levels)
-        out.append(
-            [
-                c,
-                pp(ta.mean),
-                interval(ta.ci),
-                f"{ta.p:.2g}" if ta.p is not None else "n/a",
-                pp(tf.mean),
-                interval(tf.ci),
-                str(ta.n),
-            ]
-        )
-    span = ", ".join(map(str, levels))
-    header = ["control", "accuracy (pp)", "95% CI", "p", "sign flips (pp)", "95% CI", "seeds"]
-    return f"{dataset}, {setting}; rounds {span}\n\n" + table(header, out)
-
-
-def ablation(per_round: RunDir, fixed: RunDir, last: int | None = None) -> str:
-    """The pooled MNIST advantage under each data order, over the rounds both runs have (up
-    to ``last``), and their difference paired by seed (both runs draw the same initial
-    weights)."""
-    a = advantage(per_round.summaries(), per_round.config.data.dataset)
-    b = advantage(fixed.summaries(), fixed.config.data.dataset)
-    levels = sorted(lv for lv in set(a) & set(b) if last is None or lv <= last)
-    ta, _, seeds_a = pooled_test(a, levels)
-    tb, _, seeds_b = pooled_test(b, levels)
-    seeds = sorted(set(seeds_a) & set(seeds_b))
-    diff = paired_test([sum(b[lv][s] - a[lv][s] for lv in levels) / len(levels) for s in seeds])
-    rows = [
-        [name, pp(t.mean), interval(t.ci), f"{t.p:.2g}", str(t.n)]
-        for name, t in (("per_round", ta), ("fixed", tb), ("fixed minus per_round", diff))
+        if r["round"] == 0 or training_id(r) not in last:
+            continue
+        k = (r["dataset"], r["setting"], r["control"] or "ticket")
+        count[k] += 1
+        at_end[k] += r["es_step"] == last[training_id(r)]
+    out = [
+        [
+            NAMES[d],
+            NAMES[s],
+            arm,
+            f"{at_end[(d, s, arm)]}/{n}",
+            f"{100 * at_end[(d, s, arm)] / n:.0f}%",
+        ]
+        for (d, s, arm), n in sorted(count.items())
     ]
-    span = f"rounds {levels[0]}-{levels[-1]}" if levels else "no common rounds"
-    header = ["data order", f"ticket - reinit (pp), {span}", "95% CI", "p", "seeds"]
-    return table(header, rows)
+    return table(["dataset", "setting", "arm", "stopped at the last step", "share"], out)
 
 
-def settings_flips(rows: list[dict[str, Any]]) -> str:
-    """The ticket's sign-flip share in each setting against the first, per dataset, paired
-    by seed and round, pooled over the pruned rounds."""
-    by: dict[tuple[str, str], dict[tuple[int, int], float]] = defaultdict(dict)
-    for r in rows:
-        if r["kind"] == "ticket" and r.get("sign_flip_final") is not None:
-            by[(r["dataset"], r["setting"])][(r["round"], r["seed"])] = r["sign_flip_final"]
-    out = []
-    for ds in sorted({d for d, _ in by}):
-        settings = [s for d, s in by if d == ds]
-        for other in settings[1:]:
-            diffs: dict[int, dict[int, float]] = defaultdict(dict)
-            for (rnd, seed), v in by[(ds, other)].items():
-                if rnd > 0 and (rnd, seed) in by[(ds, settings[0])]:
-                    diffs[rnd][seed] = v - by[(ds, settings[0])][(rnd, seed)]
-            test, levels, _ = pooled_test(diffs, sorted(diffs))
-            p = "n/a" if test.p is None else f"{test.p:.2g}"
-            out.append(
-                [
-                    ds,
-                    f"{other} minus {settings[0]}",
-                    pp(test.mean),
-                    interval(test.ci),
-                    p,
-                    f"{len(levels)} rounds, {test.n} seeds",
-                ]
-            )
-    return table(["dataset", "ticket flips", "pp", "95% CI", "p", "pooled over"], out)
-
-
-def main(argv: list[str]) -> None:
-    # --without NAME leaves out a branch still running (e.g. transfer-fill), so that the
-    # tables of the finished steps do not move while it runs.
-    without = [argv[i + 1] for i, a in enumerate(argv) if a == "--without"]
-    argv = [a for i, a in enumerate(argv) if a != "--without" and argv[i - 1 : i] != ["--without"]]
-    trunk = RunDir.open(argv[0] if argv else "runs/study-trunk")
-    rows = [
-        r
-        for r in trunk.summaries()
-        if not any((r["branch"] or "").startswith(f"branches/{name}-") for name in without)
-    ]
+def main() -> None:
+    rows, evals = load("study-trunk")
+    fixed_rows, _ = load("study-fixed")
+    rows = fill_disconnection(rows)  # the ablation's records carry no unit counts at all
+    without_magnitudes = [r for r in rows if not (r["branch"] or "").startswith("branches/magn")]
     opts = Options()
-    print("## Ticket minus control, test accuracy at early stopping (pooled)\n")
-    acc = compare(rows, "es_test_acc", opts)
-    print(
+
+    # A. MNIST and C. the transfer grid: the ticket against each control.
+    acc = compare(without_magnitudes, "es_test_acc", opts)
+    flips = compare(without_magnitudes, "sign_flip_es", opts)
+    final = {
+        (c.dataset, c.setting, c.control): c
+        for c in compare(without_magnitudes, "sign_flip_final", opts)
+    }
+    # B. The ablation: (ticket - reinit) under the fixed order minus under per_round.
+    cut = disconnected_levels(rows)
+    ablation_rows = []
+    for name, source in (("fixed", fixed_rows), ("per_round", rows)):
+        (c,) = [
+            c
+            for c in compare(
+                [r for r in source if r["dataset"] == "mnist"], options=Options(disconnected="keep")
+            )
+            if c.control == "reinit"
+        ]
+        for rnd, by_seed in c.diffs.items():
+            for seed, d in by_seed.items():
+                ablation_rows.append(
+                    {"dataset": "mnist", "setting": ADAM, "round": rnd, "seed": seed}
+                    | {
+                        "kind": "ticket" if name == "fixed" else "control",
+                        "control": None if name == "fixed" else "per_round",
+                    }
+                    | {"weights_remaining": 0.8**rnd, "lead": d}
+                )
+    unflagged = max(r for r in range(1, 21) if ("mnist", ADAM, r) not in cut)
+    (ablation,) = compare(
+        ablation_rows, "lead", Options(pool_rounds=(1, unflagged), disconnected="keep")
+    )
+    ablation.first = "fixed"
+    # E. The ticket's flips, SGD against Adam, at equal steps.
+    transfer = [r for r in without_magnitudes if r["dataset"] != "mnist"]
+    stepped, at = at_equal_steps(transfer, evals)
+    steps = compare_settings(stepped, SGD, ADAM, "sign_flip_step", options=opts)
+    steps_es = compare_settings(transfer, SGD, ADAM, "sign_flip_es", options=opts)
+    # F. The reshuffle: every fourth round, with the magnitudes branch.
+    fourth = [r for r in rows if r["round"] % 4 == 0]
+    acc4 = compare(fourth, "es_test_acc", opts)
+    reshuffle = [c for c in acc4 if c.control == "reshuffle"]
+    direct = [
+        c
+        for other in ("signed_reinit", "signed_constant")
+        for c in compare_arms(fourth, "reshuffle", other, options=opts)
+    ]
+
+    pooled = [*acc, *flips, ablation, *steps, *reshuffle, *direct]
+    correct_pooled(pooled)
+    correct_levels([*acc, ablation, *reshuffle, *direct])
+    (family,) = {c.family for c in pooled if c.family}
+    (levels,) = {c.level_family for c in acc if c.level_family}
+
+    out = [
+        "# The study's answers (generated)",
+        "",
+        "Made by `.venv/bin/python scripts/study_answers.py > results/study-answers.md` from "
+        "`results/study-trunk/export` and `results/study-fixed/export`. Ticket (or first arm) "
+        "minus control in percentage points, paired by seed, 5 seeds, Student-t intervals. "
+        f"Two Holm families over this page: the {family[1]} pooled tests below (column "
+        f'"p (Holm, page)"), and the {levels[1]} per-level accuracy tests. A verdict is drawn '
+        "from the family-adjusted p-value. Disconnected levels (any network with an output "
+        "unit without inputs, or a layer without weights) are left out of a pooled test and "
+        "pooled on their own in the last column where a table has one.",
+        "",
+        "## MNIST, Adam (the trunk): ticket minus each control, accuracy at early stopping",
+        "",
+    ]
+    mnist = sorted((c for c in acc if c.dataset == "mnist"), key=lambda c: c.control)
+    out.append(
         table(
-            ["dataset", "setting", "control", "pp", "95% CI", "p", "seeds", "per level"],
+            ["control", *VERDICT_HEADER, "disconnected levels pooled alone"],
+            [[c.control, *verdict_row(c), flagged_pool(c)] for c in mnist],
+        )
+    )
+    out += ["Per level (Holm over the page's per-level tests):", ""]
+    out += [f"- {c.control}: {c.levels()}" for c in mnist] + [""]
+    out += ["## MNIST: sign flips at early stopping, ticket minus control", ""]
+    out.append(
+        table(
+            ["control", *VERDICT_HEADER, "at the end of training"],
             [
-                [c.dataset, c.setting, c.control, *pooled_row(c), c.levels()]
-                for c in sorted(acc, key=lambda c: (c.dataset, c.setting, c.control))
+                [
+                    c.control,
+                    *verdict_row(c),
+                    (lambda f: f"{pp(f.pooled.mean)} {ci(f.pooled.ci)}")(
+                        final[(c.dataset, c.setting, c.control)]
+                    ),
+                ]
+                for c in sorted((c for c in flips if c.dataset == "mnist"), key=lambda c: c.control)
             ],
         )
     )
-    print("\n## Ticket minus control, share of kept weights that flipped sign (pooled)\n")
-    flips = compare(rows, "sign_flip_final", opts)
-    print(
+    out += [
+        "## Data-order ablation: the MNIST ticket's lead over the re-init, fixed minus per_round",
+        "",
+    ]
+    out.append(
+        table(["comparison", *VERDICT_HEADER], [["fixed minus per_round", *verdict_row(ablation)]])
+    )
+    out += [
+        "## Transfer: ticket minus each control, accuracy at early stopping",
+        "",
+        "Rounds 2-20 (every second round) pooled; round 0 (dense) is a level of the "
+        "per-level tests only.",
+        "",
+    ]
+    grid = sorted(
+        (c for c in acc if c.dataset != "mnist"), key=lambda c: (c.dataset, c.setting, c.control)
+    )
+    out.append(
         table(
-            ["dataset", "setting", "control", "pp", "95% CI", "p", "seeds"],
+            ["dataset", "setting", "control", *VERDICT_HEADER, "disconnected levels pooled alone"],
             [
-                [c.dataset, c.setting, c.control, *pooled_row(c)]
-                for c in sorted(flips, key=lambda c: (c.dataset, c.setting, c.control))
+                [NAMES[c.dataset], NAMES[c.setting], c.control, *verdict_row(c), flagged_pool(c)]
+                for c in grid
             ],
         )
     )
-    main_ds, main_setting = trunk.config.data.dataset, trunk.config.train.label()
-    print("\n## Ticket minus each control on the rounds they share (pooled)\n")
-    print(controls_on_common_rounds(rows, main_ds, main_setting))
-    for ds in sorted({r["dataset"] for r in rows} - {trunk.config.data.dataset}):
-        for setting in sorted({r["setting"] for r in rows if r["dataset"] == ds}):
-            print(f"\n## {ds}: ticket minus each control on the rounds they share (pooled)\n")
-            print(controls_on_common_rounds(rows, ds, setting))
-    print("\n## The ticket's sign flips between settings (pooled)\n")
-    print(settings_flips(rows))
-    if len(argv) > 1 or not argv:
-        fixed = RunDir.open(argv[1] if len(argv) > 1 else "runs/study-fixed")
-        print("\n## Data-order ablation: MNIST ticket minus reinit, pooled over pruned rounds\n")
-        print(ablation(trunk, fixed))
-        print("\nThe same over rounds 1-16 (2.5% of weights and up, before both fall off):\n")
-        print(ablation(trunk, fixed, last=16))
+    out += ["Per level (Holm over the page's per-level tests):", ""]
+    out += [
+        f"- {NAMES[c.dataset]}, {NAMES[c.setting]}, {c.control}: {c.levels()}" for c in grid
+    ] + [""]
+    out += [
+        "Per level under SGD, ticket against the re-init: mean test accuracy (%) of each "
+        "and the difference (pp) with its 95% interval (d: a disconnected level):",
+        "",
+    ]
+    sgd_reinit = [c for c in grid if c.setting == SGD and c.control == "reinit"]
+    header = ["round", "weights"] + [
+        f"{NAMES[c.dataset]} {what}" for c in sgd_reinit for what in ("ticket", "reinit", "diff")
+    ]
+    lines = []
+    for i, row in enumerate(sgd_reinit[0].rows):
+        cells = [str(row.round) + (" d" if row.round in sgd_reinit[0].disconnected else "")]
+        cells.append(f"{row.weights * 100:.3g}%")
+        for c in sgd_reinit:
+            r = c.rows[i]
+            cells += [f"{r.ticket * 100:.1f}", f"{r.control * 100:.1f}", f"{pp(r.diff)} {ci(r.ci)}"]
+        lines.append(cells)
+    out.append(table(header, lines))
+    out += ["## Shares of the ticket's lead over the re-init closed by each signed control", ""]
+    out.append(
+        table(
+            ["dataset", "setting", "control", "rounds", "share closed (95% Fieller)"],
+            [
+                [
+                    NAMES[g.dataset],
+                    NAMES[g.setting],
+                    g.control,
+                    f"{g.rounds[0]}-{g.rounds[-1]}",
+                    g.describe(),
+                ]
+                for g in sorted(gap_shares(acc), key=lambda g: (g.dataset, g.setting, g.control))
+            ],
+        )
+    )
+    out += ["## Transfer: sign flips at early stopping, ticket minus control", ""]
+    out.append(
+        table(
+            ["dataset", "setting", "control", *VERDICT_HEADER, "at the end of training"],
+            [
+                [
+                    NAMES[c.dataset],
+                    NAMES[c.setting],
+                    c.control,
+                    *verdict_row(c),
+                    (lambda f: f"{pp(f.pooled.mean)} {ci(f.pooled.ci)}")(
+                        final[(c.dataset, c.setting, c.control)]
+                    ),
+                ]
+                for c in sorted(
+                    (c for c in flips if c.dataset != "mnist"),
+                    key=lambda c: (c.dataset, c.setting, c.control),
+                )
+            ],
+        )
+    )
+    out += [
+        "## The ticket's sign flips, SGD minus Adam",
+        "",
+        "At equal steps (the last step every training of the dataset evaluated: "
+        + ", ".join(f"{NAMES[d]} {s:,}" for d, s in sorted(at.items()))
+        + "), and at each setting's early-stopping step (different lengths).",
+        "",
+    ]
+    es_by = {c.dataset: c for c in steps_es}
+    out.append(
+        table(
+            ["dataset", *VERDICT_HEADER, "at early stopping (no verdict)"],
+            [
+                [
+                    NAMES[c.dataset],
+                    *verdict_row(c),
+                    f"{pp(es_by[c.dataset].pooled.mean)} {ci(es_by[c.dataset].pooled.ci)}",
+                ]
+                for c in sorted(steps, key=lambda c: c.dataset)
+            ],
+        )
+    )
+    out += [
+        "## Where early stopping lands: trainings whose minimum validation loss is at "
+        "their last evaluation",
+        "",
+    ]
+    out.append(stops_at_last([r for r in without_magnitudes if r["dataset"] != "mnist"], evals))
+    out += [
+        "## The reshuffle (rounds 4-20, every fourth round, with the magnitudes branch)",
+        "",
+        "Ticket minus the reshuffle, and the reshuffle directly against each signed control "
+        "(first minus second), accuracy at early stopping:",
+        "",
+    ]
+    out.append(
+        table(
+            ["dataset", "setting", "comparison", *VERDICT_HEADER],
+            [
+                [
+                    NAMES[c.dataset],
+                    NAMES[c.setting],
+                    f"{c.first} minus {c.control}",
+                    *verdict_row(c),
+                ]
+                for c in sorted(
+                    [*reshuffle, *direct], key=lambda c: (c.dataset, c.setting, c.control)
+                )
+            ],
+        )
+    )
+    out += ["Shares of the ticket's lead over the re-init closed, on these rounds:", ""]
+    out.append(
+        table(
+            ["dataset", "setting", "control", "rounds", "share closed (95% Fieller)"],
+            [
+                [
+                    NAMES[g.dataset],
+                    NAMES[g.setting],
+                    g.control,
+                    f"{g.rounds[0]}-{g.rounds[-1]}",
+                    g.describe(),
+                ]
+                for g in sorted(gap_shares(acc4), key=lambda g: (g.dataset, g.setting, g.control))
+            ],
+        )
+    )
+    sys.stdout.write("\n".join(out))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

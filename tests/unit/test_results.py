@@ -1,0 +1,21 @@
+"""The results pages are made from the records under results/, not typed in."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2]
+
+
+def test_the_study_answers_page_is_what_its_script_makes_from_the_records() -> None:
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/study_answers.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert made == (ROOT / "results/study-answers.md").read_text()
+    # Numbers the study's page quotes are the generated ones.
+    study = " ".join((ROOT / "results/study.md").read_text().split())
+    for quoted in ("[+0.26, +0.36]", "[+8.21, +13.97]", "[-0.20, +0.26]", "92% [79%, 108%]"):
+        assert quoted in study and quoted in made
