@@ -23,7 +23,14 @@ from typing import Any
 import torch
 
 from ticketlab import device as devices
-from ticketlab.analysis.figures import figure1, figure2, sign_flip_figure
+from ticketlab.analysis.figures import (
+    figure1,
+    figure2,
+    keep_map_figure,
+    overlap_figure,
+    sign_flip_figure,
+)
+from ticketlab.analysis.masks import OverlapRow, keep_maps, overlaps
 from ticketlab.analysis.overlap import Overlap
 from ticketlab.analysis.overlap import overlap as mask_overlap
 from ticketlab.analysis.report import write_report
@@ -33,7 +40,7 @@ from ticketlab.analysis.verdicts import compare_arms as verdict_compare_arms
 from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
 from ticketlab.bench import run_bench, run_conv_bench
 from ticketlab.config import Config, DataConfig, branch_config
-from ticketlab.data.datasets import Dataset, load_dataset
+from ticketlab.data.datasets import Dataset, display, load_dataset
 from ticketlab.data.paths import data_roots
 from ticketlab.errors import DamagedFile, TicketlabError
 from ticketlab.experiments.lottery import (
@@ -48,7 +55,7 @@ from ticketlab.experiments.lottery import (
     round_ticket,
     ticket_start,
 )
-from ticketlab.models.registry import architecture, import_path
+from ticketlab.models.registry import architecture, display_model, import_path
 from ticketlab.progress import ProgressBar
 from ticketlab.store.environment import environment
 from ticketlab.store.files import atomic_write_text, sweep_stale
@@ -371,10 +378,22 @@ def plot(run_path: str | Path) -> list[Path]:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
     main, out = rd.config.data.dataset, rd.path / "figures"
     trunk = rd.config.train.label()
+    what = f"{display_model(rd.config.model.name)} tickets found on {display(main)}"
     paths = (
         figure1(rows, main, trunk, out, rd.config.model.name)
         + figure2(rows, main, trunk, out)
         + sign_flip_figure(rows, main, out)
+        + keep_map_figure(
+            keep_maps(rd),
+            f"First layer: each input pixel's share of kept outgoing weights, over the "
+            f"layer's; {what}, mean of {len(rd.config.seeds)} seed(s)",
+            out / "keep-maps",
+        )
+        + overlap_figure(
+            overlaps(rd),
+            f"Mask overlap (Jaccard; chance in brackets): {what}",
+            out / "mask-overlap",
+        )
     )
     index = json.dumps([p.name for p in paths], indent=1) + "\n"
     atomic_write_text(out / FIGURES_INDEX, index)  # last: the drawing finished
@@ -416,9 +435,19 @@ def report(
                 f"{', '.join(map(str, paths))} (arms there: {', '.join(sorted(known))})"
             )
     folder = Path(out) if out is not None else None
+    pairs: list[OverlapRow] = []
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    return write_report(runs, figures, options, arms, folder)
+        for i, first in enumerate(runs):
+            for second in runs[i + 1 :]:
+                pairs += overlaps(first, second)
+        figures += overlap_figure(
+            pairs,
+            "Mask overlap between the runs (Jaccard; chance in brackets)",
+            folder / "figures" / "mask-overlap-runs",
+        )
+    own = [r for run in runs for r in overlaps(run)]
+    return write_report(runs, figures, options, arms, folder, [*pairs, *own])
 
 
 def gap_shares(

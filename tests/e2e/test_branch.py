@@ -219,6 +219,11 @@ def test_one_report_over_two_runs_pairs_within_each_and_names_its_families(
     assert "Holm-adjusted over the 18 per-level tests of the page" in md
     assert "signed_reinit minus reinit" in md
     assert "(../per_round/figures/figure1.png)" in md and "(../fixed/figures/figure1.png)" in md
+    # Mask overlap: the two data orders' masks of the same seed (same initial weights), and
+    # within each run between seeds and against the large-init mask; a heat map of it.
+    assert "## Mask overlap" in md and "| per_round vs fixed | 1 |" in md
+    assert "| between seeds | 2 |" in md and "| large_init | 2 |" in md
+    assert (tmp_path / "page" / "figures" / "mask-overlap-runs.png").is_file()
     # Paired within each run: the page's numbers are each run's own report's.
     single = {}
     for run in runs:

@@ -97,6 +97,8 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
         "figure2-adam-lr-0-0012-2-epochs.png",
         "figure2-grid.png",
         "figure2-sgd-lr-0-01-1-epochs.png",
+        "keep-maps.png",
+        "mask-overlap.png",
         "sign-flips.png",
     ]
     assert main(["report", str(out)]) == 0
@@ -104,7 +106,7 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
     assert "| FashionMNIST | sgd lr=0.01, 1 epoch | reinit |" in md
     assert "95% CI" in md and "[" in md
     html_text = (out / "report.html").read_text()
-    assert html_text.count("data:image/png;base64,") == 5
+    assert html_text.count("data:image/png;base64,") == 7
     assert "http://" not in html_text and "https://" not in html_text
     assert "<th></th>" not in html_text  # every column has a header
     assert "<td class='t'>FashionMNIST</td>" in html_text  # text left, numbers right
@@ -123,7 +125,7 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
 
     if CHROMIUM or os.environ.get("CI") == "true":
         dom, log = render(out / "report.html", tmp_path)
-        assert 'data-images-loaded="5/5"' in dom
+        assert 'data-images-loaded="7/7"' in dom
         assert "CONSOLE" not in log, log
 
 

@@ -27,3 +27,26 @@ def test_overall_sums_the_counts_over_tensors() -> None:
     assert total.chance == pytest.approx(4.25 / 5.75)
     with pytest.raises(ValueError, match="masks of shapes"):
         overlap({"x": torch.ones(3).bool()}, {"x": torch.ones(4).bool()})
+
+
+def test_large_init_keeps_as_many_weights_per_tensor_of_largest_magnitude() -> None:
+    from ticketlab.analysis.overlap import largest_like
+
+    w = {"x": torch.tensor([0.1, -0.9, 0.5, -0.2]), "y": torch.tensor([[3.0, -1.0], [0.0, 2.0]])}
+    m = {"x": torch.tensor([1, 1, 0, 0]).bool(), "y": torch.tensor([[0, 0], [0, 1]]).bool()}
+    got = largest_like(w, m)
+    assert got["x"].tolist() == [False, True, True, False]  # |-0.9| and |0.5|
+    assert got["y"].tolist() == [[True, False], [False, False]]  # |3.0|
+
+
+def test_keep_map_is_each_pixels_share_of_kept_outgoing_weights() -> None:
+    from ticketlab.analysis.overlap import keep_map
+
+    # 2 units over 1x2x2 images: pixel 0 kept by both, pixel 3 by none, 1 and 2 by one.
+    mask = torch.tensor([[1, 1, 0, 0], [1, 0, 1, 0]]).bool()
+    assert keep_map(mask, (1, 2, 2)).tolist() == [[1.0, 0.5], [0.5, 0.0]]
+    # Two channels averaged: channel 1 keeps everything.
+    both = torch.cat([mask, torch.ones(2, 4, dtype=torch.bool)], dim=1)
+    assert keep_map(both, (2, 2, 2)).tolist() == [[1.0, 0.75], [0.75, 0.5]]
+    with pytest.raises(ValueError, match=r"1x3x3 images need \[units, 9\]"):
+        keep_map(mask, (1, 3, 3))

@@ -243,3 +243,67 @@ def figure2(rows: list[dict[str, Any]], main: str, trunk: str, out_dir: Path) ->
         f"All datasets and settings; mean of {seeds_text(seeds)}{band(seeds)}",
         out_dir / "figure2-grid",
     )
+
+
+def keep_map_figure(maps: dict[int, tuple[float, Any]], title: str, out: Path) -> list[Path]:
+    """The first layer's keep map per round (at most 8 rounds, evenly spaced, the last
+    included): each input pixel's share of kept outgoing weights over the layer's share
+    (1: as often as a pixel picked at random; 0: none kept), on one colour scale."""
+    if not maps:
+        return []
+    rounds = sorted(maps)
+    if len(rounds) > 8:
+        step = math.ceil(len(rounds) / 8)
+        rounds = sorted({*rounds[::-1][::step]})
+    fig, axes = plt.subplots(1, len(rounds), figsize=(2.0 * len(rounds) + 1.4, 2.9), squeeze=False)
+    image = None
+    for ax, rnd in zip(axes[0], rounds, strict=True):
+        kept, m = maps[rnd]
+        image = ax.imshow(np.asarray(m) / kept, cmap="viridis", vmin=0.0, vmax=2.0)
+        ax.set_title(f"round {rnd}\n{kept * 100:.3g}% kept", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    assert image is not None
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="kept share / layer's share")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, out)
+
+
+def overlap_figure(rows: list[Any], title: str, out: Path) -> list[Path]:
+    """Heat maps of mask overlap, one panel per comparison: rounds down, tensors across
+    (``all``: counts summed over tensors), each cell the mean Jaccard similarity over the
+    pairs of masks, annotated with the chance level of independent masks of the same
+    densities in brackets."""
+    if not rows:
+        return []
+    whats = list(dict.fromkeys(r.what for r in rows))
+    fig, axes = plt.subplots(
+        1, len(whats), figsize=(3.6 * len(whats) + 1.0, 0.32 * 21 + 1.8), squeeze=False
+    )
+    image = None
+    for ax, what in zip(axes[0], whats, strict=True):
+        mine = [r for r in rows if r.what == what]
+        tensors = list(dict.fromkeys(r.tensor for r in mine))
+        rounds = sorted({r.round for r in mine})
+        grid = np.full((len(rounds), len(tensors)), np.nan)
+        chance = np.full_like(grid, np.nan)
+        for i, rnd in enumerate(rounds):
+            for j, t in enumerate(tensors):
+                cell = [r for r in mine if r.round == rnd and r.tensor == t]
+                if cell:
+                    grid[i, j] = np.mean([r.jaccard for r in cell])
+                    chance[i, j] = np.mean([r.chance for r in cell])
+        image = ax.imshow(grid, cmap="magma", vmin=0.0, vmax=1.0, aspect="auto")
+        for (i, j), v in np.ndenumerate(grid):
+            if not np.isnan(v):
+                colour = "black" if v > 0.6 else "white"
+                text = f"{v:.2f} ({chance[i, j]:.2f})"
+                ax.text(j, i, text, ha="center", va="center", fontsize=6, color=colour)
+        ax.set_xticks(range(len(tensors)), tensors, rotation=30, ha="right", fontsize=7)
+        ax.set_yticks(range(len(rounds)), [str(r) for r in rounds], fontsize=7)
+        ax.set_ylabel("round")
+        ax.set_title(what, fontsize=9)
+    assert image is not None
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="Jaccard similarity (chance)")
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, out)

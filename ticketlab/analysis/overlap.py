@@ -53,3 +53,32 @@ def overlap(
         per[name] = _overlap(*counts)
         totals = [t + c for t, c in zip(totals, counts, strict=True)]
     return per, _overlap(*totals)
+
+
+def largest_like(
+    weights: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]
+) -> dict[str, torch.Tensor]:
+    """A one-shot mask from ``weights`` alone (Zhou et al. 2019's ``large_init`` criterion):
+    in each tensor of ``mask``, keep as many weights as ``mask`` does, those of largest
+    magnitude. With the initial weights, the baseline of a mask found with no data at all
+    at the same per-tensor densities."""
+    out = {}
+    for name, m in mask.items():
+        w = weights[name].abs().flatten()
+        keep = torch.zeros_like(w, dtype=torch.bool)
+        keep[torch.topk(w, int(m.bool().sum())).indices] = True
+        out[name] = keep.view_as(m)
+    return out
+
+
+def keep_map(mask: torch.Tensor, image: tuple[int, int, int]) -> torch.Tensor:
+    """For a first layer ``[units, C*H*W]`` over flattened images of shape ``image``
+    (C, H, W): the share of each pixel's outgoing weights kept, averaged over channels, as
+    an ``[H, W]`` map."""
+    c, h, w = image
+    if mask.dim() != 2 or mask.shape[1] != c * h * w:
+        raise ValueError(
+            f"a first-layer mask of shape {tuple(mask.shape)}: {c}x{h}x{w} images need "
+            f"[units, {c * h * w}]"
+        )
+    return mask.float().mean(0).view(c, h, w).mean(0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ticketlab.analysis.masks import OverlapRow
 from ticketlab.analysis.verdicts import (
     Comparison,
     Options,
@@ -147,7 +148,10 @@ def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]
 
 
 def document(
-    runs: list[RunDir], options: Options, arms: list[tuple[str, str]] | None = None
+    runs: list[RunDir],
+    options: Options,
+    arms: list[tuple[str, str]] | None = None,
+    overlap_rows: list[OverlapRow] | None = None,
 ) -> list[Block]:
     """The page's content over one run or several, rendered by ``markdown`` and
     ``to_html``. Comparisons pair records within a run only; the page's pooled tests form
@@ -318,6 +322,8 @@ def document(
                 ),
             ),
         ]
+    if overlap_rows:
+        blocks += _overlap_blocks(overlap_rows)
     blocks += [("h2", "Figures"), ("figures", None)]
     for p in parts:
         for c in p.acc:
@@ -338,6 +344,46 @@ def document(
                 ),
             ]
     return blocks
+
+
+def _overlap_blocks(rows: list[OverlapRow]) -> list[Block]:
+    """Overall mask overlap per comparison and round: the mean Jaccard similarity over the
+    pairs of masks, its range, and the chance level of independent masks."""
+    table = []
+    for what in dict.fromkeys(r.what for r in rows):
+        for rnd in sorted({r.round for r in rows if r.what == what}):
+            cell = [r for r in rows if r.what == what and r.round == rnd and r.tensor == "all"]
+            js = [r.jaccard for r in cell]
+            table.append(
+                [
+                    what,
+                    str(rnd),
+                    f"{cell[0].weights_remaining * 100:.3g}%",
+                    f"{sum(js) / len(js):.3f}",
+                    f"[{min(js):.3f}, {max(js):.3f}]",
+                    f"{sum(r.chance for r in cell) / len(cell):.3f}",
+                    str(len(cell)),
+                ]
+            )
+    return [
+        ("h2", "Mask overlap"),
+        (
+            "p",
+            "Jaccard similarity of two ticket masks (kept in both over kept in either, counts "
+            "summed over tensors) beside the chance level of independent masks of the same "
+            "per-tensor densities. Between runs: the same seed's masks (same initial "
+            "weights); between seeds: every pair of one run's seeds; large_init: each "
+            "ticket against the mask that keeps as many of its initial weights per tensor, "
+            "those of largest magnitude (no data). Per tensor: the mask-overlap figures.",
+        ),
+        (
+            "table",
+            (
+                ["comparison", "round", "weights", "Jaccard", "range", "chance", "pairs"],
+                table,
+            ),
+        ),
+    ]
 
 
 def _descriptive(c: Comparison | None) -> str:
@@ -464,14 +510,16 @@ def write_report(
     options: Options | None = None,
     arms: list[tuple[str, str]] | None = None,
     out: Path | None = None,
+    overlap_rows: list[OverlapRow] | None = None,
 ) -> list[Path]:
     """Write ``report.html`` and ``report.md`` over opened runs (figures already drawn)
-    into ``out`` (default: the run's directory; a page of several runs needs one)."""
+    into ``out`` (default: the run's directory; a page of several runs needs one), with
+    the mask overlaps of ``overlap_rows`` (``analysis.masks.overlaps``)."""
     if out is None:
         if len(runs) > 1:
             raise ValueError("a report over several runs needs a folder to write to")
         out = runs[0].path
-    blocks = document(runs, options or Options(), arms)
+    blocks = document(runs, options or Options(), arms, overlap_rows)
     pngs = [p for p in figures if p.suffix == ".png"]
     paths = [out / "report.html", out / "report.md"]
     atomic_write_text(paths[0], to_html(runs, blocks, pngs))
