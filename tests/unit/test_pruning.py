@@ -103,3 +103,40 @@ def test_units_without_inputs_and_the_schedule_that_makes_them() -> None:
     # frankle-carbin prunes the output layer at 10% a round: 122 weights at round 20
     assert schedule_collapse(SPEC, preset("frankle-carbin").prune) == {}
     assert schedule_collapse(SPEC, PruneConfig(method="global")) == {}
+
+
+@pytest.mark.parametrize("method", ["layerwise", "global"])
+def test_imp_criteria_keep_the_counts_and_score_against_the_start(method: str) -> None:
+    """large_init keeps the largest starting weights whatever training did; movement the
+    weights that moved most; every criterion keeps large_final's counts (per layer, or under
+    global the total and the separate output layer's) and never revives a pruned weight."""
+    start, trained = weights(0), weights(1)
+    cfg = PruneConfig(method=method, rate=0.5, p_final=None, rounds=2)
+    first = prune(trained, full_mask(SPEC), SPEC, cfg, seed=0)
+    counts = {n: int(m.sum()) for n, m in prune(trained, first, SPEC, cfg, 0).items()}
+    for name in ("large_init", "movement", "magnitude_increase", "large_final_same_sign"):
+        crit = PruneConfig(method=method, rate=0.5, p_final=None, rounds=2, criterion=name)
+        new = prune(trained, first, SPEC, crit, seed=0, init=start)
+        got = {n: int(m.sum()) for n, m in new.items()}
+        if method == "layerwise":
+            assert got == counts
+        else:  # one threshold over the hidden layers: their total, and the output's own
+            assert sum(got.values()) == sum(counts.values())
+            assert got["fc3.weight"] == counts["fc3.weight"]
+        assert all(not (new[n] & ~first[n]).any() for n in new)
+        if name == "large_init" and method == "layerwise":
+            w = start["fc1.weight"].abs()
+            kept, dropped = w[new["fc1.weight"]], w[first["fc1.weight"] & ~new["fc1.weight"]]
+            assert dropped.max() <= kept.min()
+        if name == "movement" and method == "layerwise":
+            moved = (trained["fc2.weight"] - start["fc2.weight"]).abs()
+            kept = moved[new["fc2.weight"]]
+            dropped = moved[first["fc2.weight"] & ~new["fc2.weight"]]
+            assert dropped.max() <= kept.min()
+
+
+def test_a_criterion_with_the_random_baseline_is_refused() -> None:
+    from ticketlab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"does nothing with prune\.method random"):
+        PruneConfig(method="random", criterion="movement").validate()

@@ -35,6 +35,7 @@ NEUTRAL: dict[tuple[str, str], Any] = {
     ("prune", "output"): "separate",
     ("prune", "ignore"): [],
     ("prune", "conv_rate"): None,
+    ("prune", "criterion"): "large_final",
 }
 TRAIN_NEUTRAL: dict[str, Any] = {
     "weight_decay": 0.0,

@@ -24,6 +24,13 @@ from ticketlab.errors import ConfigError
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default", "kaiming_normal")
 PRUNE_METHODS = ("layerwise", "global", "random")
+PRUNE_CRITERIA = (
+    "large_final",
+    "magnitude_increase",
+    "movement",
+    "large_init",
+    "large_final_same_sign",
+)
 OPTIMIZERS = ("adam", "sgd")
 CONTROLS = (
     "reinit",
@@ -160,6 +167,15 @@ class PruneConfig:
             "`random`"
         ),
     )
+    criterion: str = _key(
+        default="large_final",
+        doc=(
+            "which weights IMP keeps (Zhou et al. 2019): `large_final` |w_f|, "
+            "`magnitude_increase` |w_f|-|w_i|, `movement` |w_f-w_i|, `large_init` |w_i|, "
+            "`large_final_same_sign` |w_f| where the sign did not flip (else 0); w_i: the "
+            "weights the round started from. Not used by `random`"
+        ),
+    )
     p_final: float | None = _key(
         default=0.01,
         doc=(
@@ -203,6 +219,12 @@ class PruneConfig:
 
     def validate(self) -> None:
         _choice("prune.method", self.method, PRUNE_METHODS)
+        _choice("prune.criterion", self.criterion, PRUNE_CRITERIA)
+        if self.method == "random" and self.criterion != "large_final":
+            raise ConfigError(
+                f"prune.criterion {self.criterion} does nothing with prune.method random (the "
+                "random baseline scores no weights): use layerwise or global"
+            )
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
             raise ConfigError(f"prune.rounds must be an integer >= 1, got {self.rounds!r}")
         if (self.p_final is None) == (self.rate is None):

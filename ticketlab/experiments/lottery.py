@@ -490,6 +490,7 @@ class Experiment:
                     self.spec,
                     self.cfg.prune,
                     derive_seed(seed, r, "prune"),
+                    p.member.init,
                 )
                 self.state.save_tensors(f"masks/seed{seed}/round{r + 1:02d}", nxt)
         self.state.record(

@@ -58,6 +58,15 @@ class MLPSpec:
         """``bn_init`` is accepted for a common signature; an MLP has no batch norm."""
         return init_params(self, scheme, seed)
 
+    def apply(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        """One network's logits ``[B, classes]`` for inputs ``x`` (flattened)."""
+        h = x.flatten(1)
+        for i in range(1, self.n_layers + 1):
+            h = torch.nn.functional.linear(h, params[f"fc{i}.weight"], params[f"fc{i}.bias"])
+            if i < self.n_layers:
+                h = torch.relu(h)
+        return h
+
     def flops_per_example(self) -> int:
         """Dense multiply-adds x2 of one forward pass."""
         return 2 * sum(a * b for a, b in zip(self.sizes[:-1], self.sizes[1:], strict=True))

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.func import functional_call
 
 from ticketlab.config import ModelConfig
 from ticketlab.errors import ConfigError
@@ -155,6 +156,16 @@ class ModuleSpec:
             return "output"
         module = self._template().get_submodule(name.rsplit(".", 1)[0])
         return "fc" if isinstance(module, nn.Linear) else "conv"
+
+    def apply(self, state: Params, x: torch.Tensor) -> torch.Tensor:
+        """One network's logits for ``x`` from its ``state`` (parameters and buffers), batch
+        norm in eval mode (running statistics), as pruning-at-init scores need."""
+        net = self.__dict__.get("_eval")
+        if net is None:
+            with torch.random.fork_rng(devices=[]):
+                net = self.build().eval()
+            object.__setattr__(self, "_eval", net)
+        return functional_call(net, state, (x,))
 
     def signature(self) -> str:
         """Hash of the tensors' names and shapes: a changed module is not resumed into a run

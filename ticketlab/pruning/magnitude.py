@@ -18,6 +18,7 @@ from ticketlab.config import PruneConfig
 from ticketlab.errors import ConfigError
 from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture
+from ticketlab.pruning.scores import criterion, select_global, select_layerwise
 
 Mask = dict[str, torch.Tensor]
 
@@ -155,16 +156,47 @@ def prune_random(mask: Mask, rates: dict[str, float], seed: int) -> Mask:
     return new
 
 
-def prune(weights: Params, mask: Mask, spec: Architecture, cfg: PruneConfig, seed: int) -> Mask:
-    """Next round's mask from this round's trained weights, by ``cfg.method``."""
+def prune(
+    weights: Params,
+    mask: Mask,
+    spec: Architecture,
+    cfg: PruneConfig,
+    seed: int,
+    init: Params | None = None,
+) -> Mask:
+    """Next round's mask from this round's trained weights, by ``cfg.method``, scoring each
+    weight by ``cfg.criterion`` (``init``: the weights the round started from, which every
+    criterion but ``large_final`` reads). ``large_final`` breaks exact ties by flat index,
+    as it always has (so runs resume to the same masks); the other criteria break them at
+    random with the round's seed."""
     rates = layer_rates(spec, cfg)
     cpu_w = {k: v.detach().cpu() for k, v in weights.items()}
+    if cfg.method == "random":
+        return prune_random(mask, rates, seed)
+    separate = cfg.output == "separate"
+    output = spec.output_name() if separate else None
+    if cfg.criterion == "large_final":
+        if cfg.method == "layerwise":
+            return prune_layerwise(cpu_w, mask, rates)
+        return prune_global(cpu_w, mask, rates, output)
+    if init is None:
+        raise ValueError(f"prune.criterion {cfg.criterion} needs the round's initial weights")
+    start = {k: v.detach().cpu() for k, v in init.items()}
+    scores = criterion(cfg.criterion, {k: cpu_w[k] for k in mask}, start)
+    counts = {n: int(m.sum()) - _n_remove(rates[n], int(m.sum())) for n, m in mask.items()}
     if cfg.method == "layerwise":
-        return prune_layerwise(cpu_w, mask, rates)
-    if cfg.method == "global":
-        separate = cfg.output == "separate"
-        return prune_global(cpu_w, mask, rates, spec.output_name() if separate else None)
-    return prune_random(mask, rates, seed)
+        return select_layerwise(scores, mask, counts, seed)
+    pooled = [n for n in mask if n != output]
+    alive = sum(int(mask[n].sum()) for n in pooled)
+    new = select_global(
+        {n: scores[n] for n in pooled},
+        {n: mask[n] for n in pooled},
+        alive - _n_remove(rates[pooled[0]], alive),
+        seed,
+    )
+    if output is not None and output in mask:
+        new |= select_layerwise(scores, {output: mask[output]}, counts, seed)
+    return {n: new[n] for n in mask}
 
 
 def random_mask_like(mask: Mask, seed: int) -> Mask:
