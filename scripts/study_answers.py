@@ -175,7 +175,7 @@ def main() -> None:
                     }
                     | {"weights_remaining": 0.8**rnd, "lead": d}
                 )
-    unflagged = max(r for r in range(1, 21) if ("mnist", ADAM, r) not in cut)
+    unflagged = max(r for r in range(1, 21) if ("mnist", ADAM, "", r) not in cut)
     (ablation,) = compare(
         ablation_rows, "lead", Options(pool_rounds=(1, unflagged), disconnected="keep")
     )

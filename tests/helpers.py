@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from ticketlab.cli import main
+from ticketlab.pruning.sources import Context
 
 # Overrides that shrink any MLP preset to a run of seconds on real MNIST.
 TINY = [
@@ -50,3 +52,14 @@ def numbers(rows: list[dict]) -> list[tuple]:
         "init_seed",
     )
     return [tuple(r[k] for k in keep) for r in rows]
+
+
+class NegativeFirst:
+    """A user's own mask source (named by import path in a test): keeps the most negative
+    initial weights first, using no data, in one shot."""
+
+    uses_data = False
+    iterations = 1
+
+    def scores(self, ctx: Context, mask: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {k: -ctx.params[k] for k in mask}

@@ -29,6 +29,7 @@ from ticketlab.analysis.figures import (
     keep_map_figure,
     overlap_figure,
     sign_flip_figure,
+    sources_figure,
 )
 from ticketlab.analysis.masks import OverlapRow, keep_maps, overlaps
 from ticketlab.analysis.overlap import Overlap
@@ -373,9 +374,10 @@ def plot(run_path: str | Path) -> list[Path]:
     """(Re)draw the run's figures into ``RUN_DIR/figures``."""
     rd = RunDir.open(run_path)
     sweep_stale(rd.path)
-    rows = rd.summaries()
-    if not rows:
+    everything = rd.summaries()
+    if not everything:
         raise TicketlabError(f"{rd.path} has no finished trainings to plot yet")
+    rows = [r for r in everything if not r.get("source")]  # IMP's: the mask sources apart
     main, out = rd.config.data.dataset, rd.path / "figures"
     trunk = rd.config.train.label()
     what = f"{display_model(rd.config.model.name)} tickets found on {display(main)}"
@@ -394,6 +396,7 @@ def plot(run_path: str | Path) -> list[Path]:
             f"Mask overlap (Jaccard; chance in brackets): {what}",
             out / "mask-overlap",
         )
+        + sources_figure(everything, out / "mask-sources")
     )
     index = json.dumps([p.name for p in paths], indent=1) + "\n"
     atomic_write_text(out / FIGURES_INDEX, index)  # last: the drawing finished
@@ -645,7 +648,9 @@ def headline(rd: RunDir) -> dict[str, Any]:
     tickets = [
         r
         for r in rd.own_summaries()
-        if r["kind"] == "ticket" and in_trunk(rd.config, r["dataset"], r["setting"])
+        if r["kind"] == "ticket"
+        and in_trunk(rd.config, r["dataset"], r["setting"])
+        and not r.get("source")
     ]
     if not tickets:
         return {}

@@ -343,12 +343,12 @@ def _table(rd: RunDir) -> str:
     weights: dict[tuple[str, str, int], float] = {}
     curves: list[str] = []
     for r in rows:
-        curve = r["control"] or "ticket"
+        curve = (f"{r['source']}:" if r.get("source") else "") + (r["control"] or "ticket")
         if curve not in curves:
             curves.append(curve)
         k = (r["dataset"], r["setting"], r["round"])
         by[k][curve].append(r["es_test_acc"])
-        if curve == "ticket":
+        if r["kind"] == "ticket" and (curve == "ticket" or k not in weights):
             weights[k] = r["weights_remaining"]
     width = max(12, *(len(c) + 2 for c in curves)) if curves else 12
     lines = []

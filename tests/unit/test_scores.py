@@ -140,3 +140,10 @@ def test_a_pruned_weight_is_never_revived_and_inverted_keeps_the_counts() -> Non
     pooled = select_global(scores, mask, 3, seed=0)
     assert pooled["x"].tolist() == [False, False, False, True]
     assert pooled["y"].tolist() == [True, True, False, False]
+
+
+def test_the_config_names_every_built_in_source() -> None:
+    from ticketlab.config.schema import MASK_SOURCES
+    from ticketlab.pruning.sources import SOURCES
+
+    assert tuple(SOURCES) == MASK_SOURCES

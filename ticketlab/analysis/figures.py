@@ -307,3 +307,57 @@ def overlap_figure(rows: list[Any], title: str, out: Path) -> list[Path]:
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="Jaccard similarity (chance)")
     fig.suptitle(title, fontsize=10)
     return _save(fig, out)
+
+
+PALETTE = ("#2ca02c", "#d62728", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
+
+
+def sources_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Mask sources beside IMP: the first panel every source's ticket and IMP's against
+    weights remaining, then one panel per source with its sanity checks (mean over seeds,
+    band min-max)."""
+    mine = [r for r in rows if r.get("source")]
+    if not mine:
+        return []
+    sources = list(dict.fromkeys(r["source"] for r in mine))
+    main = {(r["dataset"], r["setting"]) for r in mine}
+    imp = [
+        r | {"curve": "IMP"}
+        for r in rows
+        if not r.get("source") and r["kind"] == "ticket" and (r["dataset"], r["setting"]) in main
+    ]
+    panels = [
+        (
+            "every source's ticket",
+            imp + [r | {"curve": r["source"]} for r in mine if r["kind"] == "ticket"],
+        )
+    ]
+    panels += [
+        (s, [r | {"curve": r["control"] or "ticket"} for r in mine if r["source"] == s])
+        for s in sources
+    ]
+    ncols = min(3, len(panels))
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.4 * ncols, 4.0 * nrows), squeeze=False)
+    for ax, (title, prow) in zip(axes.flat, panels, strict=False):
+        curves = list(dict.fromkeys(r["curve"] for r in prow))
+        for i, curve in enumerate(curves):
+            t = aggregate(
+                (r | {"control": curve} for r in prow if r["curve"] == curve), "es_test_acc"
+            )[curve]
+            x = t[:, 1] * 100
+            color = PALETTE[i % len(PALETTE)]
+            ax.plot(x, t[:, 2] * 100, "-o" if i == 0 else "--.", ms=3, color=color, label=curve)
+            if t[:, 5].max() > 1:
+                ax.fill_between(x, t[:, 3] * 100, t[:, 4] * 100, color=color, alpha=0.15, lw=0)
+        level_axis(ax, [r["weights_remaining"] * 100 for r in prow])
+        ax.set_ylabel("test accuracy at early stopping (%)")
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7, loc="lower left")
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.set_axis_off()
+    seeds = len({r["seed"] for r in mine})
+    fig.suptitle(f"Mask sources at IMP's levels; mean of {seeds_text(seeds)}{band(seeds)}")
+    fig.tight_layout()
+    return _save(fig, out)

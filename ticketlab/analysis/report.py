@@ -20,6 +20,7 @@ from ticketlab.analysis.verdicts import (
     compare,
     compare_arms,
     compare_settings,
+    compare_sources,
     correct_levels,
     correct_pooled,
     format_p,
@@ -91,7 +92,19 @@ def _table_rows(
 
 
 def _ordered(comps: list[Comparison], main: str) -> list[Comparison]:
-    return sorted(comps, key=lambda c: (c.dataset != main, c.dataset, c.setting, c.control))
+    return sorted(
+        comps,
+        key=lambda c: (c.dataset != main, c.dataset, c.setting, c.source or "", c.control),
+    )
+
+
+def _key(c: Comparison) -> tuple[str, str, str | None, str]:
+    return (c.dataset, c.setting, c.source, c.control)
+
+
+def _who(c: Comparison) -> str:
+    """The control, with the mask source whose ticket it checks."""
+    return f"{c.source}: {c.control}" if c.source else c.control
 
 
 def _pooled_mean(c: Comparison, side: str) -> str:
@@ -109,9 +122,10 @@ class _Part:
     label: str  # the run's name on a page of several runs, "" on a page of one
     main: str
     acc: list[Comparison]
-    flips: dict[tuple[str, str, str], Comparison]  # at early stopping, by comparison
-    final: dict[tuple[str, str, str], Comparison]  # at the end of training (descriptive)
+    flips: dict[tuple[str, str, str | None, str], Comparison]  # at early stopping
+    final: dict[tuple[str, str, str | None, str], Comparison]  # end of training (descriptive)
     arms: list[Comparison]  # direct comparisons of two arms
+    sources: list[Comparison]  # each mask source's ticket against IMP's
     steps: list[Comparison]  # the ticket's flips, one setting against another
     at: dict[str, int]  # the step the settings are compared at, per dataset
     layers: dict[tuple[str, str, int], tuple[str, str]]
@@ -120,7 +134,7 @@ class _Part:
 def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]) -> _Part:
     rows = run.summaries()
     main = run.config.data.dataset
-    by = lambda cs: {(c.dataset, c.setting, c.control): c for c in cs}  # noqa: E731
+    by = lambda cs: {_key(c): c for c in cs}  # noqa: E731
     direct = [c for a, b in arms for c in compare_arms(rows, a, b, options=options)]
     settings: dict[str, list[str]] = {}
     for r in rows:
@@ -134,6 +148,7 @@ def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]
         stepped, at = at_equal_steps(rows, run.all_evals())
         for a, b in sorted(pairs):
             steps += compare_settings(stepped, b, a, "sign_flip_step", options=options)
+    method = Options(options.correction, options.pool_rounds, options.alpha, disconnected="keep")
     return _Part(
         label,
         main,
@@ -141,6 +156,7 @@ def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]
         by(compare(rows, "sign_flip_es", options)),
         by(compare(rows, "sign_flip_final", options)),
         direct,
+        compare_sources(rows, options=method),
         steps,
         at,
         ticket_layers(rows),
@@ -158,9 +174,9 @@ def document(
     one family and its per-level tests another."""
     many = len(runs) > 1
     parts = [_part(run, run.path.name if many else "", options, arms or []) for run in runs]
-    pooled = [c for p in parts for c in [*p.acc, *p.flips.values(), *p.arms, *p.steps]]
+    pooled = [c for p in parts for c in [*p.acc, *p.flips.values(), *p.arms, *p.sources, *p.steps]]
     correct_pooled(pooled, options.correction)
-    correct_levels([c for p in parts for c in [*p.acc, *p.arms]], options.correction)
+    correct_levels([c for p in parts for c in [*p.acc, *p.arms, *p.sources]], options.correction)
     lead = ["run"] if many else []
 
     def cells(p: _Part, c: Comparison) -> list[str]:
@@ -201,7 +217,7 @@ def document(
                         *cells(p, c),
                         display(c.dataset),
                         display_setting(c.setting),
-                        c.control,
+                        _who(c),
                         c.headline(),
                         c.levels(),
                     ]
@@ -229,6 +245,29 @@ def document(
                         ]
                         for p in parts
                         for c in p.arms
+                    ],
+                ),
+            ),
+        ]
+    if any(p.sources for p in parts):
+        blocks += [
+            ("h2", "Mask sources against IMP"),
+            (
+                "p",
+                "Each mask source's ticket minus IMP's at the same level (the same per-layer "
+                "counts, or their total for a global scope), paired by seed. A comparison of "
+                "methods: disconnected levels stay in the pool, a collapsed layer being the "
+                "method's own result. The sources' sanity checks are in the accuracy table "
+                "above (source: check).",
+            ),
+            (
+                "table",
+                (
+                    [*lead, "source", "pooled verdict", "per level"],
+                    [
+                        [*cells(p, c), c.first, c.headline(), c.levels()]
+                        for p in parts
+                        for c in p.sources
                     ],
                 ),
             ),
@@ -282,11 +321,11 @@ def document(
                         *cells(p, c),
                         display(c.dataset),
                         display_setting(c.setting),
-                        c.control,
+                        _who(c),
                         _pooled_mean(c, "ticket"),
                         _pooled_mean(c, "control"),
                         c.headline(),
-                        _descriptive(p.final.get((c.dataset, c.setting, c.control))),
+                        _descriptive(p.final.get(_key(c))),
                     ]
                     for p in parts
                     for c in _ordered(list(p.flips.values()), p.main)
@@ -331,15 +370,19 @@ def document(
             blocks += [
                 (
                     "h2",
-                    f"{where}{display(c.dataset)} / {display_setting(c.setting)} / ticket vs "
-                    f"{c.control}",
+                    f"{where}{display(c.dataset)} / {display_setting(c.setting)} / "
+                    + (
+                        f"{c.source} ticket vs {c.control}"
+                        if c.source
+                        else f"ticket vs {c.control}"
+                    ),
                 ),
                 ("p", c.verdict()),
                 (
                     "table",
                     (
                         HEADER,
-                        _table_rows(c, p.flips.get((c.dataset, c.setting, c.control)), p.layers),
+                        _table_rows(c, p.flips.get(_key(c)), p.layers),
                     ),
                 ),
             ]

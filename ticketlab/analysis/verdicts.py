@@ -139,6 +139,7 @@ class Comparison:
     # The family the per-level tests are corrected in: None for the comparison's own levels
     # (the default), else its name and size, set by ``correct_levels``.
     level_family: tuple[str, int] | None = None
+    source: str | None = None  # the mask source whose ticket this is (None: IMP)
 
     @property
     def n_seeds(self) -> int:
@@ -241,26 +242,26 @@ def compare(
     for r in rows:
         if r.get(metric) is None:
             continue
-        k = (r["dataset"], r["setting"], r["round"])
+        k = (r["dataset"], r["setting"], r.get("source") or "", r["round"])
         if r["kind"] == "ticket":
             ticket[k][r["seed"]] = r[metric]
             weights[k] = r["weights_remaining"]
         else:
             control[(*k, r["control"])][r["seed"]] = r[metric]
     cut = disconnected_levels(rows)
-    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
-    diffs: dict[tuple[str, str, str], dict[int, dict[int, float]]] = defaultdict(dict)
-    for (ds, setting, rnd, ctrl), by_seed in sorted(control.items()):
-        t = ticket.get((ds, setting, rnd), {})
+    groups: dict[tuple[str, str, str, str], list[Row]] = defaultdict(list)
+    diffs: dict[tuple[str, str, str, str], dict[int, dict[int, float]]] = defaultdict(dict)
+    for (ds, setting, src, rnd, ctrl), by_seed in sorted(control.items()):
+        t = ticket.get((ds, setting, src, rnd), {})
         seeds = sorted(set(t) & set(by_seed))
         if not seeds:
             continue
         d = {s: t[s] - by_seed[s] for s in seeds}
-        diffs[(ds, setting, ctrl)][rnd] = d
-        groups[(ds, setting, ctrl)].append(
+        diffs[(ds, setting, src, ctrl)][rnd] = d
+        groups[(ds, setting, src, ctrl)].append(
             Row(
                 rnd,
-                weights[(ds, setting, rnd)],
+                weights[(ds, setting, src, rnd)],
                 sum(t[s] for s in seeds) / len(seeds),
                 sum(by_seed[s] for s in seeds) / len(seeds),
                 paired_test(list(d.values()), options.alpha),
@@ -277,16 +278,18 @@ def compare(
                 row.simultaneous = row.test.interval(1 - options.alpha / len(tested))
         lo, hi = options.pool_rounds or (1, max(r.round for r in rs))
         in_range = [r.round for r in rs if lo <= r.round <= hi]
+        ds, setting, src, ctrl = key
         flagged = [
             rnd
             for rnd in in_range
-            if options.disconnected == "exclude" and (key[0], key[1], rnd) in cut
+            if options.disconnected == "exclude" and (ds, setting, src, rnd) in cut
         ]
         pooled, used, _ = pooled_test(
             diffs[key], [rnd for rnd in in_range if rnd not in flagged], options.alpha
         )
-        comparison = Comparison(*key, metric, rs, pooled, used, options, diffs[key])
+        comparison = Comparison(ds, setting, ctrl, metric, rs, pooled, used, options, diffs[key])
         comparison.disconnected = flagged
+        comparison.source = src or None
         out.append(comparison)
     return out
 
@@ -319,17 +322,17 @@ def correct_levels(comparisons: list[Comparison], correction: str = "holm") -> N
         c.level_family = (CORRECTION_NAMES[correction], len(tested))
 
 
-def disconnected_levels(rows: list[dict[str, Any]]) -> set[tuple[str, str, int]]:
-    """(dataset, setting, round) where any network (ticket or control) has an output unit
-    with no inputs left, or a weight tensor with none kept: a fixed rule, not a range chosen
-    per study. The output layer is the last tensor of ``units_without_inputs``."""
+def disconnected_levels(rows: list[dict[str, Any]]) -> set[tuple[str, str, str, int]]:
+    """(dataset, setting, source or "", round) where any network (ticket or control) has
+    an output unit with no inputs left, or a weight tensor with none kept: a fixed rule, not
+    a range chosen per study. The output layer is the last tensor of ``units_without_inputs``."""
     out = set()
     for r in rows:
         units = r.get("units_without_inputs") or {}
         per_layer = r.get("weights_remaining_per_layer") or {}
         output_cut = bool(units) and list(units.values())[-1] > 0
         if output_cut or any(v == 0 for v in per_layer.values()):
-            out.add((r["dataset"], r["setting"], r["round"]))
+            out.add((r["dataset"], r["setting"], r.get("source") or "", r["round"]))
     return out
 
 
@@ -359,6 +362,32 @@ def compare_arms(
     out = compare(chosen, metric, options)
     for c in out:
         c.first = first
+    return out
+
+
+def compare_sources(
+    rows: list[dict[str, Any]], metric: str = "es_test_acc", options: Options | None = None
+) -> list[Comparison]:
+    """Each mask source's ticket against IMP's at the same level (matched counts), paired by
+    seed, on the main dataset and setting where both trained. A method comparison: unless
+    ``options`` say otherwise, disconnected levels stay in the pool (a collapsed layer is
+    the method's own result)."""
+    options = options or Options(disconnected="keep")
+    imp = [
+        r | {"kind": "control", "control": "IMP"}
+        for r in rows
+        if r["kind"] == "ticket" and not r.get("source")
+    ]
+    out = []
+    for src in dict.fromkeys(r["source"] for r in rows if r.get("source")):
+        mine = [
+            r | {"source": None} for r in rows if r.get("source") == src and r["kind"] == "ticket"
+        ]
+        places = {(r["dataset"], r["setting"]) for r in mine}
+        theirs = [r for r in imp if (r["dataset"], r["setting"]) in places]
+        for c in compare([*mine, *theirs], metric, options):
+            c.first = src
+            out.append(c)
     return out
 
 
@@ -449,10 +478,10 @@ def gap_shares(comparisons: list[Comparison], reference: str = "reinit") -> list
     a ``reference`` comparison beside it (same dataset and setting), the share of the
     ticket's lead over ``reference`` the control closes, per seed averaged over the levels
     both pooled, on the seeds paired at all of them."""
-    by = {(c.dataset, c.setting, c.control): c for c in comparisons}
+    by = {(c.dataset, c.setting, c.source, c.control): c for c in comparisons}
     out = []
     for c in comparisons:
-        ref = by.get((c.dataset, c.setting, reference))
+        ref = by.get((c.dataset, c.setting, c.source, reference))
         if c.control == reference or ref is None:
             continue
         rounds = sorted(set(c.pooled_rounds) & set(ref.pooled_rounds))
@@ -464,7 +493,8 @@ def gap_shares(comparisons: list[Comparison], reference: str = "reinit") -> list
         lead = [sum(ref.diffs[r][s] for r in rounds) / len(rounds) for s in seeds]
         left = [sum(c.diffs[r][s] for r in rounds) / len(rounds) for s in seeds]
         closed = [a - b for a, b in zip(lead, left, strict=True)]  # control minus reference
-        share = GapShare(c.dataset, c.setting, c.control, reference, rounds, fieller(closed, lead))
+        control = f"{c.source}: {c.control}" if c.source else c.control
+        share = GapShare(c.dataset, c.setting, control, reference, rounds, fieller(closed, lead))
         out.append(share)
     return out
 
@@ -476,7 +506,7 @@ def ticket_layers(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], tupl
     layers: dict[tuple[str, str, int], dict[str, float]] = {}
     cut: dict[tuple[str, str, int], dict[str, int]] = defaultdict(dict)
     for r in rows:
-        if r["kind"] != "ticket":
+        if r["kind"] != "ticket" or r.get("source"):
             continue
         k = (r["dataset"], r["setting"], r["round"])
         layers[k] = r["weights_remaining_per_layer"]

@@ -36,6 +36,11 @@ NEUTRAL: dict[tuple[str, str], Any] = {
     ("prune", "ignore"): [],
     ("prune", "conv_rate"): None,
     ("prune", "criterion"): "large_final",
+    ("experiment", "mask_sources"): [],
+    ("experiment", "source_scopes"): ["layerwise"],
+    ("experiment", "source_checks"): ["random_mask", "reinit", "inverted"],
+    ("experiment", "source_min_density"): 0.001,
+    ("experiment", "source_batch_per_class"): 10,
 }
 TRAIN_NEUTRAL: dict[str, Any] = {
     "weight_decay": 0.0,

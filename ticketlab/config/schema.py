@@ -24,6 +24,9 @@ from ticketlab.errors import ConfigError
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default", "kaiming_normal")
 PRUNE_METHODS = ("layerwise", "global", "random")
+MASK_SOURCES = ("magnitude", "snip", "grasp", "synflow", "random")
+SOURCE_SCOPES = ("layerwise", "global")
+SOURCE_CHECKS = ("random_mask", "reinit", "inverted")
 PRUNE_CRITERIA = (
     "large_final",
     "magnitude_increase",
@@ -390,6 +393,39 @@ class ExperimentConfig:
         ),
     )
 
+    mask_sources: list[str] = _key(
+        factory=list,
+        doc=(
+            "mask sources trained beside IMP at matched densities (see Mask sources): "
+            "`magnitude`, `snip`, `grasp`, `synflow`, `random`, or a user's by import path "
+            "`package.module:Source`; each prunes the seed's initial weights to every IMP "
+            "level's per-layer counts (extended down to `source_min_density`) and trains them"
+        ),
+    )
+    source_scopes: list[str] = _key(
+        factory=lambda: ["layerwise"],
+        doc=(
+            "how each mask source meets a level: `layerwise` (IMP's count in every tensor) "
+            "and/or `global` (their total over the pooled tensors, the output layer apart "
+            "when `prune.output` is `separate`)"
+        ),
+    )
+    source_checks: list[str] = _key(
+        factory=lambda: ["random_mask", "reinit", "inverted"],
+        doc=(
+            "sanity checks trained beside every mask source's ticket: `random_mask` (its "
+            "mask shuffled within each tensor), `reinit` (its mask, fresh weights), "
+            "`inverted` (the lowest-scoring weights at the same counts)"
+        ),
+    )
+    source_min_density: float = _key(
+        default=0.001,
+        doc="mask sources continue IMP's schedule past its last round down to this density",
+    )
+    source_batch_per_class: int = _key(
+        default=10,
+        doc="scoring data of the sources that use data: this many training images per class",
+    )
     save_weights: bool = _key(
         default=False,
         doc=(
@@ -405,6 +441,37 @@ class ExperimentConfig:
                 f"experiment.save_weights must be true or false, got {self.save_weights!r}"
             )
         _choice("experiment.data_order", self.data_order, DATA_ORDERS)
+        for i, name in enumerate(self.mask_sources):
+            if name not in MASK_SOURCES and ":" not in name:
+                raise ConfigError(
+                    f"experiment.mask_sources[{i}] is {name!r}: choose one of "
+                    f"{', '.join(MASK_SOURCES)}, or an import path 'package.module:Source'"
+                )
+        for key, values, allowed in (
+            ("mask_sources", self.mask_sources, None),
+            ("source_scopes", self.source_scopes, SOURCE_SCOPES),
+            ("source_checks", self.source_checks, SOURCE_CHECKS),
+        ):
+            if allowed is not None:
+                for i, v in enumerate(values):
+                    _choice(f"experiment.{key}[{i}]", v, allowed)
+            if len(set(values)) != len(values):
+                raise ConfigError(f"experiment.{key} lists something twice: {values}")
+        if self.mask_sources and not self.source_scopes:
+            raise ConfigError("experiment.source_scopes must list layerwise and/or global")
+        if not 0 < self.source_min_density < 1:
+            raise ConfigError(
+                f"experiment.source_min_density must lie in (0, 1), got {self.source_min_density!r}"
+            )
+        if (
+            isinstance(self.source_batch_per_class, bool)
+            or not isinstance(self.source_batch_per_class, int)
+            or self.source_batch_per_class < 1
+        ):
+            raise ConfigError(
+                "experiment.source_batch_per_class must be an integer >= 1, got "
+                f"{self.source_batch_per_class!r}"
+            )
         for i, c in enumerate(self.controls):
             _choice(f"experiment.controls[{i}]", c, CONTROLS)
         if len(set(self.controls)) != len(self.controls):

@@ -26,6 +26,7 @@ in. Everything random is drawn from seeds derived from the run's seeds and recor
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -46,11 +47,14 @@ from ticketlab.pruning.magnitude import (
     density,
     full_mask,
     layer_density,
+    level_counts,
     prunable,
     prune,
+    random_mask_like,
     schedule_collapse,
     units_without_inputs,
 )
+from ticketlab.pruning.sources import Context, find_mask, inverted_mask, mask_source
 from ticketlab.train.cohort import (
     Checkpoint,
     EvalPoint,
@@ -75,11 +79,15 @@ class TrainingKey:
     control: str | None  # which control, None for the ticket
     dataset: str
     setting: str
+    source: str | None = None  # a mask source and scope ("snip-layerwise"); None: IMP
 
     @property
     def id(self) -> str:
         who = self.kind if self.control is None else f"{self.kind}-{self.control}"
-        return f"r{self.round:02d}/seed{self.seed}/{self.dataset}/{self.setting}/{who}"
+        where = f"{self.dataset}/{self.setting}"
+        if self.source is not None:
+            where += f"/{self.source}"
+        return f"r{self.round:02d}/seed{self.seed}/{where}/{who}"
 
 
 class TicketStart(NamedTuple):
@@ -160,6 +168,7 @@ class TrainingRecord:
     data_seed: int
     result: TrainResult
     cohort_size: int
+    mask_cost: tuple[float, int] | None = None  # a source's (seconds, scoring passes)
 
     def summary(self) -> dict[str, object]:
         """The stable per-training record (``ticketlab show --json``), its fields in the
@@ -171,6 +180,7 @@ class TrainingRecord:
             "seed": self.key.seed,
             "kind": self.key.kind,
             "control": self.key.control,
+            "source": self.key.source,
             "dataset": self.key.dataset,
             "setting": self.key.setting,
             "optimizer": self.train.optimizer,
@@ -195,6 +205,8 @@ class TrainingRecord:
             "cohort_size": self.cohort_size,
             "init_seed": self.init_seed,
             "data_seed": self.data_seed,
+            "mask_seconds": None if self.mask_cost is None else self.mask_cost[0],
+            "mask_passes": None if self.mask_cost is None else self.mask_cost[1],
         }
         return {name: values[name] for name in FIELDS if name != "finished_at"}
 
@@ -241,8 +253,37 @@ def trainings_of(cfg: Config) -> list[tuple[str, TrainConfig]]:
     return pairs
 
 
+def source_labels(cfg: Config) -> list[str]:
+    """Every mask source with every scope, as its trainings are labelled."""
+    return [f"{n}-{c}" for n in cfg.experiment.mask_sources for c in cfg.experiment.source_scopes]
+
+
+def last_level(cfg: Config) -> int:
+    """The last round the run trains: IMP's, or, with mask sources, the last level at
+    which the schedule's common rate keeps at least ``source_min_density`` of the weights
+    (IMP's levels extended; each level's counts are still per tensor, by kind)."""
+    if not cfg.experiment.mask_sources:
+        return cfg.prune.rounds
+    keep = 1.0 - cfg.prune.round_rate()
+    extended = math.floor(math.log(cfg.experiment.source_min_density) / math.log(keep) + 1e-9)
+    return max(cfg.prune.rounds, extended)
+
+
 def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainConfig]]:
+    """Round ``r``'s trainings of ``seed``: IMP's ticket and controls on every dataset and
+    setting (up to ``prune.rounds``), and each mask source's ticket and sanity checks on the
+    main dataset (levels 1 to ``last_level``)."""
     out = []
+    if 1 <= r <= last_level(cfg):
+        main, label = cfg.data.dataset, cfg.train.label()
+        for src in source_labels(cfg):
+            out.append((TrainingKey(r, seed, "ticket", None, main, label, src), cfg.train))
+            out += [
+                (TrainingKey(r, seed, "control", c, main, label, src), cfg.train)
+                for c in cfg.experiment.source_checks
+            ]
+    if r > cfg.prune.rounds:
+        return out
     for dataset, setting in trainings_of(cfg):
         label = setting.label()
         out.append((TrainingKey(r, seed, "ticket", None, dataset, label), setting))
@@ -254,7 +295,7 @@ def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainC
 
 
 def all_rounds(cfg: Config) -> list[int]:
-    return list(range(cfg.prune.rounds + 1))
+    return list(range(last_level(cfg) + 1))
 
 
 def plan(
@@ -294,6 +335,22 @@ class _Planned:
     train: TrainConfig
     member: Member
     init_seed: int
+    mask_cost: tuple[float, int] | None = None
+
+
+def scoring_batch(ds: Dataset, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` training images of every class, drawn by ``seed`` (class-balanced;
+    the authors' code draws a batch whatever its classes), standardised as training sees
+    them and shaped ``(N, C, H, W)``."""
+    g = torch.Generator().manual_seed(derive_seed(seed, "score"))
+    y = ds.train.y
+    picks = []
+    for c in range(ds.num_classes):
+        idx = (y == c).nonzero().squeeze(1)
+        picks.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
+    chosen = torch.cat(picks)
+    x = (ds.train.x[chosen].float() / 255.0 - ds.mean) / ds.std
+    return x.view(len(chosen), *ds.shape), y[chosen]
 
 
 @dataclass
@@ -371,7 +428,7 @@ class Experiment:
 
     def run(self) -> None:
         done = self.state.completed() | self.skip
-        rounds = self.cfg.prune.rounds
+        rounds = last_level(self.cfg)
         todo = all_rounds(self.cfg) if self.rounds is None else self.rounds
         work_total = sum(
             t.total_steps(len(self.datasets[k.dataset].train))
@@ -443,7 +500,9 @@ class Experiment:
         own under ``masks/``)."""
         planned = []
         for seed in self.cfg.seeds:
-            keys = [(k, t) for k, t in round_keys(self.cfg, r, seed) if k.id not in done]
+            todo = [(k, t) for k, t in round_keys(self.cfg, r, seed) if k.id not in done]
+            planned += self._plan_sources(r, seed, [k for k, _ in todo if k.source is not None])
+            keys = [(k, t) for k, t in todo if k.source is None]
             if not keys:
                 continue
             mask = self._mask(seed, r)
@@ -473,11 +532,50 @@ class Experiment:
                 planned.append(_Planned(key, train, member, init_seed))
         return planned
 
+    def _plan_sources(self, r: int, seed: int, keys: list[TrainingKey]) -> list[_Planned]:
+        """Each mask source's ticket (the seed's initial weights under the mask the source
+        finds at level ``r``'s counts) and its sanity checks, in the data order of the
+        round's IMP trainings."""
+        if not keys:
+            return []
+        cfg, main = self.cfg, self.datasets[self.cfg.data.dataset]
+        ticket = ticket_start(self.spec, cfg, seed)
+        full = full_mask(self.spec, cfg.prune)
+        counts = level_counts(self.spec, cfg.prune, r)
+        output = self.spec.output_name()
+        apart = cfg.prune.output == "separate" and output in full
+        pooled = [n for n in full if not (apart and n == output)]
+        x, y = scoring_batch(main, cfg.experiment.source_batch_per_class, seed)
+        order_seed = data_seed(cfg, seed, r)
+        planned = []
+        for label in dict.fromkeys(k.source for k in keys):
+            assert label is not None
+            name, scope = label.rsplit("-", 1)
+            ctx = Context(
+                self.spec.apply, ticket.weights, main.shape, x, y, derive_seed(seed, r, label)
+            )
+            found = find_mask(mask_source(name), ctx, full, counts, scope, pooled)
+            cost = (found.seconds, found.passes)
+            for key in (k for k in keys if k.source == label):
+                init, mask, init_seed = ticket.weights, found.mask, ticket.init_seed
+                draw = derive_seed(seed, r, label, key.control)
+                if key.control == "random_mask":
+                    mask = random_mask_like(found.mask, draw)
+                elif key.control == "reinit":
+                    init_seed = draw
+                    init = self.spec.init(cfg.model.init, init_seed, cfg.model.bn_init)
+                elif key.control == "inverted":
+                    mask = inverted_mask(found, full, scope, pooled, draw)
+                member = Member(init, mask, main, order_seed)
+                planned.append(_Planned(key, cfg.train, member, init_seed, cost))
+        return planned
+
     def _finish(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
         """Save what the next round needs (masks, rewind weights), then record the cohort
         atomically. A crash between the two only means its trainings are redone."""
         for p, res in zip(planned, results, strict=True):
-            if p.key.kind != "ticket" or not in_trunk(self.cfg, p.key.dataset, p.key.setting):
+            trunk = in_trunk(self.cfg, p.key.dataset, p.key.setting) and p.key.source is None
+            if p.key.kind != "ticket" or not trunk:
                 continue
             seed = p.key.seed
             if r == 0 and self.cfg.experiment.rewind_step > 0:
@@ -504,6 +602,7 @@ class Experiment:
                     p.member.data_seed,
                     res,
                     len(planned),
+                    p.mask_cost,
                 )
                 for p, res in zip(planned, results, strict=True)
             ]

@@ -13,6 +13,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("seed", "param"),
     ("kind", "param"),
     ("control", "param"),
+    ("source", "param"),
     ("dataset", "param"),
     ("setting", "param"),
     ("optimizer", "param"),
@@ -37,6 +38,8 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("cohort_size", "other"),
     ("init_seed", "param"),
     ("data_seed", "param"),
+    ("mask_seconds", "metric"),
+    ("mask_passes", "metric"),
     ("finished_at", "other"),  # set by the store when the record is committed
 )
 FIELDS = tuple(name for name, _ in RECORD_FIELDS)

@@ -100,6 +100,21 @@ def layer_rates(spec: Architecture, cfg: PruneConfig) -> dict[str, float]:
     return rates
 
 
+def level_counts(spec: Architecture, cfg: PruneConfig, r: int) -> dict[str, int]:
+    """Per pruned tensor, the weights layer-wise IMP keeps after ``r`` rounds of its
+    schedule (each kind at its rate), continued past ``cfg.rounds`` as needed: the counts a
+    mask source matches at level ``r``."""
+    rates = layer_rates(spec, cfg)
+    shapes = spec.shapes()
+    out = {}
+    for name in prunable(spec, cfg):
+        kept = math.prod(shapes[name])
+        for _ in range(r):
+            kept -= _n_remove(rates[name], kept)
+        out[name] = kept
+    return out
+
+
 def _n_remove(rate: float, alive: int) -> int:
     return min(alive, math.floor(rate * alive + 0.5))
 

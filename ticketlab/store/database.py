@@ -33,6 +33,9 @@ ADDED_COLUMNS = (
     ("trainings", "sign_flips_final", "TEXT"),
     ("trainings", "sign_flips_es", "TEXT"),
     ("trainings", "units_without_inputs", "TEXT"),
+    ("trainings", "source", "TEXT"),
+    ("trainings", "mask_seconds", "REAL"),
+    ("trainings", "mask_passes", "INTEGER"),
     ("evals", "sign_flip", "REAL"),
     ("evals", "sign_flips", "TEXT"),
 )

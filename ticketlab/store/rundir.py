@@ -554,7 +554,17 @@ def _settings(cfg: Config) -> dict[str, dict[str, Any]]:
 def _row_id(r: dict[str, Any]) -> tuple[Any, ...]:
     """What makes two records the same training (the setting's label leaves out the batch
     size, so that is compared too)."""
-    keys = ("round", "seed", "kind", "control", "dataset", "setting", "batch_size", "steps")
+    keys = (
+        "round",
+        "seed",
+        "kind",
+        "control",
+        "dataset",
+        "setting",
+        "source",
+        "batch_size",
+        "steps",
+    )
     return tuple(r[k] for k in keys)
 
 

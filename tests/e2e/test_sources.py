@@ -1,0 +1,68 @@
+"""Mask sources beside IMP in one run: matched counts, sanity checks, costs, a user's own
+source by import path, resumption and the report."""
+
+from pathlib import Path
+
+import pytest
+
+import ticketlab
+from tests.helpers import TINY
+from ticketlab.cli import main
+
+
+@pytest.mark.slow
+def test_mask_sources_train_at_imps_levels_with_their_sanity_checks(tmp_path: Path) -> None:
+    sources = "[snip, grasp, synflow, magnitude, random, 'tests.helpers:NegativeFirst']"
+    overrides = [
+        *TINY[1::2],
+        f"experiment.mask_sources={sources}",
+        "experiment.source_scopes=[layerwise, global]",
+        "experiment.source_min_density=0.1",
+        "prune.output_rate=0.2",
+    ]
+    cfg = ticketlab.load_config(preset_name="seed", overrides=overrides, seeds=[0])
+    run = ticketlab.run(cfg, tmp_path / "run", make_figures=False)
+    rows = run.summaries()
+    imp = {r["round"]: r for r in rows if not r["source"] and r["kind"] == "ticket"}
+    mine = [r for r in rows if r["source"]]
+    # p_final 0.25 over 2 rounds halves the hidden layers a round: levels 1-3 reach 12.5%,
+    # past IMP's last round (2), down to source_min_density 0.1.
+    assert {r["round"] for r in mine} == {1, 2, 3} and set(imp) == {0, 1, 2}
+    labels = {r["source"] for r in mine}
+    assert len(labels) == 12 and "snip-layerwise" in labels and "synflow-global" in labels
+    assert {r["control"] for r in mine} == {None, "random_mask", "reinit", "inverted"}
+    for r in mine:
+        if r["round"] > 2:
+            continue
+        want = imp[r["round"]]
+        if r["source"].endswith("-layerwise"):  # IMP's count in every tensor
+            assert r["weights_remaining_per_layer"] == want["weights_remaining_per_layer"]
+        else:  # their total, the output layer (pruned apart) at its own count
+            assert r["weights_remaining"] == pytest.approx(want["weights_remaining"])
+            out = "fc3.weight"
+            assert r["weights_remaining_per_layer"][out] == want["weights_remaining_per_layer"][out]
+    tickets = {(r["source"], r["round"]): r for r in mine if r["kind"] == "ticket"}
+    for r in mine:
+        if r["control"] in ("random_mask", "inverted"):  # the ticket's counts, another mask
+            t = tickets[(r["source"], r["round"])]
+            assert r["weights_remaining_per_layer"] == t["weights_remaining_per_layer"]
+            assert r["init_seed"] == t["init_seed"] == imp[0]["init_seed"]
+        if r["control"] == "reinit":
+            assert r["init_seed"] != imp[0]["init_seed"]
+    assert {r["mask_passes"] for r in mine if r["source"].startswith("synflow")} == {100}
+    assert {r["mask_passes"] for r in mine if r["source"].startswith("snip")} == {1}
+    assert all(r["mask_seconds"] >= 0 for r in mine)
+    assert all(r["mask_seconds"] is None for r in rows if not r["source"])
+    # The same config again: nothing left to train.
+    assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
+    assert main(["report", str(tmp_path / "run")]) == 0
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "## Mask sources against IMP" in md and "| snip-global |" in md
+    assert "| MNIST | adam lr=0.0012, 2 epochs | synflow-layerwise: inverted |" in md
+    assert (tmp_path / "run" / "figures" / "mask-sources.png").is_file()
+
+
+def test_an_unknown_mask_source_is_refused_with_the_choices(tmp_path: Path, capsys) -> None:
+    args = ["run", "--preset", "quick", "--set", "experiment.mask_sources=[snipp]"]
+    assert main([*args, "--out", str(tmp_path / "r")]) == 2
+    assert "choose one of magnitude, snip, grasp, synflow, random" in capsys.readouterr().err
