@@ -147,3 +147,27 @@ def test_the_config_names_every_built_in_source() -> None:
     from ticketlab.pruning.sources import SOURCES
 
     assert tuple(SOURCES) == MASK_SOURCES
+
+
+@pytest.mark.parametrize("name", ["snip", "grasp", "synflow", "magnitude"])
+def test_sources_prune_a_conv_net_with_batch_norm_to_exact_counts(name: str) -> None:
+    """Through the module path (functional_call, batch norm in eval mode): every source
+    finds a mask of the asked per-tensor counts for a conv net, pruned weights stay out."""
+    from ticketlab.config import ModelConfig
+    from ticketlab.models.registry import architecture
+    from ticketlab.pruning.magnitude import full_mask
+    from ticketlab.pruning.sources import Context, find_mask, mask_source
+
+    spec = architecture(ModelConfig(name="resnet8"), (3, 32, 32), 10)
+    params = spec.init("kaiming_normal", 0)
+    full = full_mask(spec)
+    counts = {k: max(1, m.numel() // 10) for k, m in full.items()}
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(20, 3, 32, 32, generator=g), torch.arange(20) % 10
+    ctx = Context(spec.apply, params, (3, 32, 32), x, y, seed=1)
+    source = mask_source(name)
+    if name == "synflow":
+        source = type(source)(iterations=5)  # the schedule, shortened for the test
+    found = find_mask(source, ctx, full, counts, "layerwise", list(full))
+    assert {k: int(m.sum()) for k, m in found.mask.items()} == counts
+    assert found.passes == (5 if name == "synflow" else 1)
