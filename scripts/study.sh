@@ -18,6 +18,13 @@
 #                               magnitudes carry what the signs alone do not?
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every run into results/
+#
+# The follow-up study (the deciding experiments), every run from a committed tree:
+#   scripts/study.sh trunk2         the MNIST trunk again, on the current code
+#   scripts/study.sh fmnist-trunk2  the same on FashionMNIST (same seeds and initial weights)
+#   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
+#                                   both datasets, Adam and SGD, against re-init, every
+#                                   fourth round
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TICKETLAB_DATA="${TICKETLAB_DATA:-$(cd .. && pwd)/shared/data}"
@@ -52,8 +59,22 @@ for step in "$@"; do
         --set "experiment.controls=[reinit, signed_reinit, signed_constant]" --quiet ;;
     fc)
       $tl run --preset frankle-carbin --seeds 0 1 2 --out runs/study-frankle-carbin --quiet ;;
+    trunk2)
+      $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
+        --out runs/study2-trunk --quiet ;;
+    fmnist-trunk2)
+      $tl run --preset seed "${seeds[@]}" --set data.dataset=fashion_mnist \
+        --set "transfer.datasets=[]" --out runs/study2-fmnist-trunk --quiet ;;
+    specific)
+      for pair in study2-trunk:mnist:fashion_mnist study2-fmnist-trunk:fashion_mnist:mnist; do
+        IFS=: read -r run own other <<< "$pair"
+        $tl branch "runs/$run" --name specific-other --rounds 0-20:4 \
+          --set "transfer.datasets=[$other]" --set "transfer.settings=[$adam, $sgd]" --quiet
+        $tl branch "runs/$run" --name specific-own-sgd --rounds 0-20:4 \
+          --set "transfer.datasets=[$own]" --set "transfer.settings=[$sgd]" --quiet
+      done ;;
     records)
-      for run in study-trunk study-fixed study-frankle-carbin; do
+      for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk; do
         [ -f "runs/$run/config.yaml" ] || continue
         rm -rf "results/$run"
         $tl report "runs/$run" >/dev/null
