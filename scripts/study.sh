@@ -22,6 +22,8 @@
 # The follow-up study (the deciding experiments), every run from a committed tree:
 #   scripts/study.sh trunk2         the MNIST trunk again, on the current code
 #   scripts/study.sh fmnist-trunk2  the same on FashionMNIST (same seeds and initial weights)
+#   scripts/study.sh fixed2         the MNIST trunk with the fixed data order (a baseline of
+#                                   mask overlap: same init and data, another order)
 #   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
 #                                   both datasets, Adam and SGD, against re-init, every
 #                                   fourth round
@@ -65,6 +67,9 @@ for step in "$@"; do
     fmnist-trunk2)
       $tl run --preset seed "${seeds[@]}" --set data.dataset=fashion_mnist \
         --set "transfer.datasets=[]" --out runs/study2-fmnist-trunk --quiet ;;
+    fixed2)
+      $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
+        --set experiment.data_order=fixed --out runs/study2-fixed --quiet ;;
     specific)
       for pair in study2-trunk:mnist:fashion_mnist study2-fmnist-trunk:fashion_mnist:mnist; do
         IFS=: read -r run own other <<< "$pair"
@@ -74,7 +79,7 @@ for step in "$@"; do
           --set "transfer.datasets=[$own]" --set "transfer.settings=[$sgd]" --quiet
       done ;;
     records)
-      for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk; do
+      for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk study2-fixed; do
         [ -f "runs/$run/config.yaml" ] || continue
         rm -rf "results/$run"
         $tl report "runs/$run" >/dev/null
