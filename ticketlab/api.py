@@ -24,6 +24,7 @@ import torch
 
 from ticketlab import device as devices
 from ticketlab.analysis.figures import (
+    cost_figure,
     figure1,
     figure2,
     keep_map_figure,
@@ -397,6 +398,7 @@ def plot(run_path: str | Path) -> list[Path]:
             out / "mask-overlap",
         )
         + sources_figure(everything, out / "mask-sources")
+        + cost_figure(everything, out / "mask-cost")
     )
     index = json.dumps([p.name for p in paths], indent=1) + "\n"
     atomic_write_text(out / FIGURES_INDEX, index)  # last: the drawing finished

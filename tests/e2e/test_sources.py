@@ -60,6 +60,7 @@ def test_mask_sources_train_at_imps_levels_with_their_sanity_checks(tmp_path: Pa
     assert "## Mask sources against IMP" in md and "| snip-global |" in md
     assert "| MNIST | adam lr=0.0012, 2 epochs | synflow-layerwise: inverted |" in md
     assert (tmp_path / "run" / "figures" / "mask-sources.png").is_file()
+    assert (tmp_path / "run" / "figures" / "mask-cost.png").is_file()
 
 
 def test_an_unknown_mask_source_is_refused_with_the_choices(tmp_path: Path, capsys) -> None:

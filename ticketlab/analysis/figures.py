@@ -312,6 +312,11 @@ def overlap_figure(rows: list[Any], title: str, out: Path) -> list[Path]:
 PALETTE = ("#2ca02c", "#d62728", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2")
 
 
+def _colour(i: int, n: int) -> Any:
+    """Distinct colours: the palette for up to 7 curves, tab20 beyond."""
+    return PALETTE[i] if n <= len(PALETTE) else plt.get_cmap("tab20")(i % 20)
+
+
 def sources_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     """Mask sources beside IMP: the first panel every source's ticket and IMP's against
     weights remaining, then one panel per source with its sanity checks (mean over seeds,
@@ -346,7 +351,7 @@ def sources_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
                 (r | {"control": curve} for r in prow if r["curve"] == curve), "es_test_acc"
             )[curve]
             x = t[:, 1] * 100
-            color = PALETTE[i % len(PALETTE)]
+            color = _colour(i, len(curves))
             ax.plot(x, t[:, 2] * 100, "-o" if i == 0 else "--.", ms=3, color=color, label=curve)
             if t[:, 5].max() > 1:
                 ax.fill_between(x, t[:, 3] * 100, t[:, 4] * 100, color=color, alpha=0.15, lw=0)
@@ -359,5 +364,65 @@ def sources_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         ax.set_axis_off()
     seeds = len({r["seed"] for r in mine})
     fig.suptitle(f"Mask sources at IMP's levels; mean of {seeds_text(seeds)}{band(seeds)}")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return _save(fig, out)
+
+
+def cost_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
+    """Accuracy against the wall time spent finding the mask, at up to three levels that
+    every source and IMP trained: each mask source (``mask_seconds``) and IMP (the wall time
+    of its trainings of the rounds before), mean over seeds with min-max bars."""
+    mine = [r for r in rows if r.get("source") and r["kind"] == "ticket"]
+    if not mine:
+        return []
+    main = {(r["dataset"], r["setting"]) for r in mine}
+    imp = [
+        r
+        for r in rows
+        if not r.get("source") and r["kind"] == "ticket" and (r["dataset"], r["setting"]) in main
+    ]
+    spent: dict[tuple[int, int], float] = {}  # IMP's wall time up to (seed, round)
+    for r in sorted(imp, key=lambda r: r["round"]):
+        spent[(r["seed"], r["round"] + 1)] = (
+            spent.get((r["seed"], r["round"]), 0.0) + r["wall_time_s"]
+        )
+    points = [
+        (r["source"], r["round"], r["seed"], r["mask_seconds"], r["es_test_acc"]) for r in mine
+    ]
+    points += [
+        ("IMP", r["round"], r["seed"], spent[(r["seed"], r["round"])], r["es_test_acc"])
+        for r in imp
+        if (r["seed"], r["round"]) in spent
+    ]
+    whos = list(dict.fromkeys(p[0] for p in points))
+    shared = sorted(set.intersection(*({p[1] for p in points if p[0] == w} for w in whos)))
+    if not shared:
+        return []
+    levels = sorted({shared[len(shared) // 3], shared[(2 * len(shared)) // 3], shared[-1]})
+    weights = {r["round"]: r["weights_remaining"] for r in imp}
+    fig, axes = plt.subplots(1, len(levels), figsize=(4.8 * len(levels), 4.0), squeeze=False)
+    for ax, level in zip(axes[0], levels, strict=True):
+        for i, who in enumerate(whos):
+            xs = [p[3] for p in points if p[0] == who and p[1] == level]
+            ys = np.array([p[4] for p in points if p[0] == who and p[1] == level]) * 100
+            x = float(np.mean(xs))
+            ax.errorbar(
+                [max(x, 1e-3)],
+                [ys.mean()],
+                yerr=[[ys.mean() - ys.min()], [ys.max() - ys.mean()]],
+                fmt="o*sD^v<>p"[i % 9],
+                color=_colour(i, len(whos)),
+                label=who,
+                capsize=3,
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("seconds to find the mask (IMP: its training rounds)")
+        ax.set_ylabel("test accuracy at early stopping (%)")
+        ax.set_title(
+            f"round {level}: {weights.get(level, float('nan')) * 100:.3g}% of weights", fontsize=10
+        )
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Accuracy against the cost of finding the mask; mean over seeds, bars min-max")
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _save(fig, out)
