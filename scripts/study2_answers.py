@@ -1,0 +1,233 @@
+"""The follow-up study's answers as Markdown, from the records committed under ``results/``:
+
+    .venv/bin/python scripts/study2_answers.py > results/study2-answers.md
+
+Are tickets dataset-specific? Reads the exports of the MNIST and FashionMNIST trunks (with
+their ``specific-*`` branches: each trunk's tickets trained on both datasets, Adam and SGD,
+against re-init, every fourth round) and the mask overlaps in
+``results/study2-overlap.csv`` (written from the run directories by ``--overlap``, since
+masks are not part of the exports). Both trunks start from the same initial weights and
+draw the same data order per seed and round, so records of the two pair by seed and level.
+The page's pooled tests are one Holm family, its per-level tests another; disconnected
+levels are left out of a pooled test of a ticket against its re-init and reported apart.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ticketlab.analysis.verdicts import (
+    Comparison,
+    Options,
+    compare,
+    correct_levels,
+    correct_pooled,
+    format_p,
+)
+
+RESULTS = Path(__file__).parents[1] / "results"
+RUNS = {"mnist": "study2-trunk", "fashion_mnist": "study2-fmnist-trunk"}
+NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+ADAM, SGD = "adam lr=0.0012, 10 epochs", "sgd lr=0.01, 3 epochs"
+SETTINGS = {ADAM: "Adam, 10 epochs", SGD: "SGD lr 1e-2, 3 epochs"}
+OVERLAP = RESULTS / "study2-overlap.csv"
+
+
+def rows_of(found_on: str) -> list[dict[str, Any]]:
+    path = RESULTS / RUNS[found_on] / "export" / "trainings.json"
+    rows = json.loads(path.read_text())
+    return [r | {"found_on": found_on} for r in rows if r["round"] % 4 == 0]
+
+
+def pp(x: float) -> str:
+    return f"{x * 100:+.2f}"
+
+
+def cell(c: Comparison | None) -> str:
+    if c is None or c.pooled.ci is None:
+        return "n/a"
+    t = c.pooled
+    lo, hi = (pp(v) for v in t.ci)
+    return f"{pp(t.mean)} [{lo}, {hi}], p {format_p(c.pooled_p_adj or t.p)}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
+
+
+def overlap_rows() -> list[dict[str, str]]:
+    if not OVERLAP.is_file():
+        return []
+    with open(OVERLAP) as f:
+        return list(csv.DictReader(f))
+
+
+def write_overlap(runs_dir: Path) -> None:
+    """Mask overlaps from the run directories (masks stay there) into ``OVERLAP``: MNIST
+    against FashionMNIST tickets, MNIST per_round against fixed order, and each trunk's
+    between-seed and large_init overlaps."""
+    from ticketlab.analysis.masks import overlaps
+    from ticketlab.store.rundir import RunDir
+
+    mnist = RunDir.open(runs_dir / RUNS["mnist"])
+    fmnist = RunDir.open(runs_dir / RUNS["fashion_mnist"])
+    out = []
+    pairs = [("MNIST vs FashionMNIST", overlaps(mnist, fmnist))]
+    if (runs_dir / "study2-fixed" / "config.yaml").is_file():
+        fixed = RunDir.open(runs_dir / "study2-fixed")
+        pairs.append(("MNIST per_round vs fixed order", overlaps(mnist, fixed)))
+    for name, run in (("MNIST", mnist), ("FashionMNIST", fmnist)):
+        for r in overlaps(run):
+            pairs.append((f"{name} {r.what}", [r]))
+    for what, rows in pairs:
+        for r in rows:
+            out.append(
+                {
+                    "comparison": what,
+                    "round": r.round,
+                    "seeds": f"{r.seeds[0]}-{r.seeds[1]}",
+                    "tensor": r.tensor,
+                    "weights_remaining": f"{r.weights_remaining:.6f}",
+                    "jaccard": f"{r.jaccard:.6f}",
+                    "chance": f"{r.chance:.6f}",
+                }
+            )
+    with open(OVERLAP, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(out[0]))
+        w.writeheader()
+        w.writerows(out)
+
+
+def main(argv: list[str]) -> None:
+    if "--overlap" in argv:
+        write_overlap(Path(argv[argv.index("--overlap") + 1]))
+        return
+    rows = {ds: rows_of(ds) for ds in RUNS}
+    opts = Options()
+    # The matrix: per (found on, trained on, setting), the ticket against its re-init.
+    matrix: dict[tuple[str, str, str], Comparison] = {}
+    for found, mine in rows.items():
+        for c in compare(mine, "es_test_acc", opts):
+            if c.control == "reinit" and c.setting in SETTINGS:
+                matrix[(found, c.dataset, c.setting)] = c
+    # Directly: on each dataset and setting, the ticket found there minus the one found on
+    # the other dataset (same seeds, initial weights, data order and level).
+    direct: dict[tuple[str, str], Comparison] = {}
+    for trained in RUNS:
+        other = next(d for d in RUNS if d != trained)
+        both = [
+            r | {"kind": "ticket" if r["found_on"] == trained else "control", "control": None}
+            for found in RUNS
+            for r in rows[found]
+            if r["kind"] == "ticket" and r["dataset"] == trained
+        ]
+        both = [
+            r | ({"control": f"found on {NAMES[other]}"} if r["kind"] == "control" else {})
+            for r in both
+        ]
+        for c in compare(both, "es_test_acc", opts):
+            if c.setting in SETTINGS:
+                c.first = f"found on {NAMES[trained]}"
+                direct[(trained, c.setting)] = c
+    everything = [*matrix.values(), *direct.values()]
+    correct_pooled(everything)
+    correct_levels(everything)
+    family = next(c.family for c in everything if c.family)
+    levels = next(c.level_family for c in everything if c.level_family)
+    out = [
+        "# The follow-up study's answers (generated)",
+        "",
+        "Made by `.venv/bin/python scripts/study2_answers.py > results/study2-answers.md` from "
+        "`results/study2-trunk/export`, `results/study2-fmnist-trunk/export` and "
+        "`results/study2-overlap.csv`. Differences in percentage points, paired by seed, 5 "
+        "seeds, 95% Student-t intervals; every p is Holm-adjusted over the page's "
+        f"{family[1]} pooled tests; the {levels[1]} per-level tests are the second family. "
+        "Levels: every fourth round, pooled over the levels where no network has lost an "
+        "output unit (disconnected levels left out, named).",
+        "",
+        "## Ticket minus re-init: found on (rows) and trained on (columns)",
+        "",
+    ]
+    for setting, label in SETTINGS.items():
+        out += [f"### {label}", ""]
+        grid = []
+        for found in RUNS:
+            grid.append(
+                [f"found on {NAMES[found]}"]
+                + [cell(matrix.get((found, trained, setting))) for trained in RUNS]
+            )
+        out.append(table(["", *(f"trained on {NAMES[d]}" for d in RUNS)], grid))
+        left = sorted({r for c in matrix.values() if c.setting == setting for r in c.disconnected})
+        out += [
+            f"Levels left out as disconnected: rounds {', '.join(map(str, left)) or 'none'}.",
+            "",
+        ]
+    out += [
+        "## On each dataset, the ticket found there minus the ticket found on the other",
+        "",
+    ]
+    out.append(
+        table(
+            ["trained on", "setting", "difference (pp)", "rounds pooled", "per level"],
+            [
+                [
+                    NAMES[trained],
+                    SETTINGS[setting],
+                    cell(c),
+                    f"{c.pooled_rounds[0]}-{c.pooled_rounds[-1]}" if c.pooled_rounds else "none",
+                    c.levels(),
+                ]
+                for (trained, setting), c in sorted(direct.items())
+            ],
+        )
+    )
+    overlap = overlap_rows()
+    if overlap:
+        out += [
+            "## Mask overlap",
+            "",
+            "Jaccard similarity (all tensors, counts summed), mean over the pairs of masks with "
+            "its range, beside the chance level of independent masks of the same per-tensor "
+            "densities. Same seed across runs (same initial weights); between seeds within a "
+            "run; large_init: each ticket against the same number of its initial weights of "
+            "largest magnitude per tensor.",
+            "",
+        ]
+        whats = list(dict.fromkeys(r["comparison"] for r in overlap))
+        lines = []
+        for rnd in sorted({int(r["round"]) for r in overlap}):
+            if rnd % 4:
+                continue
+            for what in whats:
+                cells = [
+                    r
+                    for r in overlap
+                    if r["comparison"] == what and int(r["round"]) == rnd and r["tensor"] == "all"
+                ]
+                if not cells:
+                    continue
+                js = [float(r["jaccard"]) for r in cells]
+                chance = sum(float(r["chance"]) for r in cells) / len(cells)
+                lines.append(
+                    [
+                        str(rnd),
+                        f"{float(cells[0]['weights_remaining']) * 100:.3g}%",
+                        what,
+                        f"{sum(js) / len(js):.3f} [{min(js):.3f}, {max(js):.3f}]",
+                        f"{chance:.3f}",
+                        str(len(cells)),
+                    ]
+                )
+        out.append(
+            table(["round", "weights", "comparison", "Jaccard [range]", "chance", "pairs"], lines)
+        )
+    sys.stdout.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
