@@ -35,6 +35,21 @@ def _preset_quick() -> Config:
     return c
 
 
+def _preset_sources() -> Config:
+    """IMP against the mask sources at matched densities: LeNet-300-100 on MNIST, 3 seeds,
+    10 rounds to 1% (37% a round), the output layer at half the hidden rate so that output
+    units do not lose every input and decide the comparison; the sources continue the
+    schedule to 0.1% (15 levels), layer-wise and global, with their sanity checks."""
+    c = Config(name="sources")
+    c.seeds = [0, 1, 2]
+    c.train.eval_every = 215
+    c.prune.rounds = 10
+    c.prune.output_rate = round(c.prune.round_rate() / 2, 4)
+    c.experiment.mask_sources = ["magnitude", "snip", "grasp", "synflow", "random"]
+    c.experiment.source_scopes = ["layerwise", "global"]
+    return c
+
+
 def _preset_frankle_carbin() -> Config:
     c = Config(name="frankle-carbin")
     c.model.init = "glorot_normal"
@@ -140,6 +155,7 @@ PRESETS = {
     "seed": _preset_seed,
     "seed-high-lr": _preset_seed_high_lr,
     "frankle-carbin": _preset_frankle_carbin,
+    "sources": _preset_sources,
     "quick-conv": _preset_quick_conv,
     "frankle-carbin-conv2": lambda: _preset_frankle_carbin_conv(2),
     "frankle-carbin-conv4": lambda: _preset_frankle_carbin_conv(4),
