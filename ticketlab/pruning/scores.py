@@ -103,12 +103,20 @@ def keep_counts(mask: Tensors, density: float) -> dict[str, int]:
     return {k: min(int(m.sum()), round(density * m.numel())) for k, m in mask.items()}
 
 
-def _rank(scores: torch.Tensor, alive: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Flat indices of the ``alive`` positions, highest score first, ties in random order."""
+def _top(scores: torch.Tensor, alive: torch.Tensor, k: int, g: torch.Generator) -> torch.Tensor:
+    """Flat indices of the ``k`` highest-scoring ``alive`` positions, ties at the threshold
+    drawn uniformly at random: a selection in linear time (a k-th value, not a sort)."""
     idx = alive.flatten().nonzero().squeeze(1)
-    shuffled = idx[torch.randperm(len(idx), generator=g)]
-    order = torch.sort(scores.flatten()[shuffled].double(), descending=True, stable=True).indices
-    return shuffled[order]
+    if k >= len(idx):
+        return idx
+    if k <= 0:
+        return idx[:0]
+    values = scores.flatten()[idx].double()
+    cut = torch.kthvalue(values, len(idx) - k + 1).values  # the k-th largest
+    above = idx[values > cut]
+    tied = idx[values == cut]
+    need = k - len(above)
+    return torch.cat([above, tied[torch.randperm(len(tied), generator=g)[:need]]])
 
 
 def select_layerwise(scores: Tensors, mask: Tensors, counts: dict[str, int], seed: int) -> Tensors:
@@ -117,7 +125,7 @@ def select_layerwise(scores: Tensors, mask: Tensors, counts: dict[str, int], see
     out = {}
     for name, m in mask.items():
         keep = torch.zeros(m.numel(), dtype=torch.bool)
-        keep[_rank(scores[name], m, g)[: counts[name]]] = True
+        keep[_top(scores[name], m, counts[name], g)] = True
         out[name] = keep.view_as(m)
     return out
 
@@ -129,7 +137,7 @@ def select_global(scores: Tensors, mask: Tensors, total: int, seed: int) -> Tens
     flat = torch.cat([scores[n].flatten().double() for n in names])
     alive = torch.cat([mask[n].flatten() for n in names])
     keep = torch.zeros(len(flat), dtype=torch.bool)
-    keep[_rank(flat, alive, g)[:total]] = True
+    keep[_top(flat, alive, total, g)] = True
     out, offset = {}, 0
     for n in names:
         size = mask[n].numel()
