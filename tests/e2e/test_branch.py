@@ -193,9 +193,10 @@ def test_one_report_over_two_runs_pairs_within_each_and_names_its_families(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Two runs (the data-order ablation) on one page with a direct comparison: each run's
-    records pair only with its own; the page's pooled tests are one Holm family (per run:
-    2 accuracy + 2 sign-flip + 1 direct = 5, so 10) and its per-level tests another (per
-    run: 3 comparisons x 3 levels, so 18)."""
+    records pair only with its own, and the second run's tickets meet the first's; the
+    page's pooled tests are one Holm family (per run: 2 accuracy + 2 sign-flip + 1 direct =
+    5, so 10, and 1 between the runs: 11) and its per-level tests another (per run: 3
+    comparisons x 3 levels, so 18, and 3 between the runs: 21)."""
     runs = []
     for order in ("per_round", "fixed"):
         cfg = ticketlab.load_config(
@@ -215,8 +216,10 @@ def test_one_report_over_two_runs_pairs_within_each_and_names_its_families(
     md = (tmp_path / "page" / "report.md").read_text()
     assert md.startswith("# ticketlab report: seed + seed")
     assert "| per_round | MNIST |" in md and "| fixed | MNIST |" in md
-    assert set(re.findall(r"Holm over (\d+) pooled tests", md)) == {"10"}
-    assert "Holm-adjusted over the 18 per-level tests of the page" in md
+    assert set(re.findall(r"Holm over (\d+) pooled tests", md)) == {"11"}
+    assert "Holm-adjusted over the 21 per-level tests of the page" in md
+    assert "## Tickets of each run against the first run's" in md
+    assert "| fixed minus per_round | MNIST |" in md
     assert "signed_reinit minus reinit" in md
     assert "(../per_round/figures/figure1.png)" in md and "(../fixed/figures/figure1.png)" in md
     # Mask overlap: the two data orders' masks of the same seed (same initial weights), and

@@ -19,6 +19,7 @@ from ticketlab.analysis.verdicts import (
     at_equal_steps,
     compare,
     compare_arms,
+    compare_runs,
     compare_settings,
     compare_sources,
     correct_levels,
@@ -174,9 +175,20 @@ def document(
     one family and its per-level tests another."""
     many = len(runs) > 1
     parts = [_part(run, run.path.name if many else "", options, arms or []) for run in runs]
+    between: list[Comparison] = []
+    if many:
+        method = Options(options.correction, options.pool_rounds, options.alpha, "keep")
+        base = runs[0].summaries()
+        for p, run in zip(parts[1:], runs[1:], strict=True):
+            between += compare_runs(
+                run.summaries(), base, (p.label, parts[0].label), options=method
+            )
     pooled = [c for p in parts for c in [*p.acc, *p.flips.values(), *p.arms, *p.sources, *p.steps]]
-    correct_pooled(pooled, options.correction)
-    correct_levels([c for p in parts for c in [*p.acc, *p.arms, *p.sources]], options.correction)
+    correct_pooled([*pooled, *between], options.correction)
+    correct_levels(
+        [*(c for p in parts for c in [*p.acc, *p.arms, *p.sources]), *between],
+        options.correction,
+    )
     lead = ["run"] if many else []
 
     def cells(p: _Part, c: Comparison) -> list[str]:
@@ -245,6 +257,33 @@ def document(
                         ]
                         for p in parts
                         for c in p.arms
+                    ],
+                ),
+            ),
+        ]
+    if between:
+        blocks += [
+            ("h2", "Tickets of each run against the first run's"),
+            (
+                "p",
+                "Each run's IMP ticket minus the first run's, paired by seed and round on "
+                "every dataset and setting both trained (e.g. two pruning criteria, or two "
+                "data orders, from the same initial weights). A comparison of methods: "
+                "disconnected levels stay in the pool.",
+            ),
+            (
+                "table",
+                (
+                    ["runs", "dataset", "setting", "pooled verdict", "per level"],
+                    [
+                        [
+                            f"{c.first} minus {c.control}",
+                            display(c.dataset),
+                            display_setting(c.setting),
+                            c.headline(),
+                            c.levels(),
+                        ]
+                        for c in between
                     ],
                 ),
             ),

@@ -391,6 +391,29 @@ def compare_sources(
     return out
 
 
+def compare_runs(
+    first: list[dict[str, Any]],
+    second: list[dict[str, Any]],
+    labels: tuple[str, str],
+    metric: str = "es_test_acc",
+    options: Options | None = None,
+) -> list[Comparison]:
+    """The IMP tickets of one run against another's (e.g. two ``prune.criterion``), first
+    minus second, paired by seed and round on every dataset and setting both trained. A
+    method comparison: disconnected levels stay in the pool unless ``options`` say not."""
+    options = options or Options(disconnected="keep")
+    mine = [r | {"kind": "ticket"} for r in first if r["kind"] == "ticket" and not r.get("source")]
+    theirs = [
+        r | {"kind": "control", "control": labels[1]}
+        for r in second
+        if r["kind"] == "ticket" and not r.get("source")
+    ]
+    out = compare([*mine, *theirs], metric, options)
+    for c in out:
+        c.first = labels[0]
+    return out
+
+
 def compare_settings(
     rows: list[dict[str, Any]],
     first: str,
