@@ -59,6 +59,7 @@ def test_mask_sources_train_at_imps_levels_with_their_sanity_checks(tmp_path: Pa
     md = (tmp_path / "run" / "report.md").read_text()
     assert "## Mask sources against IMP" in md and "| snip-global |" in md
     assert "| MNIST | adam lr=0.0012, 2 epochs | synflow-layerwise: inverted |" in md
+    assert "Weights remaining per tensor of each source" in md and "| snip-global | 3 |" in md
     assert (tmp_path / "run" / "figures" / "mask-sources.png").is_file()
     assert (tmp_path / "run" / "figures" / "mask-cost.png").is_file()
 

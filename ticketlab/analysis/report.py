@@ -127,6 +127,7 @@ class _Part:
     final: dict[tuple[str, str, str | None, str], Comparison]  # end of training (descriptive)
     arms: list[Comparison]  # direct comparisons of two arms
     sources: list[Comparison]  # each mask source's ticket against IMP's
+    source_layers: dict[str, dict[tuple[str, str, int], tuple[str, str]]]
     steps: list[Comparison]  # the ticket's flips, one setting against another
     at: dict[str, int]  # the step the settings are compared at, per dataset
     layers: dict[tuple[str, str, int], tuple[str, str]]
@@ -158,6 +159,10 @@ def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]
         by(compare(rows, "sign_flip_final", options)),
         direct,
         compare_sources(rows, options=method),
+        {
+            src: ticket_layers(rows, src)
+            for src in dict.fromkeys(r["source"] for r in rows if r.get("source"))
+        },
         steps,
         at,
         ticket_layers(rows),
@@ -307,6 +312,26 @@ def document(
                         [*cells(p, c), c.first, c.headline(), c.levels()]
                         for p in parts
                         for c in p.sources
+                    ],
+                ),
+            ),
+            (
+                "p",
+                "Weights remaining per tensor of each source's ticket (mean over seeds) and "
+                "the units left without inputs (most over seeds): where a source collapses a "
+                "layer.",
+            ),
+            (
+                "table",
+                (
+                    [*lead, "source", "round", "weights per layer %", "units without inputs"],
+                    [
+                        [*([p.label] if many else []), src, str(rnd), per_layer, cut]
+                        for p in parts
+                        for src in dict.fromkeys(c.first for c in p.sources)
+                        for (_, _, rnd), (per_layer, cut) in sorted(
+                            p.source_layers.get(src, {}).items(), key=lambda kv: kv[0][2]
+                        )
                     ],
                 ),
             ),

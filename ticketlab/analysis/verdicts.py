@@ -522,22 +522,26 @@ def gap_shares(comparisons: list[Comparison], reference: str = "reinit") -> list
     return out
 
 
-def ticket_layers(rows: list[dict[str, Any]]) -> dict[tuple[str, str, int], tuple[str, str]]:
-    """Per (dataset, setting, round), the ticket's weights remaining per layer (%) and its
-    units without inputs per layer (the most over seeds), for the layers that have any:
-    where a layer has collapsed."""
-    layers: dict[tuple[str, str, int], dict[str, float]] = {}
+def ticket_layers(
+    rows: list[dict[str, Any]], source: str | None = None
+) -> dict[tuple[str, str, int], tuple[str, str]]:
+    """Per (dataset, setting, round), the ticket's weights remaining per layer (%, mean
+    over seeds) and its units without inputs per layer (the most over seeds), for the
+    layers that have any: where a layer has collapsed. ``source``: a mask source's tickets
+    instead of IMP's."""
+    layers: dict[tuple[str, str, int], dict[str, list[float]]] = {}
     cut: dict[tuple[str, str, int], dict[str, int]] = defaultdict(dict)
     for r in rows:
-        if r["kind"] != "ticket" or r.get("source"):
+        if r["kind"] != "ticket" or r.get("source") != source:
             continue
         k = (r["dataset"], r["setting"], r["round"])
-        layers[k] = r["weights_remaining_per_layer"]
+        for name, v in r["weights_remaining_per_layer"].items():
+            layers.setdefault(k, {}).setdefault(name, []).append(v)
         for name, n in (r.get("units_without_inputs") or {}).items():
             cut[k][name] = max(n, cut[k].get(name, 0))
     return {
         k: (
-            " / ".join(f"{v * 100:.2f}" for v in per_layer.values()),
+            " / ".join(f"{sum(v) / len(v) * 100:.2f}" for v in per_layer.values()),
             ", ".join(f"{name} {n}" for name, n in cut[k].items() if n),
         )
         for k, per_layer in layers.items()
