@@ -31,6 +31,7 @@ from ticketlab.analysis.figures import (
     overlap_figure,
     sign_flip_figure,
     sources_figure,
+    supermask_figure,
 )
 from ticketlab.analysis.masks import OverlapRow, keep_maps, overlaps
 from ticketlab.analysis.overlap import Overlap
@@ -396,6 +397,11 @@ def plot(run_path: str | Path) -> list[Path]:
             overlaps(rd),
             f"Mask overlap (Jaccard; chance in brackets): {what}",
             out / "mask-overlap",
+        )
+        + supermask_figure(
+            [r for r in rows if in_trunk(rd.config, r["dataset"], r["setting"])],
+            f"Supermask accuracy of {what}",
+            out / "supermask",
         )
         + sources_figure(everything, out / "mask-sources")
         + cost_figure(everything, out / "mask-cost")

@@ -341,6 +341,7 @@ def _table(rd: RunDir) -> str:
     cut = ticket_layers(rows)
     by: dict[tuple[str, str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     weights: dict[tuple[str, str, int], float] = {}
+    supermask: dict[tuple[str, str, int], list[float]] = defaultdict(list)
     curves: list[str] = []
     for r in rows:
         curve = (f"{r['source']}:" if r.get("source") else "") + (r["control"] or "ticket")
@@ -348,6 +349,8 @@ def _table(rd: RunDir) -> str:
             curves.append(curve)
         k = (r["dataset"], r["setting"], r["round"])
         by[k][curve].append(r["es_test_acc"])
+        if curve == "ticket" and r.get("supermask_acc") is not None:
+            supermask[k].append(r["supermask_acc"])
         if r["kind"] == "ticket" and (curve == "ticket" or k not in weights):
             weights[k] = r["weights_remaining"]
     width = max(12, *(len(c) + 2 for c in curves)) if curves else 12
@@ -359,16 +362,23 @@ def _table(rd: RunDir) -> str:
             group = k[:2]
             lines.append(
                 f"\n{k[0]} / {display_setting(k[1])}: test accuracy at early stopping, "
-                "mean over seeds"
+                "mean over seeds (supermask: the ticket's mask on its untrained weights)"
             )
             header = " ".join(f"{c:>{width}}" for c in curves)
-            lines.append(f"{'round':>5} {'weights':>9} {header}  units without inputs (ticket)")
+            lines.append(
+                f"{'round':>5} {'weights':>9} {header} {'supermask':>10}  "
+                "units without inputs (ticket)"
+            )
         cells = []
         for c in curves:
             v = by[k].get(c)
             cells.append(f"{sum(v) / len(v) * 100:>{width - 1}.2f}%" if v else f"{'-':>{width}}")
         w = f"{weights[k] * 100:.2f}%" if k in weights else "-"
-        lines.append(f"{k[2]:>5} {w:>9} " + " ".join(cells) + f"  {cut.get(k, ('', ''))[1]}")
+        sm = supermask.get(k)
+        untrained = f"{sum(sm) / len(sm) * 100:>9.2f}%" if sm else f"{'-':>10}"
+        lines.append(
+            f"{k[2]:>5} {w:>9} " + " ".join(cells) + f" {untrained}  {cut.get(k, ('', ''))[1]}"
+        )
     return "\n".join(lines)
 
 

@@ -100,13 +100,15 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
         "keep-maps.png",
         "mask-overlap.png",
         "sign-flips.png",
+        "supermask.png",
     ]
     assert main(["report", str(out)]) == 0
     md = (out / "report.md").read_text()
     assert "| FashionMNIST | sgd lr=0.01, 1 epoch | reinit |" in md
     assert "95% CI" in md and "[" in md
     html_text = (out / "report.html").read_text()
-    assert html_text.count("data:image/png;base64,") == 7
+    assert html_text.count("data:image/png;base64,") == 8
+    assert "<th>ticket supermask %</th>" in html_text
     assert "http://" not in html_text and "https://" not in html_text
     assert "<th></th>" not in html_text  # every column has a header
     assert "<td class='t'>FashionMNIST</td>" in html_text  # text left, numbers right
@@ -118,14 +120,19 @@ def test_transfer_run_report_and_export(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert main(["export", str(out), "--to", str(tmp_path / "x")]) == 0
     with open(tmp_path / "x" / "trainings.csv") as f:
-        assert len(list(csv.DictReader(f))) == len(rows)
+        exported = list(csv.DictReader(f))
+    assert len(exported) == len(rows)
+    # The supermask accuracy is the step-0 evaluation's test accuracy.
+    with open(tmp_path / "x" / "evals.csv") as f:
+        at_zero = {e["training_id"]: e["test_acc"] for e in csv.DictReader(f) if e["step"] == "0"}
+    assert all(float(r["supermask_acc"]) == float(at_zero[r["training_id"]]) for r in exported)
     with open(tmp_path / "x" / "evals.csv") as f:
         assert len(list(csv.DictReader(f))) > len(rows)
     assert len(json.loads((tmp_path / "x" / "trainings.json").read_text())) == len(rows)
 
     if CHROMIUM or os.environ.get("CI") == "true":
         dom, log = render(out / "report.html", tmp_path)
-        assert 'data-images-loaded="7/7"' in dom
+        assert 'data-images-loaded="8/8"' in dom
         assert "CONSOLE" not in log, log
 
 

@@ -426,3 +426,18 @@ def cost_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
     fig.suptitle("Accuracy against the cost of finding the mask; mean over seeds, bars min-max")
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     return _save(fig, out)
+
+
+def supermask_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Path]:
+    """Supermask accuracy (Zhou et al. 2019): each arm's mask on its untrained starting
+    weights (the step-0 evaluation) against weights remaining."""
+    mine = [r for r in rows if r.get("supermask_acc") is not None]
+    if not mine:
+        return []
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    _panel(ax, mine, "supermask_acc", 100, "test accuracy, mask on untrained weights (%)")
+    ax.legend(loc="best", fontsize=8)
+    seeds = len({r["seed"] for r in mine})
+    ax.set_title(f"{title}\nmean of {seeds_text(seeds)}{band(seeds)}", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)

@@ -57,18 +57,25 @@ HEADER = [
     "verdict",
     "ticket flips %",
     "control flips %",
+    "ticket supermask %",
+    "control supermask %",
     "ticket weights per layer %",
     "units without inputs (most over seeds)",
 ]
 
 
 def _table_rows(
-    c: Comparison, flips: Comparison | None, layers: dict[tuple[str, str, int], tuple[str, str]]
+    c: Comparison,
+    flips: Comparison | None,
+    layers: dict[tuple[str, str, int], tuple[str, str]],
+    supermask: Comparison | None = None,
 ) -> list[list[str]]:
     by_round = {r.round: r for r in flips.rows} if flips is not None else {}
+    untrained = {r.round: r for r in supermask.rows} if supermask is not None else {}
     out = []
     for r in c.rows:
         f = by_round.get(r.round)
+        u = untrained.get(r.round)
         per_layer, cut = layers.get((c.dataset, c.setting, r.round), ("n/a", ""))
         word = {1: "higher", -1: "lower", 0: ""}[r.sign(c.options.alpha)]
         out.append(
@@ -85,6 +92,8 @@ def _table_rows(
                 word,
                 _pct(f.ticket) if f else "n/a",
                 _pct(f.control) if f else "n/a",
+                _pct(u.ticket) if u else "n/a",
+                _pct(u.control) if u else "n/a",
                 per_layer,
                 cut,
             ]
@@ -125,6 +134,7 @@ class _Part:
     acc: list[Comparison]
     flips: dict[tuple[str, str, str | None, str], Comparison]  # at early stopping
     final: dict[tuple[str, str, str | None, str], Comparison]  # end of training (descriptive)
+    supermask: dict[tuple[str, str, str | None, str], Comparison]  # untrained (descriptive)
     arms: list[Comparison]  # direct comparisons of two arms
     sources: list[Comparison]  # each mask source's ticket against IMP's
     source_layers: dict[str, dict[tuple[str, str, int], tuple[str, str]]]
@@ -157,6 +167,7 @@ def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]
         _ordered(compare(rows, "es_test_acc", options), main),
         by(compare(rows, "sign_flip_es", options)),
         by(compare(rows, "sign_flip_final", options)),
+        by(compare(rows, "supermask_acc", options)),
         direct,
         compare_sources(rows, options=method),
         {
@@ -446,7 +457,7 @@ def document(
                     "table",
                     (
                         HEADER,
-                        _table_rows(c, p.flips.get(_key(c)), p.layers),
+                        _table_rows(c, p.flips.get(_key(c)), p.layers, p.supermask.get(_key(c))),
                     ),
                 ),
             ]

@@ -43,6 +43,9 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("finished_at", "other"),  # set by the store when the record is committed
 )
 FIELDS = tuple(name for name, _ in RECORD_FIELDS)
+# Derived from the evaluations when records are read: the test accuracy of a training's
+# mask on its untrained starting weights (its step-0 evaluation), Zhou et al.'s supermask.
+SUPERMASK = "supermask_acc"
 PARAMS = tuple(name for name, role in RECORD_FIELDS if role == "param")
 METRICS = tuple(name for name, role in RECORD_FIELDS if role == "metric")
 PER_LAYER = tuple(name for name, role in RECORD_FIELDS if role == "per_layer")

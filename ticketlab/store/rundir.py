@@ -43,7 +43,7 @@ import yaml
 from ticketlab.config import Config, from_dict, with_protocol
 from ticketlab.errors import DamagedFile, RunLocked, TicketlabError, WriteError, warn
 from ticketlab.experiments.lottery import TrainingKey, TrainingRecord, plan
-from ticketlab.experiments.records import EVAL_FIELDS, FIELDS, PER_LAYER
+from ticketlab.experiments.records import EVAL_FIELDS, FIELDS, PER_LAYER, SUPERMASK
 from ticketlab.store import journal
 from ticketlab.store.database import connect
 from ticketlab.store.files import (
@@ -324,13 +324,17 @@ class RunDir:
         evaluations)."""
         if not (self.path / "metrics.sqlite").exists():
             return []
+        # The supermask accuracy: the test accuracy of the mask on the untrained starting
+        # weights, the evaluation every training makes at step 0.
+        columns = ", ".join(f"t.{f}" for f in FIELDS)
         cur = self.db.execute(
-            f"SELECT {', '.join(FIELDS)}, id FROM trainings "
-            "ORDER BY round, seed, dataset, setting, kind DESC, control"
+            f"SELECT {columns}, t.id, e.test_acc FROM trainings t "
+            "LEFT JOIN evals e ON e.training_id = t.id AND e.step = 0 "
+            "ORDER BY t.round, t.seed, t.dataset, t.setting, t.source, t.kind DESC, t.control"
         )
         out = []
         for row in cur:
-            d = dict(zip([*FIELDS, "training_id"], row, strict=True))
+            d = dict(zip([*FIELDS, "training_id", SUPERMASK], row, strict=True))
             for f in PER_LAYER:
                 d[f] = None if d[f] is None else json.loads(d[f])
             out.append(d)
@@ -442,7 +446,8 @@ class RunDir:
         rows = self.summaries()
         flat = [r | {f: json.dumps(r[f]) for f in PER_LAYER} for r in rows]
         paths = [dest / "trainings.csv", dest / "evals.csv", dest / "trainings.json"]
-        atomic_write_text(paths[0], csv_text([*FIELDS, "training_id", "branch"], flat))
+        columns = [*FIELDS, SUPERMASK, "training_id", "branch"]
+        atomic_write_text(paths[0], csv_text(columns, flat))
         atomic_write_text(paths[1], csv_text([*EVAL_FIELDS, "branch"], self.all_evals()))
         atomic_write_text(paths[2], json.dumps(rows, indent=1) + "\n")
         return paths
