@@ -28,6 +28,7 @@ from ticketlab.analysis.figures import (
     figure1,
     figure2,
     keep_map_figure,
+    oneshot_figure,
     overlap_figure,
     sign_flip_figure,
     sources_figure,
@@ -42,7 +43,7 @@ from ticketlab.analysis.verdicts import arm as verdict_arm
 from ticketlab.analysis.verdicts import compare_arms as verdict_compare_arms
 from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
 from ticketlab.bench import run_bench, run_conv_bench
-from ticketlab.config import Config, DataConfig, branch_config
+from ticketlab.config import PRUNE_CRITERIA, Config, DataConfig, branch_config
 from ticketlab.data.datasets import Dataset, display, load_dataset
 from ticketlab.data.paths import data_roots
 from ticketlab.errors import DamagedFile, TicketlabError
@@ -58,6 +59,8 @@ from ticketlab.experiments.lottery import (
     round_ticket,
     ticket_start,
 )
+from ticketlab.experiments.supermasks import DENSITIES, Supermask, dense_training
+from ticketlab.experiments.supermasks import supermasks as find_supermasks
 from ticketlab.models.registry import architecture, display_model, import_path
 from ticketlab.progress import ProgressBar
 from ticketlab.store.environment import environment
@@ -383,6 +386,8 @@ def plot(run_path: str | Path) -> list[Path]:
     main, out = rd.config.data.dataset, rd.path / "figures"
     trunk = rd.config.train.label()
     what = f"{display_model(rd.config.model.name)} tickets found on {display(main)}"
+    oneshot = rd.path / SUPERMASKS_FILE
+    drawn = json.loads(oneshot.read_text()) if oneshot.is_file() else []
     paths = (
         figure1(rows, main, trunk, out, rd.config.model.name)
         + figure2(rows, main, trunk, out)
@@ -403,6 +408,7 @@ def plot(run_path: str | Path) -> list[Path]:
             f"Supermask accuracy of {what}",
             out / "supermask",
         )
+        + oneshot_figure(drawn, f"One-shot supermasks, {what}", out / "supermasks-oneshot")
         + sources_figure(everything, out / "mask-sources")
         + cost_figure(everything, out / "mask-cost")
     )
@@ -504,6 +510,50 @@ def overlap(
             raise TicketlabError(f"seed {seed} has no mask of round {round} in both runs")
         out[seed] = mask_overlap(ma, mb)
     return out
+
+
+SUPERMASKS_FILE = "supermasks.json"
+
+
+def supermasks(
+    run_path: str | Path,
+    criteria: tuple[str, ...] | None = None,
+    densities: tuple[float, ...] | None = None,
+    data_dir: str | Path | None = None,
+    download: bool = True,
+) -> list[Supermask]:
+    """One-shot supermasks (Zhou et al. 2019) for the run's seeds: each seed's dense network
+    trained once more (round 0's initial weights and data order), then every criterion's
+    mask at every density on its untrained initial weights (original and signed constant),
+    evaluated on the test split. Written to ``RUN/supermasks.json``; ``plot`` draws them."""
+    rd = RunDir.open(run_path)
+    cfg = rd.config
+    unknown = [c for c in criteria or () if c not in PRUNE_CRITERIA]
+    if unknown:
+        raise TicketlabError(
+            f"supermasks: unknown criteria {', '.join(unknown)}; choose from "
+            f"{', '.join(PRUNE_CRITERIA)}"
+        )
+    bad = [d for d in densities or () if not 0 < d <= 1]
+    if bad:
+        raise TicketlabError(f"supermasks: densities must lie in (0, 1], got {bad}")
+    data = load_dataset(
+        cfg.data,
+        data_dir if data_dir is not None else rd.recorded_data_dir(),
+        download,
+        name=cfg.data.dataset,
+        maxgroup_cfg=cfg.maxgroup,
+    )
+    spec = architecture(cfg.model, data.shape, data.num_classes)
+    device = devices.resolve(cfg.device)
+    trained = dense_training(spec, cfg, data, list(cfg.seeds), device)
+    found = find_supermasks(
+        spec, cfg, data, trained, criteria or PRUNE_CRITERIA, densities or DENSITIES
+    )
+    text = json.dumps([dataclasses.asdict(s) for s in found], indent=1) + "\n"
+    atomic_write_text(rd.path / SUPERMASKS_FILE, text)
+    plot(rd.path)
+    return found
 
 
 def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:

@@ -152,6 +152,24 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_supermasks(args: argparse.Namespace) -> int:
+    found = api.supermasks(
+        args.run_dir,
+        tuple(args.criteria) if args.criteria else None,
+        tuple(args.densities) if args.densities else None,
+        args.data_dir,
+        not args.no_download,
+    )
+    best: dict[tuple[str, str, float], list[float]] = defaultdict(list)
+    for s in found:
+        best[(s.criterion, s.start, s.density)].append(s.test_acc)
+    print(f"{'criterion':<24} {'start':<16} {'density':>8} {'test acc (mean over seeds)':>28}")
+    for (name, start, d), accs in best.items():
+        print(f"{name:<24} {start:<16} {d:>8.3g} {sum(accs) / len(accs) * 100:>27.2f}%")
+    print(Path(args.run_dir) / api.SUPERMASKS_FILE)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     pool = None
     if args.pool_rounds is not None:
@@ -475,6 +493,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", help="a run directory")
     p.set_defaults(func=cmd_plot)
+    p = sub.add_parser(
+        "supermasks",
+        help="one-shot supermasks by criterion, untrained",
+        description="Zhou et al. (2019): train each seed's dense network once more (round "
+        "0's initial weights and data order), build every IMP criterion's mask at each "
+        "density from its initial and final weights, apply it to the initial weights "
+        "(original values and signed constant) and evaluate without training. Writes "
+        "RUN_DIR/supermasks.json and a figure.",
+    )
+    p.add_argument("run_dir", help="a run directory")
+    p.add_argument(
+        "--criteria", nargs="+", help="criteria to build (default: every prune.criterion)"
+    )
+    p.add_argument(
+        "--densities",
+        nargs="+",
+        type=float,
+        help="fractions of each tensor kept (default: 0.5 0.3 0.2 0.1 0.05 0.02 0.01)",
+    )
+    p.add_argument("--data-dir", help="the folder holding the dataset (default: the run's)")
+    p.add_argument("--no-download", action="store_true", help="never download missing data")
+    p.set_defaults(func=cmd_supermasks)
     p = sub.add_parser(
         "report",
         help="write RUN_DIR/report.html and report.md",

@@ -441,3 +441,50 @@ def supermask_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[
     ax.set_title(f"{title}\nmean of {seeds_text(seeds)}{band(seeds)}", fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
+
+
+def oneshot_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Path]:
+    """One-shot supermasks: untrained test accuracy against weights remaining, one curve per
+    criterion, a panel per start (original initial values, signed constant); mean over
+    seeds, band min-max."""
+    if not rows:
+        return []
+    starts = list(dict.fromkeys(r["start"] for r in rows))
+    fig, axes = plt.subplots(1, len(starts), figsize=(6.0 * len(starts), 4.4), squeeze=False)
+    criteria = list(dict.fromkeys(r["criterion"] for r in rows))
+    for ax, start in zip(axes[0], starts, strict=True):
+        for i, name in enumerate(criteria):
+            mine = [r for r in rows if r["start"] == start and r["criterion"] == name]
+            levels = sorted({r["density"] for r in mine}, reverse=True)
+            accs = [
+                np.array([r["test_acc"] for r in mine if r["density"] == d]) * 100 for d in levels
+            ]
+            x = [
+                np.mean([r["weights_remaining"] for r in mine if r["density"] == d]) * 100
+                for d in levels
+            ]
+            color = _colour(i, len(criteria))
+            ax.plot(x, [a.mean() for a in accs], "-o", ms=3, color=color, label=name)
+            if max(len(a) for a in accs) > 1:
+                ax.fill_between(
+                    x,
+                    [a.min() for a in accs],
+                    [a.max() for a in accs],
+                    color=color,
+                    alpha=0.15,
+                    lw=0,
+                )
+        level_axis(ax, [r["weights_remaining"] * 100 for r in rows if r["start"] == start])
+        ax.set_ylabel("test accuracy, untrained (%)")
+        ax.set_title(
+            {"init": "original initial values", "signed_constant": "signed constant"}.get(
+                start, start
+            ),
+            fontsize=10,
+        )
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    seeds = len({r["seed"] for r in rows})
+    fig.suptitle(f"{title}; mean of {seeds_text(seeds)}{band(seeds)}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return _save(fig, out)
