@@ -48,3 +48,40 @@ def test_names_as_a_reader_writes_them() -> None:
         "ResNet-56",
         "VGG-16",
     ]
+
+
+def test_figure2_draws_the_main_dataset_only_under_the_settings_it_was_retrained_with(
+    tmp_path,
+) -> None:
+    """MNIST tickets transferred to FashionMNIST under Adam and SGD, and retrained on MNIST
+    under SGD only: the Adam figure has one panel, the SGD figure two, the grid one row per
+    dataset (MNIST once)."""
+    from ticketlab.analysis.figures import figure2
+
+    def row(ds: str, setting: str, r: int, control: str | None) -> dict:
+        return {
+            "dataset": ds, "setting": setting, "round": r, "seed": 0, "control": control,
+            "kind": "control" if control else "ticket", "weights_remaining": 0.8**r,
+            "es_test_acc": 0.9,
+        }  # fmt: skip
+
+    trunk = "adam lr=0.0012, 10 epochs"
+    sgd = "sgd lr=0.01, 3 epochs"
+    rows = [
+        row(ds, st, r, c)
+        for ds, st in (
+            ("mnist", trunk),
+            ("fashion_mnist", trunk),
+            ("fashion_mnist", sgd),
+            ("mnist", sgd),
+        )
+        for r in (0, 1, 2)
+        for c in (None, "reinit")
+    ]
+    paths = figure2(rows, "mnist", trunk, tmp_path)
+    names = sorted(p.name for p in paths if p.suffix == ".png")
+    assert names == [
+        "figure2-adam-lr-0-0012-10-epochs.png",
+        "figure2-grid.png",
+        "figure2-sgd-lr-0-01-3-epochs.png",
+    ]

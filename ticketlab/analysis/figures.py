@@ -221,10 +221,17 @@ def figure2(rows: list[dict[str, Any]], main: str, trunk: str, out_dir: Path) ->
     seeds = len({r["seed"] for r in rows})
     paths = []
     for setting in settings:
+        # The datasets trained under this setting (the main dataset may be retrained under
+        # one setting and not another).
+        here = [
+            d
+            for d in datasets
+            if any(r["dataset"] == d for r in transfer if r["setting"] == setting)
+        ]
         fig, axes = plt.subplots(
-            1, len(datasets), figsize=(max(4.6 * len(datasets), 7.0), 4.6), squeeze=False
+            1, len(here), figsize=(max(4.6 * len(here), 7.0), 4.6), squeeze=False
         )
-        for ax, ds in zip(axes[0], datasets, strict=True):
+        for ax, ds in zip(axes[0], here, strict=True):
             _panel(ax, [r for r in transfer if r["dataset"] == ds and r["setting"] == setting])
             ax.set_title(display(ds))
         axes[0][0].legend(loc="lower left")
@@ -236,7 +243,7 @@ def figure2(rows: list[dict[str, Any]], main: str, trunk: str, out_dir: Path) ->
         paths += _save(fig, out_dir / f"figure2-{slug(setting)}")
     return paths + _grid(
         rows,
-        [main, *datasets],
+        [main, *(d for d in datasets if d != main)],
         "es_test_acc",
         100,
         "test accuracy at early stopping (%)",
