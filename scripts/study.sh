@@ -24,6 +24,7 @@
 #   scripts/study.sh fmnist-trunk2  the same on FashionMNIST (same seeds and initial weights)
 #   scripts/study.sh fixed2         the MNIST trunk with the fixed data order (a baseline of
 #                                   mask overlap: same init and data, another order)
+#   scripts/study.sh supermasks     one-shot supermasks by criterion on the MNIST trunk
 #   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
 #                                   both datasets, Adam and SGD, against re-init, every
 #                                   fourth round
@@ -70,6 +71,8 @@ for step in "$@"; do
     fixed2)
       $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
         --set experiment.data_order=fixed --out runs/study2-fixed --quiet ;;
+    supermasks)
+      $tl supermasks runs/study2-trunk ;;
     specific)
       for pair in study2-trunk:mnist:fashion_mnist study2-fmnist-trunk:fashion_mnist:mnist; do
         IFS=: read -r run own other <<< "$pair"
@@ -87,6 +90,7 @@ for step in "$@"; do
         gzip -9 -n "results/$run/export/evals.csv"  # the largest record: keep results/ small
         mkdir -p "results/$run/figures"
         cp "runs/$run/report.md" "results/$run/"
+        if [ -f "runs/$run/supermasks.json" ]; then cp "runs/$run/supermasks.json" "results/$run/"; fi
         cp "runs/$run"/figures/*.png "results/$run/figures/"
         git rev-parse HEAD > "results/$run/commit.txt"
       done ;;
