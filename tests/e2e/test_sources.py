@@ -55,6 +55,8 @@ def test_mask_sources_train_at_imps_levels_with_their_sanity_checks(tmp_path: Pa
     assert all(r["mask_seconds"] is None for r in rows if not r["source"])
     # The same config again: nothing left to train.
     assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
+    # Sources save no tensors (their masks are found again from the seeds): verify is clean.
+    assert main(["verify", str(tmp_path / "run")]) == 0
     assert main(["report", str(tmp_path / "run")]) == 0
     md = (tmp_path / "run" / "report.md").read_text()
     assert "## Mask sources against IMP" in md and "| snip-global |" in md

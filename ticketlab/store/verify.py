@@ -152,6 +152,8 @@ def expected_tensors(rd: RunDir) -> dict[str, str]:
             out[f"inits/seed{seed}/ticket"] = "init"
     for r in rows:
         seed, rnd = r["seed"], r["round"]
+        if r.get("source"):  # a mask source's masks are found again from the seeds, unsaved
+            continue
         if rnd > 0 and rd.base is None:
             out[f"masks/seed{seed}/round{rnd:02d}"] = "mask"
             if rd.config.experiment.rewind_step > 0:
