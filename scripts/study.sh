@@ -25,6 +25,13 @@
 #   scripts/study.sh fixed2         the MNIST trunk with the fixed data order (a baseline of
 #                                   mask overlap: same init and data, another order)
 #   scripts/study.sh supermasks     one-shot supermasks by criterion on the MNIST trunk
+#   scripts/study.sh length         branches of the MNIST trunk: FashionMNIST and CIFAR-10 x
+#                                   Adam and SGD lr 1e-2 x 3 and 40 epochs (the pilot's
+#                                   choice), ticket vs reinit, signed_reinit, reshuffle
+#   scripts/study.sh scale          branches: the three transfer datasets x SGD lr 1e-2 at 3
+#                                   and 40 epochs, ticket vs reinit, scaled_reinit,
+#                                   reshuffle, signed_reshuffle, signed_constant
+#   scripts/study.sh sources        the sources preset: IMP against every mask source
 #   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
 #                                   both datasets, Adam and SGD, against re-init, every
 #                                   fourth round
@@ -73,6 +80,26 @@ for step in "$@"; do
         --set experiment.data_order=fixed --out runs/study2-fixed --quiet ;;
     supermasks)
       $tl supermasks runs/study2-trunk ;;
+    length)
+      adam3="{optimizer: adam, lr: 0.0012, batch_size: 128, epochs: 3, eval_every: 215}"
+      adam40="{optimizer: adam, lr: 0.0012, batch_size: 128, epochs: 40, eval_every: 215}"
+      sgd40="{optimizer: sgd, lr: 0.01, batch_size: 128, epochs: 40, eval_every: 215}"
+      for ds in fashion_mnist cifar10; do
+        $tl branch runs/study2-trunk --name "length-$ds" --rounds 0-20:4 \
+          --set "transfer.datasets=[$ds]" \
+          --set "transfer.settings=[$adam3, $adam40, $sgd, $sgd40]" \
+          --set "experiment.controls=[reinit, signed_reinit, reshuffle]" --quiet
+      done ;;
+    scale)
+      sgd40="{optimizer: sgd, lr: 0.01, batch_size: 128, epochs: 40, eval_every: 215}"
+      for ds in fashion_mnist cifar10 maxgroup; do
+        $tl branch runs/study2-trunk --name "scale-$ds" --rounds 0-20:4 \
+          --set "transfer.datasets=[$ds]" --set "transfer.settings=[$sgd, $sgd40]" \
+          --set "experiment.controls=[reinit, scaled_reinit, reshuffle, signed_reshuffle, signed_constant]" \
+          --quiet
+      done ;;
+    sources)
+      $tl run --preset sources --out runs/sources --quiet ;;
     specific)
       for pair in study2-trunk:mnist:fashion_mnist study2-fmnist-trunk:fashion_mnist:mnist; do
         IFS=: read -r run own other <<< "$pair"
