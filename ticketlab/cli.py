@@ -371,7 +371,8 @@ def _table(rd: RunDir) -> str:
             supermask[k].append(r["supermask_acc"])
         if r["kind"] == "ticket" and (curve == "ticket" or k not in weights):
             weights[k] = r["weights_remaining"]
-    width = max(12, *(len(c) + 2 for c in curves)) if curves else 12
+    # Each column as wide as its name (at least a percentage's), not all as the widest.
+    width = {c: max(9, len(c)) for c in curves}
     lines = []
     group = None
     main = rd.config.data.dataset
@@ -382,7 +383,7 @@ def _table(rd: RunDir) -> str:
                 f"\n{k[0]} / {display_setting(k[1])}: test accuracy at early stopping, "
                 "mean over seeds (supermask: the ticket's mask on its untrained weights)"
             )
-            header = " ".join(f"{c:>{width}}" for c in curves)
+            header = " ".join(f"{c:>{width[c]}}" for c in curves)
             lines.append(
                 f"{'round':>5} {'weights':>9} {header} {'supermask':>10}  "
                 "units without inputs (ticket)"
@@ -390,7 +391,8 @@ def _table(rd: RunDir) -> str:
         cells = []
         for c in curves:
             v = by[k].get(c)
-            cells.append(f"{sum(v) / len(v) * 100:>{width - 1}.2f}%" if v else f"{'-':>{width}}")
+            n = width[c]
+            cells.append(f"{sum(v) / len(v) * 100:>{n - 1}.2f}%" if v else f"{'-':>{n}}")
         w = f"{weights[k] * 100:.2f}%" if k in weights else "-"
         sm = supermask.get(k)
         untrained = f"{sum(sm) / len(sm) * 100:>9.2f}%" if sm else f"{'-':>10}"
