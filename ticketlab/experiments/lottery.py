@@ -349,7 +349,7 @@ def scoring_batch(ds: Dataset, per_class: int, seed: int) -> tuple[torch.Tensor,
         idx = (y == c).nonzero().squeeze(1)
         picks.append(idx[torch.randperm(len(idx), generator=g)[:per_class]])
     chosen = torch.cat(picks)
-    x = (ds.train.x[chosen].float() / 255.0 - ds.mean) / ds.std
+    x = ds.normalise(ds.train.x[chosen])  # the standardisation training uses
     return x.view(len(chosen), *ds.shape), y[chosen]
 
 
