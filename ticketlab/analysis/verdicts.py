@@ -359,7 +359,15 @@ def compare_arms(
             chosen.append(r | {"kind": "ticket", "control": None})
         elif arm(r) == second:
             chosen.append(r | {"kind": "control", "control": second})
-    out = compare(chosen, metric, options)
+    return _compare_as(first, chosen, metric, options)
+
+
+def _compare_as(
+    first: str, rows: list[dict[str, Any]], metric: str, options: Options | None
+) -> list[Comparison]:
+    """``compare`` over rows relabelled as ticket (the arm named ``first``) and control:
+    the comparisons between two arms, settings, sources or runs."""
+    out = compare(rows, metric, options)
     for c in out:
         c.first = first
     return out
@@ -385,9 +393,7 @@ def compare_sources(
         ]
         places = {(r["dataset"], r["setting"]) for r in mine}
         theirs = [r for r in imp if (r["dataset"], r["setting"]) in places]
-        for c in compare([*mine, *theirs], metric, options):
-            c.first = src
-            out.append(c)
+        out += _compare_as(src, [*mine, *theirs], metric, options)
     return out
 
 
@@ -408,10 +414,7 @@ def compare_runs(
         for r in second
         if r["kind"] == "ticket" and not r.get("source")
     ]
-    out = compare([*mine, *theirs], metric, options)
-    for c in out:
-        c.first = labels[0]
-    return out
+    return _compare_as(labels[0], [*mine, *theirs], metric, options)
 
 
 def compare_settings(
@@ -431,10 +434,7 @@ def compare_settings(
             kind = "ticket" if r["setting"] == first else "control"
             label = f"{first} vs {second}"
             chosen.append(r | {"kind": kind, "control": second, "setting": label})
-    out = compare(chosen, metric, options)
-    for c in out:
-        c.first = first
-    return out
+    return _compare_as(first, chosen, metric, options)
 
 
 def at_equal_steps(
