@@ -443,8 +443,8 @@ def report(
     options = Options(correction, pool_rounds, disconnected=disconnected)
     figures = [f for p in paths for f in plot(p)]
     runs = [RunDir.open(p) for p in paths]
+    known = {verdict_arm(r) for run in runs for r in run.summaries()} if arms else set()
     for a, b in arms or []:
-        known = {verdict_arm(r) for run in runs for r in run.summaries()}
         missing = [x for x in (a, b) if x not in known]
         if missing:
             raise TicketlabError(

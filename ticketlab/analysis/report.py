@@ -5,8 +5,10 @@ self-contained ``report.html``."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ticketlab.analysis.masks import OverlapRow
 from ticketlab.analysis.render import Block, markdown, to_html
@@ -125,6 +127,7 @@ class _Part:
 
     label: str  # the run's name on a page of several runs, "" on a page of one
     main: str
+    rows: list[dict[str, Any]]  # the run's records and its branches', read once
     acc: list[Comparison]
     flips: dict[tuple[str, str, str | None, str], Comparison]  # at early stopping
     final: dict[tuple[str, str, str | None, str], Comparison]  # end of training (descriptive)
@@ -137,7 +140,10 @@ class _Part:
     layers: dict[tuple[str, str, int], tuple[str, str]]
 
 
-def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]) -> _Part:
+def _part(
+    run: RunDir, label: str, options: Options, method: Options, arms: list[tuple[str, str]]
+) -> _Part:
+    """One run's comparisons; ``method``: the options of comparisons between methods."""
     rows = run.summaries()
     main = run.config.data.dataset
     by = lambda cs: {_key(c): c for c in cs}  # noqa: E731
@@ -154,10 +160,10 @@ def _part(run: RunDir, label: str, options: Options, arms: list[tuple[str, str]]
         stepped, at = at_equal_steps(rows, run.all_evals())
         for a, b in sorted(pairs):
             steps += compare_settings(stepped, b, a, "sign_flip_step", options=options)
-    method = Options(options.correction, options.pool_rounds, options.alpha, disconnected="keep")
     return _Part(
         label,
         main,
+        rows,
         _ordered(compare(rows, "es_test_acc", options), main),
         by(compare(rows, "sign_flip_es", options)),
         by(compare(rows, "sign_flip_final", options)),
@@ -184,15 +190,13 @@ def document(
     ``to_html``. Comparisons pair records within a run only; the page's pooled tests form
     one family and its per-level tests another."""
     many = len(runs) > 1
-    parts = [_part(run, run.path.name if many else "", options, arms or []) for run in runs]
-    between: list[Comparison] = []
-    if many:
-        method = Options(options.correction, options.pool_rounds, options.alpha, "keep")
-        base = runs[0].summaries()
-        for p, run in zip(parts[1:], runs[1:], strict=True):
-            between += compare_runs(
-                run.summaries(), base, (p.label, parts[0].label), options=method
-            )
+    method = dataclasses.replace(options, disconnected="keep")
+    parts = [_part(run, run.path.name if many else "", options, method, arms or []) for run in runs]
+    between = [
+        c
+        for p in parts[1:]
+        for c in compare_runs(p.rows, parts[0].rows, (p.label, parts[0].label), options=method)
+    ]
     pooled = [c for p in parts for c in [*p.acc, *p.flips.values(), *p.arms, *p.sources, *p.steps]]
     correct_pooled([*pooled, *between], options.correction)
     correct_levels(
@@ -205,10 +209,10 @@ def document(
         return [p.label] if many else []
 
     intro = []
-    for run in runs:
+    for run, part in zip(runs, parts, strict=True):
         st = run.live_status()
         cfg = run.config
-        branches = sorted({r["branch"] for r in run.summaries() if r["branch"]})
+        branches = sorted({r["branch"] for r in part.rows if r["branch"]})
         intro.append(
             f"Run {run.path}: {st['status']} ({st['trainings_done']}/{st['trainings_total']} "
             f"trainings), seeds {', '.join(map(str, cfg.seeds))}"
