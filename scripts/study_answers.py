@@ -104,12 +104,36 @@ def verdict_row(c: Comparison) -> list[str]:
 VERDICT_HEADER = ["pp", "95% CI", "p", "p (Holm, page)", "verdict", "rounds pooled", "left out"]
 
 
+def descriptive(c: Comparison) -> str:
+    """A pooled difference with its interval, without a verdict."""
+    return f"{pp(c.pooled.mean)} {ci(c.pooled.ci)}"
+
+
 def flagged_pool(c: Comparison) -> str:
     """The disconnected levels pooled on their own: an interval, no verdict."""
     if not c.disconnected:
         return "none"
     t, _, _ = pooled_test(c.diffs, c.disconnected)
     return f"{pp(t.mean)} {ci(t.ci)}"
+
+
+def shares_table(comparisons: list[Comparison]) -> str:
+    """The share of the ticket's lead over the re-init each control closes, with its
+    Fieller interval."""
+    shares = sorted(gap_shares(comparisons), key=lambda g: (g.dataset, g.setting, g.control))
+    return table(
+        ["dataset", "setting", "control", "rounds", "share closed (95% Fieller)"],
+        [
+            [
+                NAMES[g.dataset],
+                NAMES[g.setting],
+                g.control,
+                f"{g.rounds[0]}-{g.rounds[-1]}",
+                g.describe(),
+            ]
+            for g in shares
+        ],
+    )
 
 
 def stops_at_last(rows: list[dict[str, Any]], evals: list[dict[str, Any]]) -> str:
@@ -233,9 +257,7 @@ def main() -> None:
                 [
                     c.control,
                     *verdict_row(c),
-                    (lambda f: f"{pp(f.pooled.mean)} {ci(f.pooled.ci)}")(
-                        final[(c.dataset, c.setting, c.control)]
-                    ),
+                    descriptive(final[(c.dataset, c.setting, c.control)]),
                 ]
                 for c in sorted((c for c in flips if c.dataset == "mnist"), key=lambda c: c.control)
             ],
@@ -290,21 +312,7 @@ def main() -> None:
         lines.append(cells)
     out.append(table(header, lines))
     out += ["## Shares of the ticket's lead over the re-init closed by each signed control", ""]
-    out.append(
-        table(
-            ["dataset", "setting", "control", "rounds", "share closed (95% Fieller)"],
-            [
-                [
-                    NAMES[g.dataset],
-                    NAMES[g.setting],
-                    g.control,
-                    f"{g.rounds[0]}-{g.rounds[-1]}",
-                    g.describe(),
-                ]
-                for g in sorted(gap_shares(acc), key=lambda g: (g.dataset, g.setting, g.control))
-            ],
-        )
-    )
+    out.append(shares_table(acc))
     out += ["## Transfer: sign flips at early stopping, ticket minus control", ""]
     out.append(
         table(
@@ -315,9 +323,7 @@ def main() -> None:
                     NAMES[c.setting],
                     c.control,
                     *verdict_row(c),
-                    (lambda f: f"{pp(f.pooled.mean)} {ci(f.pooled.ci)}")(
-                        final[(c.dataset, c.setting, c.control)]
-                    ),
+                    descriptive(final[(c.dataset, c.setting, c.control)]),
                 ]
                 for c in sorted(
                     (c for c in flips if c.dataset != "mnist"),
@@ -342,7 +348,7 @@ def main() -> None:
                 [
                     NAMES[c.dataset],
                     *verdict_row(c),
-                    f"{pp(es_by[c.dataset].pooled.mean)} {ci(es_by[c.dataset].pooled.ci)}",
+                    descriptive(es_by[c.dataset]),
                 ]
                 for c in sorted(steps, key=lambda c: c.dataset)
             ],
@@ -378,21 +384,7 @@ def main() -> None:
         )
     )
     out += ["Shares of the ticket's lead over the re-init closed, on these rounds:", ""]
-    out.append(
-        table(
-            ["dataset", "setting", "control", "rounds", "share closed (95% Fieller)"],
-            [
-                [
-                    NAMES[g.dataset],
-                    NAMES[g.setting],
-                    g.control,
-                    f"{g.rounds[0]}-{g.rounds[-1]}",
-                    g.describe(),
-                ]
-                for g in sorted(gap_shares(acc4), key=lambda g: (g.dataset, g.setting, g.control))
-            ],
-        )
-    )
+    out.append(shares_table(acc4))
     sys.stdout.write("\n".join(out))
 
 
