@@ -378,6 +378,12 @@ def _peak_rss_mb() -> int:
 def plot(run_path: str | Path) -> list[Path]:
     """(Re)draw the run's figures into ``RUN_DIR/figures``."""
     rd = RunDir.open(run_path)
+    return _draw(rd, overlaps(rd))
+
+
+def _draw(rd: RunDir, own: list[OverlapRow]) -> list[Path]:
+    """The figures of ``rd``, with its mask overlaps ``own`` (between its seeds and against
+    large_init) computed by the caller, who may report them too."""
     sweep_stale(rd.path)
     everything = rd.summaries()
     if not everything:
@@ -399,7 +405,7 @@ def plot(run_path: str | Path) -> list[Path]:
             out / "keep-maps",
         )
         + overlap_figure(
-            overlaps(rd),
+            own,
             f"Mask overlap (Jaccard; chance in brackets): {what}",
             out / "mask-overlap",
         )
@@ -441,8 +447,9 @@ def report(
             f"a report over {len(paths)} runs needs a folder to write it to: give --out DIR"
         )
     options = Options(correction, pool_rounds, disconnected=disconnected)
-    figures = [f for p in paths for f in plot(p)]
     runs = [RunDir.open(p) for p in paths]
+    own = [overlaps(run) for run in runs]
+    figures = [f for run, rows in zip(runs, own, strict=True) for f in _draw(run, rows)]
     known = {verdict_arm(r) for run in runs for r in run.summaries()} if arms else set()
     for a, b in arms or []:
         missing = [x for x in (a, b) if x not in known]
@@ -463,8 +470,8 @@ def report(
             "Mask overlap between the runs (Jaccard; chance in brackets)",
             folder / "figures" / "mask-overlap-runs",
         )
-    own = [r for run in runs for r in overlaps(run)]
-    return write_report(runs, figures, options, arms, folder, [*pairs, *own])
+    mine = [r for rows in own for r in rows]
+    return write_report(runs, figures, options, arms, folder, [*pairs, *mine])
 
 
 def gap_shares(
