@@ -3,6 +3,9 @@
 import torch
 from torch import nn
 
+from ticketlab.config import TrainConfig
+from ticketlab.data.datasets import Dataset, Split
+from ticketlab.experiments.searches import on_examples, shortened
 from ticketlab.pruning.earlybird import (
     ChannelRule,
     WeightRule,
@@ -108,3 +111,24 @@ def test_prac_positions_follow_the_split_not_the_source_order() -> None:
 def test_prac_rounds_are_shortened_in_proportion() -> None:
     assert scaled(10, [5.0, 8.0], 300, 1000) == (3, [1.5, 2.4])
     assert scaled(10, [], 10, 1000) == (1, [])
+
+
+def test_a_prac_round_trains_on_exactly_the_critical_rows_for_fewer_steps() -> None:
+    """Positions 1 and 3 of a training split whose rows are labelled by their position:
+    the round reads those two rows, with the dataset's statistics and other splits."""
+    x = torch.arange(5, dtype=torch.uint8).view(5, 1).expand(5, 4).contiguous()
+    other = Split(x[:1], torch.zeros(1, dtype=torch.long))
+    ds = Dataset("d", Split(x, torch.arange(5)), other, other, 2.0, 1.5, 5, (1, 2, 2))
+    sub = on_examples(ds, torch.tensor([1, 3]))
+    assert sub.train.y.tolist() == [1, 3] and sub.train.x[:, 0].tolist() == [1, 3]
+    assert (sub.mean, sub.std, sub.val, sub.shape) == (2.0, 1.5, other, (1, 2, 2))
+    epochs = TrainConfig(epochs=10, milestones=[5.0, 8.0], batch_size=100)
+    assert (shortened(epochs, 300, 1000).epochs, shortened(epochs, 300, 1000).milestones) == (
+        3,
+        [1.5, 2.4],
+    )
+    steps = TrainConfig(steps=1000, milestones=[2.0])
+    assert (shortened(steps, 301, 1000).steps, shortened(steps, 301, 1000).milestones) == (
+        301,
+        [2.0],
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -345,6 +346,8 @@ def document(
                 ),
             ),
         ]
+    for p in parts:
+        blocks += _search_blocks(p.rows, f"{p.label}: " if many else "")
     shares = [(p, g) for p in parts for g in gap_shares(p.acc)]
     if shares:
         blocks += [
@@ -460,6 +463,67 @@ def document(
                 ),
             ]
     return blocks
+
+
+def _search_blocks(rows: list[dict[str, Any]], where: str) -> list[Block]:
+    """What the IMP sources' searches cost per level: the round that made the mask (its
+    epochs, steps against a full round's, examples) and the chain's steps up to the level
+    against IMP's, means over seeds."""
+    mine = [r for r in rows if r["kind"] == "ticket" and r.get("search_steps") is not None]
+    if not mine:
+        return []
+    table = []
+    for (src, rnd), group in groupby(
+        sorted(mine, key=lambda r: (r["source"], r["round"])),
+        key=lambda r: (r["source"], r["round"]),
+    ):
+        g = list(group)
+
+        def mean(field: str, g: list[dict[str, Any]] = g) -> float:
+            return sum(r[field] for r in g) / len(g)
+
+        full = mean("steps")
+        table.append(
+            [
+                src,
+                str(rnd),
+                f"{mean('search_epochs'):.3g}",
+                f"{mean('search_steps'):,.0f} of {full:,.0f}",
+                _pct(1 - mean("search_steps") / full),
+                f"{mean('search_examples'):,.0f}",
+                f"{mean('mask_steps'):,.0f} of {rnd * full:,.0f}",
+                _pct(1 - mean("mask_steps") / (rnd * full)),
+                f"{mean('mask_seconds'):.3g}",
+            ]
+        )
+    return [
+        ("h2", f"{where}Steps spent finding the masks"),
+        (
+            "p",
+            "Each IMP source's search that made the level's mask (the round before it): "
+            "epochs trained, steps against a full round, training examples; then every "
+            "search of the chain up to the level against IMP's full rounds, and its wall "
+            "time. Means over seeds. The masks themselves are evaluated with full trainings "
+            "(above), which this cost leaves out.",
+        ),
+        (
+            "table",
+            (
+                [
+                    "source",
+                    "level",
+                    "epochs",
+                    "steps",
+                    "saved",
+                    "examples",
+                    "steps to this level",
+                    "saved",
+                    "seconds",
+                ],
+                table,
+            ),
+        ),
+    ]
 
 
 def _overlap_blocks(rows: list[OverlapRow]) -> list[Block]:

@@ -41,6 +41,8 @@ NEUTRAL: dict[tuple[str, str], Any] = {
     ("experiment", "source_checks"): ["random_mask", "reinit", "inverted"],
     ("experiment", "source_min_density"): 0.001,
     ("experiment", "source_batch_per_class"): 10,
+    ("experiment", "earlybird_eps"): 0.08,
+    ("experiment", "earlybird_window"): 5,
 }
 TRAIN_NEUTRAL: dict[str, Any] = {
     "weight_decay": 0.0,

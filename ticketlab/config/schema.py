@@ -25,6 +25,8 @@ DATASETS = ("mnist", "fashion_mnist", "cifar10", "maxgroup")
 INITS = ("glorot_normal", "pytorch_default", "kaiming_normal")
 PRUNE_METHODS = ("layerwise", "global", "random")
 MASK_SOURCES = ("magnitude", "snip", "grasp", "synflow", "random")
+# IMP whose rounds train less to find their masks (early-bird tickets, PrAC, both).
+IMP_SOURCES = ("earlybird", "prac", "prac_earlybird")
 SOURCE_SCOPES = ("layerwise", "global")
 SOURCE_CHECKS = ("random_mask", "reinit", "inverted")
 PRUNE_CRITERIA = (
@@ -399,7 +401,9 @@ class ExperimentConfig:
             "mask sources trained beside IMP at matched densities (see Mask sources): "
             "`magnitude`, `snip`, `grasp`, `synflow`, `random`, or a user's by import path "
             "`package.module:Source`; each prunes the seed's initial weights to every IMP "
-            "level's per-layer counts (extended down to `source_min_density`) and trains them"
+            "level's per-layer counts (extended down to `source_min_density`) and trains them. "
+            "`earlybird`, `prac` and `prac_earlybird` run IMP's schedule with shorter rounds "
+            "(see Cheaper tickets)"
         ),
     )
     source_scopes: list[str] = _key(
@@ -426,6 +430,16 @@ class ExperimentConfig:
         default=10,
         doc="scoring data of the sources that use data: this many training images per class",
     )
+    earlybird_eps: float = _key(
+        default=0.08,
+        doc=(
+            "early-bird tickets: a round's training stops once its candidate mask has moved by "
+            "less than this share of the round's weights at each of `earlybird_window` epochs"
+        ),
+    )
+    earlybird_window: int = _key(
+        default=5, doc="early-bird tickets: how many epochs in a row the mask must hold still"
+    )
     save_weights: bool = _key(
         default=False,
         doc=(
@@ -442,10 +456,11 @@ class ExperimentConfig:
             )
         _choice("experiment.data_order", self.data_order, DATA_ORDERS)
         for i, name in enumerate(self.mask_sources):
-            if name not in MASK_SOURCES and ":" not in name:
+            if name not in MASK_SOURCES + IMP_SOURCES and ":" not in name:
                 raise ConfigError(
                     f"experiment.mask_sources[{i}] is {name!r}: choose one of "
-                    f"{', '.join(MASK_SOURCES)}, or an import path 'package.module:Source'"
+                    f"{', '.join(MASK_SOURCES + IMP_SOURCES)}, or an import path "
+                    "'package.module:Source'"
                 )
         for key, values, allowed in (
             ("mask_sources", self.mask_sources, None),
@@ -471,6 +486,19 @@ class ExperimentConfig:
             raise ConfigError(
                 "experiment.source_batch_per_class must be an integer >= 1, got "
                 f"{self.source_batch_per_class!r}"
+            )
+        if not 0 < self.earlybird_eps < 1:
+            raise ConfigError(
+                f"experiment.earlybird_eps must lie in (0, 1), got {self.earlybird_eps!r}"
+            )
+        if (
+            isinstance(self.earlybird_window, bool)
+            or not isinstance(self.earlybird_window, int)
+            or self.earlybird_window < 1
+        ):
+            raise ConfigError(
+                f"experiment.earlybird_window must be an integer >= 1, got "
+                f"{self.earlybird_window!r}"
             )
         for i, c in enumerate(self.controls):
             _choice(f"experiment.controls[{i}]", c, CONTROLS)

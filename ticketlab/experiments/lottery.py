@@ -33,11 +33,13 @@ from typing import NamedTuple, Protocol
 
 import torch
 
-from ticketlab.config import Config, TrainConfig
+from ticketlab.config import IMP_SOURCES, Config, TrainConfig
 from ticketlab.data.datasets import Dataset
 from ticketlab.errors import ConfigError, TicketlabError, warn
 from ticketlab.experiments.controls import make_control
 from ticketlab.experiments.records import FIELDS
+from ticketlab.experiments.searches import SearchCost, Searcher, chain_cost, chain_mask
+from ticketlab.experiments.seeds import derive_seed
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture, architecture
@@ -63,12 +65,6 @@ from ticketlab.train.cohort import (
     TrainResult,
     train_cohort,
 )
-
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from any parts, stable across Python versions and machines."""
-    blob = "/".join(map(str, parts)).encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], "big") >> 1
 
 
 @dataclass(frozen=True)
@@ -168,7 +164,9 @@ class TrainingRecord:
     data_seed: int
     result: TrainResult
     cohort_size: int
-    mask_cost: tuple[float, int] | None = None  # a source's (seconds, scoring passes)
+    mask_cost: tuple[float, int] | None = None  # a scoring source's (seconds, passes)
+    mask_steps: int | None = None  # training steps spent finding the mask
+    search: SearchCost | None = None  # an IMP source's searches (``searches.py``)
 
     def summary(self) -> dict[str, object]:
         """The stable per-training record (``ticketlab show --json``), its fields in the
@@ -207,7 +205,14 @@ class TrainingRecord:
             "data_seed": self.data_seed,
             "mask_seconds": None if self.mask_cost is None else self.mask_cost[0],
             "mask_passes": None if self.mask_cost is None else self.mask_cost[1],
+            "mask_steps": self.mask_steps,
+            "search_epochs": None if self.search is None else self.search.epochs,
+            "search_steps": None if self.search is None else self.search.steps,
+            "search_examples": None if self.search is None else self.search.examples,
         }
+        if self.search is not None:
+            values["mask_seconds"] = self.search.total_seconds
+            values["mask_steps"] = self.search.total_steps
         return {name: values[name] for name in FIELDS if name != "finished_at"}
 
 
@@ -254,15 +259,28 @@ def trainings_of(cfg: Config) -> list[tuple[str, TrainConfig]]:
 
 
 def source_labels(cfg: Config) -> list[str]:
-    """Every mask source with every scope, as its trainings are labelled."""
-    return [f"{n}-{c}" for n in cfg.experiment.mask_sources for c in cfg.experiment.source_scopes]
+    """Every mask source as its trainings are labelled: a scoring source with each scope
+    (``snip-layerwise``), an IMP source by its name (it prunes as ``prune`` says)."""
+    return [
+        label
+        for n in cfg.experiment.mask_sources
+        for label in (
+            [n] if n in IMP_SOURCES else [f"{n}-{c}" for c in cfg.experiment.source_scopes]
+        )
+    ]
+
+
+def source_checks(cfg: Config, label: str) -> list[str]:
+    """The sanity checks of a source's tickets; IMP sources have no scores to invert."""
+    checks = cfg.experiment.source_checks
+    return [c for c in checks if not (label in IMP_SOURCES and c == "inverted")]
 
 
 def last_level(cfg: Config) -> int:
-    """The last round the run trains: IMP's, or, with mask sources, the last level at
+    """The last round the run trains: IMP's, or, with scoring mask sources, the last level at
     which the schedule's common rate keeps at least ``source_min_density`` of the weights
     (IMP's levels extended; each level's counts are still per tensor, by kind)."""
-    if not cfg.experiment.mask_sources:
+    if all(s in IMP_SOURCES for s in cfg.experiment.mask_sources):
         return cfg.prune.rounds
     keep = 1.0 - cfg.prune.round_rate()
     extended = math.floor(math.log(cfg.experiment.source_min_density) / math.log(keep) + 1e-9)
@@ -274,14 +292,15 @@ def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainC
     setting (up to ``prune.rounds``), and each mask source's ticket and sanity checks on the
     main dataset (levels 1 to ``last_level``)."""
     out = []
-    if 1 <= r <= last_level(cfg):
-        main, label = cfg.data.dataset, cfg.train.label()
-        for src in source_labels(cfg):
-            out.append((TrainingKey(r, seed, "ticket", None, main, label, src), cfg.train))
-            out += [
-                (TrainingKey(r, seed, "control", c, main, label, src), cfg.train)
-                for c in cfg.experiment.source_checks
-            ]
+    main, label = cfg.data.dataset, cfg.train.label()
+    for src in source_labels(cfg):
+        if not 1 <= r <= (cfg.prune.rounds if src in IMP_SOURCES else last_level(cfg)):
+            continue
+        out.append((TrainingKey(r, seed, "ticket", None, main, label, src), cfg.train))
+        out += [
+            (TrainingKey(r, seed, "control", c, main, label, src), cfg.train)
+            for c in source_checks(cfg, src)
+        ]
     if r > cfg.prune.rounds:
         return out
     for dataset, setting in trainings_of(cfg):
@@ -336,6 +355,8 @@ class _Planned:
     member: Member
     init_seed: int
     mask_cost: tuple[float, int] | None = None
+    mask_steps: int | None = None
+    search: SearchCost | None = None
 
 
 def scoring_batch(ds: Dataset, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -473,6 +494,20 @@ class Experiment:
                 work_done += sum(self._steps(p) for p in planned)
                 self._finish(r, planned, results)
                 checkpoint.clear()
+            self._search(r)
+
+    def _search(self, r: int) -> None:
+        """Round ``r``'s searches of the IMP sources (``searches.py``), after its trainings
+        (their starts may need round 0's rewind weights). A branch never prunes."""
+        chains = [s for s in self.cfg.experiment.mask_sources if s in IMP_SOURCES]
+        if self.source is not None or not chains:
+            return
+        main = self.datasets[self.cfg.data.dataset]
+        searcher = Searcher(self.cfg, self.spec, main, self.state, self.device)
+        todo = searcher.todo(r, chains)
+        if todo:
+            starts = {seed: self._ticket_init(seed, r).weights for seed, _ in todo}
+            searcher.run(r, todo, starts, lambda seed: data_seed(self.cfg, seed, r))
 
     def _mask(self, seed: int, r: int) -> Mask:
         mask = round_mask(self.base, self.spec, self.cfg, seed, r)
@@ -529,7 +564,10 @@ class Experiment:
                 else:
                     init, cmask, init_seed = controls[key.control]
                     member = Member(init, cmask, data, order_seed)
-                planned.append(_Planned(key, train, member, init_seed))
+                spent = r * self.cfg.train.total_steps(
+                    len(self.datasets[self.cfg.data.dataset].train)
+                )
+                planned.append(_Planned(key, train, member, init_seed, mask_steps=spent))
         return planned
 
     def _plan_sources(self, r: int, seed: int, keys: list[TrainingKey]) -> list[_Planned]:
@@ -539,6 +577,10 @@ class Experiment:
         if not keys:
             return []
         cfg, main = self.cfg, self.datasets[self.cfg.data.dataset]
+        planned = self._plan_chains(r, seed, [k for k in keys if k.source in IMP_SOURCES])
+        keys = [k for k in keys if k.source not in IMP_SOURCES]
+        if not keys:
+            return planned
         ticket = ticket_start(self.spec, cfg, seed)
         full = full_mask(self.spec, cfg.prune)
         counts = level_counts(self.spec, cfg.prune, r)
@@ -547,7 +589,6 @@ class Experiment:
         pooled = [n for n in full if not (apart and n == output)]
         x, y = scoring_batch(main, cfg.experiment.source_batch_per_class, seed)
         order_seed = data_seed(cfg, seed, r)
-        planned = []
         for label in dict.fromkeys(k.source for k in keys):
             assert label is not None
             name, scope = label.rsplit("-", 1)
@@ -567,7 +608,34 @@ class Experiment:
                 elif key.control == "inverted":
                     mask = inverted_mask(found, full, scope, pooled, draw)
                 member = Member(init, mask, main, order_seed)
-                planned.append(_Planned(key, cfg.train, member, init_seed, cost))
+                planned.append(_Planned(key, cfg.train, member, init_seed, cost, 0))
+        return planned
+
+    def _plan_chains(self, r: int, seed: int, keys: list[TrainingKey]) -> list[_Planned]:
+        """An IMP source's ticket at level ``r`` (the round's ticket start under the mask
+        its searches made) and its sanity checks, in the data order of the round's IMP
+        trainings."""
+        planned: list[_Planned] = []
+        for label in dict.fromkeys(k.source for k in keys):
+            assert label is not None
+            mask = chain_mask(self.base, self.spec, self.cfg, seed, label, r)
+            cost = chain_cost(self.base, seed, label, r)
+            if mask is None or cost is None:
+                raise TicketlabError(
+                    f"{label}: seed {seed}'s level-{r} mask or the record of the search that "
+                    "made it is missing from the run directory; the run is damaged (re-run "
+                    "into a new --out)"
+                )
+            ticket = self._ticket_init(seed, r)
+            for key in (k for k in keys if k.source == label):
+                init, cmask, init_seed = ticket.weights, mask, ticket.init_seed
+                if key.control is not None:
+                    init, cmask, init_seed = control_start(
+                        self.spec, self.cfg, key.control, ticket, mask, seed, r
+                    )
+                data = self.datasets[key.dataset]
+                member = Member(init, cmask, data, data_seed(self.cfg, seed, r))
+                planned.append(_Planned(key, self.cfg.train, member, init_seed, search=cost))
         return planned
 
     def _finish(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
@@ -603,6 +671,8 @@ class Experiment:
                     res,
                     len(planned),
                     p.mask_cost,
+                    p.mask_steps,
+                    p.search,
                 )
                 for p, res in zip(planned, results, strict=True)
             ]

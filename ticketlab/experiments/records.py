@@ -40,6 +40,10 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("data_seed", "param"),
     ("mask_seconds", "metric"),
     ("mask_passes", "metric"),
+    ("mask_steps", "metric"),  # training steps spent finding the mask (IMP: its rounds)
+    ("search_epochs", "metric"),  # an IMP source's search that made the mask: its epochs,
+    ("search_steps", "metric"),  # steps
+    ("search_examples", "metric"),  # and training examples
     ("finished_at", "other"),  # set by the store when the record is committed
 )
 FIELDS = tuple(name for name, _ in RECORD_FIELDS)

@@ -14,6 +14,10 @@ def stack(members: list[Params]) -> Params:
     return {k: torch.stack([m[k] for m in members]) for k in members[0]}
 
 
+def on_cpu(p: Params) -> Params:
+    return {k: v.cpu() for k, v in p.items()}
+
+
 def unstack(cohort: Params) -> list[Params]:
     """A cohort back into M networks (copies)."""
     n = next(iter(cohort.values())).shape[0]

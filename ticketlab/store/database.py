@@ -36,6 +36,10 @@ ADDED_COLUMNS = (
     ("trainings", "source", "TEXT"),
     ("trainings", "mask_seconds", "REAL"),
     ("trainings", "mask_passes", "INTEGER"),
+    ("trainings", "mask_steps", "INTEGER"),
+    ("trainings", "search_epochs", "INTEGER"),
+    ("trainings", "search_steps", "INTEGER"),
+    ("trainings", "search_examples", "INTEGER"),
     ("evals", "sign_flip", "REAL"),
     ("evals", "sign_flips", "TEXT"),
 )

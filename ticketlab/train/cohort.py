@@ -23,13 +23,21 @@ import torch
 from ticketlab.config import TrainConfig
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.registry import Architecture, ModuleSpec
-from ticketlab.train.members import Checkpoint, EvalPoint, Member, Progress, TrainResult
+from ticketlab.train.members import (
+    Checkpoint,
+    EpochHook,
+    EvalPoint,
+    Member,
+    Progress,
+    TrainResult,
+)
 from ticketlab.train.mlp import train_mlp
 from ticketlab.train.modules import train_modules
 
 __all__ = [
     "TRAINERS",
     "Checkpoint",
+    "EpochHook",
     "EvalPoint",
     "Member",
     "Progress",

@@ -74,6 +74,12 @@ def member_stream(member: Member, n: int, device: torch.device) -> Callable[[], 
     return lambda: torch.randperm(n, generator=g).to(device)
 
 
+# Called after every whole epoch with its number (1, 2, ...) and a function giving every
+# member's weights at that point (full tensors on the CPU, read only when called): True ends
+# the cohort's training there, evaluated at that step (early-bird tickets, PrAC's record).
+EpochHook = Callable[[int, Callable[[], list[Params]]], bool]
+
+
 class Checkpoint(Protocol):
     """Where a long training saves its state mid-way (``save``), finds it again after an
     interruption (``load``: None if there is none) and drops it once recorded (``clear``)."""

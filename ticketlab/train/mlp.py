@@ -19,13 +19,14 @@ import torch
 from ticketlab.config import TrainConfig
 from ticketlab.device import sparse_eval_threshold, sparse_threshold
 from ticketlab.models.mlp import MLPSpec
-from ticketlab.models.params import Params, stack, unstack
+from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.train import optim
 from ticketlab.train.compaction import plan_compaction
 from ticketlab.train.members import (
     EVAL_CHUNK,
     PROGRESS_EVERY,
     CohortEval,
+    EpochHook,
     History,
     Member,
     Progress,
@@ -178,6 +179,7 @@ def train_mlp(
     compile_step: bool = False,
     dtype: torch.dtype = torch.float32,
     sparse_eval_below: float | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end.
@@ -194,7 +196,8 @@ def train_mlp(
     --compile`` found no consistent gain on the CPU, see README).
     ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
     evaluation points. ``dtype`` is the floating type of weights and activations (float64
-    lets tests compare the fast paths with the plain one far below float32 rounding)."""
+    lets tests compare the fast paths with the plain one far below float32 rounding).
+    ``on_epoch`` may end training early (see ``members.EpochHook``)."""
     start = time.perf_counter()
     n_layers = spec.n_layers
     full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
@@ -309,12 +312,19 @@ def train_mlp(
         optim.masked_step(opt, step_loss(params, xb, yb), params, masks, schedule)
         done = step + 1
         capture(done)
-        if done % cfg.eval_every == 0 or done == total:
+        stop = (
+            on_epoch is not None
+            and done % steps_per_epoch == 0
+            and on_epoch(done // steps_per_epoch, lambda: unstack(on_cpu(as_full())))
+        )
+        if done % cfg.eval_every == 0 or done == total or stop:
             evaluate_at(done)
         elif on_progress is not None and done % PROGRESS_EVERY == 0:
             on_progress(Progress(done, total, len(members)))
+        if stop:
+            break
 
     wall = time.perf_counter() - start
-    weights = unstack({k: v.cpu() for k, v in as_full().items()})
+    weights = unstack(on_cpu(as_full()))
     results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
     return with_history(results, history, kept, weight_keys)

@@ -25,7 +25,7 @@ from torch.func import functional_call, vmap
 
 from ticketlab.config import TrainConfig
 from ticketlab.device import batching as members_batching
-from ticketlab.models.params import Params, stack, unstack
+from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
 from ticketlab.train.members import (
@@ -33,6 +33,7 @@ from ticketlab.train.members import (
     PROGRESS_EVERY,
     Checkpoint,
     CohortEval,
+    EpochHook,
     History,
     Member,
     Progress,
@@ -86,6 +87,7 @@ def train_modules(
     batching: str | None = None,
     checkpoint: Checkpoint | None = None,
     checkpoint_every_s: float = CHECKPOINT_EVERY_S,
+    on_epoch: EpochHook | None = None,
 ) -> list[TrainResult]:
     """Train every member for ``cfg``'s steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end.
@@ -93,7 +95,11 @@ def train_modules(
     With ``checkpoint``, the whole training state (weights, batch-norm statistics,
     optimizer and schedule state, the epoch's data order, every generator's state, the
     evaluations so far) is saved every ``checkpoint_every_s`` seconds, and a training that
-    finds a saved state continues from it, to the same result as one never interrupted."""
+    finds a saved state continues from it, to the same result as one never interrupted.
+    ``on_epoch`` may end training early (see ``members.EpochHook``); it keeps state of its
+    own, so it is not given with ``checkpoint``."""
+    if on_epoch is not None and checkpoint is not None:
+        raise ValueError("on_epoch keeps state a checkpoint does not save: give one or the other")
     start = time.perf_counter()
     base = spec.build().to("meta")  # the structure only; members' tensors are passed in
     names = spec.parameter_names()
@@ -257,15 +263,22 @@ def train_modules(
         optim.masked_step(opt, loss, params, grad_masks, schedule)
         done = step + 1
         capture(done)
-        if done % cfg.eval_every == 0 or done == total:
+        stop = (
+            on_epoch is not None
+            and done % steps_per_epoch == 0
+            and on_epoch(done // steps_per_epoch, lambda: unstack(on_cpu(now())))
+        )
+        if done % cfg.eval_every == 0 or done == total or stop:
             evaluate_at(done)
         elif on_progress is not None and done % PROGRESS_EVERY == 0:
             on_progress(Progress(done, total, len(members)))
+        if stop:
+            break
         if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
             save(done, order)
             last_save = time.perf_counter()
 
-    weights = unstack({k: v.cpu() for k, v in now().items()})
+    weights = unstack(on_cpu(now()))
     wall = time.perf_counter() - start
     results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
     return with_history(results, history, kept, weight_keys)

@@ -1,0 +1,73 @@
+"""Early-bird tickets and PrAC as IMP sources beside IMP in one run: when each search
+stops, on how many examples it trains, what the records carry, resumption, verify and the
+report."""
+
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+import ticketlab
+from tests.helpers import TINY
+from ticketlab.cli import main
+
+
+@pytest.mark.slow
+def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> None:
+    overrides = [
+        *TINY[1::2],
+        "train.epochs=4",
+        "experiment.mask_sources=[earlybird, prac, prac_earlybird]",
+        # Two small moves in a row: the ticket is drawn at epoch 3 (distances at 2 and 3).
+        "experiment.earlybird_window=2",
+        "experiment.earlybird_eps=0.99",
+    ]
+    cfg = ticketlab.load_config(preset_name="seed", overrides=overrides, seeds=[0, 1])
+    run = ticketlab.run(cfg, tmp_path / "run", make_figures=False)
+    rows = run.summaries()
+    imp = {(r["seed"], r["round"]): r for r in rows if not r["source"] and r["kind"] == "ticket"}
+    mine = {(r["source"], r["seed"], r["round"]): r for r in rows if r["kind"] == "ticket"}
+    # 1000 examples in batches of 100: 10 steps an epoch, 40 a round.
+    assert {r["steps"] for r in rows} == {40}
+    assert [imp[(0, r)]["mask_steps"] for r in range(3)] == [0, 40, 80]
+    assert {r["control"] for r in rows if r["source"]} == {None, "random_mask", "reinit"}
+    for seed in (0, 1):
+        for level in (1, 2):
+            eb = mine[("earlybird", seed, level)]
+            assert (eb["search_epochs"], eb["search_steps"], eb["search_examples"]) == (3, 30, 1000)
+            assert eb["mask_steps"] == 30 * level and eb["mask_seconds"] > 0
+            # IMP's counts per tensor, another mask.
+            want = imp[(seed, level)]["weights_remaining_per_layer"]
+            assert eb["weights_remaining_per_layer"] == want
+        first, second = mine[("prac", seed, 1)], mine[("prac", seed, 2)]
+        assert (first["search_epochs"], first["search_steps"], first["search_examples"]) == (
+            4,
+            40,
+            1000,
+        )
+        # Round 1 trains on its critical set, for proportionally fewer epochs.
+        n = second["search_examples"]
+        assert 0 < n < 1000
+        epochs = -(-4 * n // 1000)
+        assert (second["search_epochs"], second["search_steps"]) == (epochs, epochs * -(-n // 100))
+        assert second["mask_steps"] == 40 + second["search_steps"]
+        both = mine[("prac_earlybird", seed, 2)]
+        assert both["search_examples"] < 1000 and both["search_epochs"] <= 3
+    # PrAC's round 0 is IMP's round 0 (all the data, the same start and order): same mask.
+    d = tmp_path / "run" / "masks" / "seed0"
+    imp_mask, prac_mask = (
+        load_file(d / "round01.safetensors"),
+        load_file(d / "prac_round01.safetensors"),
+    )
+    assert all((imp_mask[k] == prac_mask[k]).all() for k in imp_mask)
+    assert mine[("prac", 0, 1)]["es_test_acc"] == pytest.approx(
+        imp[(0, 1)]["es_test_acc"], abs=1e-4
+    )
+    # Resumed: nothing left to do. The searches' files are checked like any mask.
+    assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
+    assert main(["verify", str(tmp_path / "run")]) == 0
+    (d / "earlybird_round02.safetensors").unlink()
+    assert main(["verify", str(tmp_path / "run")]) == 1
+    assert main(["report", str(tmp_path / "run")]) == 0
+    md = (tmp_path / "run" / "report.md").read_text()
+    assert "| earlybird |" in md and "Steps spent finding the masks" in md
