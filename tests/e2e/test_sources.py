@@ -31,6 +31,8 @@ def test_mask_sources_train_at_imps_levels_with_their_sanity_checks(tmp_path: Pa
     labels = {r["source"] for r in mine}
     assert len(labels) == 12 and "snip-layerwise" in labels and "synflow-global" in labels
     assert {r["control"] for r in mine} == {None, "random_mask", "reinit", "inverted"}
+    # Every check of a random mask would be a random mask again: the random source has none.
+    assert {r["control"] for r in mine if r["source"].startswith("random-")} == {None}
     for r in mine:
         if r["round"] > 2:
             continue
