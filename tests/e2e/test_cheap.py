@@ -10,6 +10,8 @@ from safetensors.torch import load_file
 import ticketlab
 from tests.helpers import TINY
 from ticketlab.cli import main
+from ticketlab.data.datasets import load_dataset
+from ticketlab.models.mlp import MLPSpec
 
 
 @pytest.mark.slow
@@ -64,6 +66,19 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
         imp[(0, 1)]["es_test_acc"], abs=1e-4
     )
     # Resumed: nothing left to do. The searches' files are checked like any mask.
+    # biprop's frozen network from its saved mask, by hand: each tensor's sign times the
+    # mean magnitude of its kept initial weights.
+    init = load_file(tmp_path / "run" / "inits" / "seed0" / "ticket.safetensors")
+    mask = load_file(tmp_path / "run" / "masks" / "seed0" / "biprop_round01.safetensors")
+    net = dict(init)
+    for k, m in mask.items():
+        gain = init[k].abs()[m.bool()].mean()
+        net[k] = gain * init[k].sign() * m
+    ds = load_dataset(cfg.data, download=False)
+    x = ds.normalise(ds.test.x)
+    acc = (MLPSpec((784, 300, 100, 10)).apply(net, x).argmax(1) == ds.test.y).float().mean()
+    got = next(r for r in mine if (r["source"], r["seed"], r["round"]) == ("biprop", 0, 1))
+    assert got["frozen_test_acc"] == pytest.approx(float(acc), abs=1.5e-3)
     assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
     assert main(["verify", str(tmp_path / "run")]) == 0
     (d / "earlybird_round02.safetensors").unlink()
@@ -71,3 +86,45 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
     assert main(["report", str(tmp_path / "run")]) == 0
     md = (tmp_path / "run" / "report.md").read_text()
     assert "| earlybird |" in md and "Steps spent finding the masks" in md
+
+
+@pytest.mark.slow
+def test_masks_learned_on_frozen_weights_at_imps_counts(tmp_path: Path) -> None:
+    overrides = [
+        *TINY[1::2],
+        "experiment.mask_sources=[edgepopup, biprop]",
+        "experiment.score_epochs=6",
+    ]
+    cfg = ticketlab.load_config(preset_name="seed", overrides=overrides, seeds=[0, 1])
+    run = ticketlab.run(cfg, tmp_path / "run", make_figures=False)
+    rows = run.summaries()
+    imp = {(r["seed"], r["round"]): r for r in rows if not r["source"] and r["kind"] == "ticket"}
+    mine = [r for r in rows if r["source"] and r["kind"] == "ticket"]
+    assert {(r["source"], r["round"]) for r in mine} == {
+        (s, lvl) for s in ("edgepopup", "biprop") for lvl in (1, 2)
+    }
+    for r in mine:
+        want = imp[(r["seed"], r["round"])]["weights_remaining_per_layer"]
+        assert r["weights_remaining_per_layer"] == want  # IMP's count in every tensor
+        # 6 epochs of 10 steps, one search per level (not summed over levels).
+        assert (r["search_epochs"], r["search_steps"], r["mask_steps"]) == (6, 60, 60)
+        if r["source"] == "edgepopup":
+            assert 0.2 < r["frozen_test_acc"] <= 1  # far above chance (10%), weights untrained
+            # Its frozen network is the ticket's start under the mask: the ticket's step-0
+            # evaluation is the same network (another code path; up to one example).
+            assert r["supermask_acc"] == pytest.approx(r["frozen_test_acc"], abs=1.5e-3)
+    # biprop's frozen network from its saved mask, by hand: each tensor's sign times the
+    # mean magnitude of its kept initial weights.
+    init = load_file(tmp_path / "run" / "inits" / "seed0" / "ticket.safetensors")
+    mask = load_file(tmp_path / "run" / "masks" / "seed0" / "biprop_round01.safetensors")
+    net = dict(init)
+    for k, m in mask.items():
+        gain = init[k].abs()[m.bool()].mean()
+        net[k] = gain * init[k].sign() * m
+    ds = load_dataset(cfg.data, download=False)
+    x = ds.normalise(ds.test.x)
+    acc = (MLPSpec((784, 300, 100, 10)).apply(net, x).argmax(1) == ds.test.y).float().mean()
+    got = next(r for r in mine if (r["source"], r["seed"], r["round"]) == ("biprop", 0, 1))
+    assert got["frozen_test_acc"] == pytest.approx(float(acc), abs=1.5e-3)
+    assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
+    assert main(["verify", str(tmp_path / "run")]) == 0

@@ -54,6 +54,7 @@ FIELDS = {
     "search_epochs",
     "search_steps",
     "search_examples",
+    "frozen_test_acc",
     "supermask_acc",
     "finished_at",
     "training_id",

@@ -466,9 +466,9 @@ def document(
 
 
 def _search_blocks(rows: list[dict[str, Any]], where: str) -> list[Block]:
-    """What the IMP sources' searches cost per level: the round that made the mask (its
-    epochs, steps against a full round's, examples) and the chain's steps up to the level
-    against IMP's, means over seeds."""
+    """What the searched sources' searches cost per level: the one that made the mask (its
+    epochs, steps against a full round's, examples), the steps up to the level against
+    IMP's, and a learned mask's frozen accuracy; means over seeds."""
     mine = [r for r in rows if r["kind"] == "ticket" and r.get("search_steps") is not None]
     if not mine:
         return []
@@ -494,6 +494,7 @@ def _search_blocks(rows: list[dict[str, Any]], where: str) -> list[Block]:
                 f"{mean('mask_steps'):,.0f} of {rnd * full:,.0f}",
                 _pct(1 - mean("mask_steps") / (rnd * full)),
                 f"{mean('mask_seconds'):.3g}",
+                "" if g[0].get("frozen_test_acc") is None else _pct(mean("frozen_test_acc")),
             ]
         )
     return [
@@ -504,7 +505,10 @@ def _search_blocks(rows: list[dict[str, Any]], where: str) -> list[Block]:
             "epochs trained, steps against a full round, training examples; then every "
             "search of the chain up to the level against IMP's full rounds, and its wall "
             "time. Means over seeds. The masks themselves are evaluated with full trainings "
-            "(above), which this cost leaves out.",
+            "(above), which this cost leaves out. A learned mask's search is its score "
+            "training, one per level (not summed), and its frozen accuracy the test accuracy of "
+            "the mask on the frozen weights it was learned on (biprop: their signs times a "
+            "gain), without weight training.",
         ),
         (
             "table",
@@ -519,6 +523,7 @@ def _search_blocks(rows: list[dict[str, Any]], where: str) -> list[Block]:
                     "steps to this level",
                     "saved",
                     "seconds",
+                    "frozen accuracy",
                 ],
                 table,
             ),

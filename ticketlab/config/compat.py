@@ -43,6 +43,8 @@ NEUTRAL: dict[tuple[str, str], Any] = {
     ("experiment", "source_batch_per_class"): 10,
     ("experiment", "earlybird_eps"): 0.08,
     ("experiment", "earlybird_window"): 5,
+    ("experiment", "score_lr"): 1.0,
+    ("experiment", "score_epochs"): 10,
 }
 TRAIN_NEUTRAL: dict[str, Any] = {
     "weight_decay": 0.0,

@@ -27,6 +27,8 @@ PRUNE_METHODS = ("layerwise", "global", "random")
 MASK_SOURCES = ("magnitude", "snip", "grasp", "synflow", "random")
 # IMP whose rounds train less to find their masks (early-bird tickets, PrAC, both).
 IMP_SOURCES = ("earlybird", "prac", "prac_earlybird")
+# Masks learned on frozen weights (edge-popup, biprop) at each IMP level's counts.
+LEARNED_SOURCES = ("edgepopup", "biprop")
 SOURCE_SCOPES = ("layerwise", "global")
 SOURCE_CHECKS = ("random_mask", "reinit", "inverted")
 PRUNE_CRITERIA = (
@@ -403,7 +405,8 @@ class ExperimentConfig:
             "`package.module:Source`; each prunes the seed's initial weights to every IMP "
             "level's per-layer counts (extended down to `source_min_density`) and trains them. "
             "`earlybird`, `prac` and `prac_earlybird` run IMP's schedule with shorter rounds "
-            "(see Cheaper tickets)"
+            "(see Cheaper tickets); `edgepopup` and `biprop` learn a mask on the frozen initial "
+            "weights at each IMP level (see Learned masks)"
         ),
     )
     source_scopes: list[str] = _key(
@@ -440,6 +443,15 @@ class ExperimentConfig:
     earlybird_window: int = _key(
         default=5, doc="early-bird tickets: how many epochs in a row the mask must hold still"
     )
+    score_lr: float = _key(
+        default=1.0,
+        doc=(
+            "learned masks: the scores' learning rate (SGD, momentum 0.9, weight decay 5e-4, "
+            "cosine schedule, the run's batch size); edge-popup's 0.1 is for conv nets with "
+            "batch norm, and learned far slower on LeNet-300-100 (see Learned masks)"
+        ),
+    )
+    score_epochs: int = _key(default=10, doc="learned masks: epochs of score training")
     save_weights: bool = _key(
         default=False,
         doc=(
@@ -456,10 +468,10 @@ class ExperimentConfig:
             )
         _choice("experiment.data_order", self.data_order, DATA_ORDERS)
         for i, name in enumerate(self.mask_sources):
-            if name not in MASK_SOURCES + IMP_SOURCES and ":" not in name:
+            if name not in MASK_SOURCES + IMP_SOURCES + LEARNED_SOURCES and ":" not in name:
                 raise ConfigError(
                     f"experiment.mask_sources[{i}] is {name!r}: choose one of "
-                    f"{', '.join(MASK_SOURCES + IMP_SOURCES)}, or an import path "
+                    f"{', '.join(MASK_SOURCES + IMP_SOURCES + LEARNED_SOURCES)}, or an import path "
                     "'package.module:Source'"
                 )
         for key, values, allowed in (
@@ -499,6 +511,16 @@ class ExperimentConfig:
             raise ConfigError(
                 f"experiment.earlybird_window must be an integer >= 1, got "
                 f"{self.earlybird_window!r}"
+            )
+        if not self.score_lr > 0:
+            raise ConfigError(f"experiment.score_lr must be > 0, got {self.score_lr!r}")
+        if (
+            isinstance(self.score_epochs, bool)
+            or not isinstance(self.score_epochs, int)
+            or (self.score_epochs < 1)
+        ):
+            raise ConfigError(
+                f"experiment.score_epochs must be an integer >= 1, got {self.score_epochs!r}"
             )
         for i, c in enumerate(self.controls):
             _choice(f"experiment.controls[{i}]", c, CONTROLS)

@@ -33,12 +33,18 @@ from typing import NamedTuple, Protocol
 
 import torch
 
-from ticketlab.config import IMP_SOURCES, Config, TrainConfig
+from ticketlab.config import Config, TrainConfig
 from ticketlab.data.datasets import Dataset
 from ticketlab.errors import ConfigError, TicketlabError, warn
 from ticketlab.experiments.controls import make_control
 from ticketlab.experiments.records import FIELDS
-from ticketlab.experiments.searches import SearchCost, Searcher, chain_cost, chain_mask
+from ticketlab.experiments.searches import (
+    SEARCHED,
+    SearchCost,
+    Searcher,
+    chain_cost,
+    chain_mask,
+)
 from ticketlab.experiments.seeds import derive_seed
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.params import Params
@@ -209,6 +215,7 @@ class TrainingRecord:
             "search_epochs": None if self.search is None else self.search.epochs,
             "search_steps": None if self.search is None else self.search.steps,
             "search_examples": None if self.search is None else self.search.examples,
+            "frozen_test_acc": None if self.search is None else self.search.frozen_acc,
         }
         if self.search is not None:
             values["mask_seconds"] = self.search.total_seconds
@@ -260,30 +267,30 @@ def trainings_of(cfg: Config) -> list[tuple[str, TrainConfig]]:
 
 def source_labels(cfg: Config) -> list[str]:
     """Every mask source as its trainings are labelled: a scoring source with each scope
-    (``snip-layerwise``), an IMP source by its name (it prunes as ``prune`` says)."""
+    (``snip-layerwise``); a source whose masks searches make (IMP's cheaper variants, the
+    learned masks) by its name, at IMP's per-tensor counts."""
     return [
         label
         for n in cfg.experiment.mask_sources
-        for label in (
-            [n] if n in IMP_SOURCES else [f"{n}-{c}" for c in cfg.experiment.source_scopes]
-        )
+        for label in ([n] if n in SEARCHED else [f"{n}-{c}" for c in cfg.experiment.source_scopes])
     ]
 
 
 def source_checks(cfg: Config, label: str) -> list[str]:
-    """The sanity checks of a source's tickets. IMP sources have no scores to invert; the
-    random source has none: each check of a random mask is a random mask again."""
+    """The sanity checks of a source's tickets. Searched sources have no scores to invert
+    (a learned mask's are not kept); the random source has none: each check of a random
+    mask is a random mask again."""
     if label.startswith("random-"):
         return []
     checks = cfg.experiment.source_checks
-    return [c for c in checks if not (label in IMP_SOURCES and c == "inverted")]
+    return [c for c in checks if not (label in SEARCHED and c == "inverted")]
 
 
 def last_level(cfg: Config) -> int:
     """The last round the run trains: IMP's, or, with scoring mask sources, the last level at
     which the schedule's common rate keeps at least ``source_min_density`` of the weights
     (IMP's levels extended; each level's counts are still per tensor, by kind)."""
-    if all(s in IMP_SOURCES for s in cfg.experiment.mask_sources):
+    if all(s in SEARCHED for s in cfg.experiment.mask_sources):
         return cfg.prune.rounds
     keep = 1.0 - cfg.prune.round_rate()
     extended = math.floor(math.log(cfg.experiment.source_min_density) / math.log(keep) + 1e-9)
@@ -297,7 +304,7 @@ def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainC
     out = []
     main, label = cfg.data.dataset, cfg.train.label()
     for src in source_labels(cfg):
-        if not 1 <= r <= (cfg.prune.rounds if src in IMP_SOURCES else last_level(cfg)):
+        if not 1 <= r <= (cfg.prune.rounds if src in SEARCHED else last_level(cfg)):
             continue
         out.append((TrainingKey(r, seed, "ticket", None, main, label, src), cfg.train))
         out += [
@@ -500,17 +507,21 @@ class Experiment:
             self._search(r)
 
     def _search(self, r: int) -> None:
-        """Round ``r``'s searches of the IMP sources (``searches.py``), after its trainings
-        (their starts may need round 0's rewind weights). A branch never prunes."""
-        chains = [s for s in self.cfg.experiment.mask_sources if s in IMP_SOURCES]
+        """Round ``r``'s searches (``searches.py``), after its trainings (their starts may
+        need round 0's rewind weights). A branch never prunes."""
+        chains = [s for s in self.cfg.experiment.mask_sources if s in SEARCHED]
         if self.source is not None or not chains:
             return
         main = self.datasets[self.cfg.data.dataset]
         searcher = Searcher(self.cfg, self.spec, main, self.state, self.device)
         todo = searcher.todo(r, chains)
         if todo:
-            starts = {seed: self._ticket_init(seed, r).weights for seed, _ in todo}
-            searcher.run(r, todo, starts, lambda seed: data_seed(self.cfg, seed, r))
+            searcher.run(
+                r,
+                todo,
+                lambda seed, at: self._ticket_init(seed, at).weights,
+                lambda seed: data_seed(self.cfg, seed, r),
+            )
 
     def _mask(self, seed: int, r: int) -> Mask:
         mask = round_mask(self.base, self.spec, self.cfg, seed, r)
@@ -580,8 +591,8 @@ class Experiment:
         if not keys:
             return []
         cfg, main = self.cfg, self.datasets[self.cfg.data.dataset]
-        planned = self._plan_chains(r, seed, [k for k in keys if k.source in IMP_SOURCES])
-        keys = [k for k in keys if k.source not in IMP_SOURCES]
+        planned = self._plan_chains(r, seed, [k for k in keys if k.source in SEARCHED])
+        keys = [k for k in keys if k.source not in SEARCHED]
         if not keys:
             return planned
         ticket = ticket_start(self.spec, cfg, seed)

@@ -44,6 +44,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("search_epochs", "metric"),  # an IMP source's search that made the mask: its epochs,
     ("search_steps", "metric"),  # steps
     ("search_examples", "metric"),  # and training examples
+    ("frozen_test_acc", "metric"),  # a learned mask's test accuracy on its frozen weights
     ("finished_at", "other"),  # set by the store when the record is committed
 )
 FIELDS = tuple(name for name, _ in RECORD_FIELDS)

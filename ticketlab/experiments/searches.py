@@ -37,23 +37,25 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from ticketlab.config import Config, TrainConfig
+from ticketlab.config import IMP_SOURCES, LEARNED_SOURCES, Config, TrainConfig
 from ticketlab.data.datasets import Dataset, Split
 from ticketlab.errors import TicketlabError
 from ticketlab.experiments.seeds import derive_seed
 from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture
 from ticketlab.pruning.earlybird import WeightRule
-from ticketlab.pruning.magnitude import Mask, full_mask, prune
+from ticketlab.pruning.magnitude import Mask, full_mask, level_counts, prune
 from ticketlab.pruning.prac import critical_set, disagreement, scaled
 from ticketlab.train.cohort import Member, train_cohort
 from ticketlab.train.members import EVAL_CHUNK
+from ticketlab.train.scores import ScoreMember, kaiming_uniform_scores, train_scores
 
 if TYPE_CHECKING:
     from ticketlab.experiments.lottery import RunState
 
 EARLYBIRD = ("earlybird", "prac_earlybird")
 PRAC = ("prac", "prac_earlybird")
+SEARCHED = IMP_SOURCES + LEARNED_SOURCES  # sources whose masks searches make and save
 
 
 def mask_file(seed: int, source: str, level: int) -> str:
@@ -66,7 +68,8 @@ def search_file(seed: int, source: str, level: int) -> str:
 
 @dataclass
 class SearchCost:
-    """What the search that made a level's mask cost, and the chain's total up to it."""
+    """What the search that made a level's mask cost, and the total up to it (an IMP
+    source's chain of searches; a learned mask's one)."""
 
     epochs: int
     steps: int
@@ -74,6 +77,7 @@ class SearchCost:
     seconds: float
     total_steps: int
     total_seconds: float
+    frozen_acc: float | None = None  # a learned mask's test accuracy on its frozen weights
 
 
 def chain_mask(
@@ -87,9 +91,10 @@ def chain_mask(
 
 
 def chain_cost(state: RunState, seed: int, source: str, r: int) -> SearchCost | None:
-    """The cost of the searches that made the chain's level-``r`` mask (None if missing)."""
+    """The cost of the searches that made the level-``r`` mask (None if missing): an IMP
+    source's every search up to the level, a learned mask's own."""
     total_steps, total_seconds, last = 0, 0.0, None
-    for level in range(1, r + 1):
+    for level in range(1, r + 1) if source in IMP_SOURCES else [r]:
         saved = state.load_tensors(search_file(seed, source, level))
         if saved is None:
             return None
@@ -105,6 +110,7 @@ def chain_cost(state: RunState, seed: int, source: str, r: int) -> SearchCost | 
         float(last["seconds"]),
         total_steps,
         total_seconds,
+        float(last["frozen_acc"]) if "frozen_acc" in last else None,
     )
 
 
@@ -200,9 +206,20 @@ class Searcher:
             if self.state.load_tensors(mask_file(seed, s, r + 1)) is None
         ]
 
-    def run(self, r: int, todo: list[tuple[int, str]], starts: dict[int, Params], order) -> None:
-        """``starts``: each seed's ticket start; ``order``: each seed's data seed."""
-        searches = [self._plan(r, seed, source, starts[seed]) for seed, source in todo]
+    def run(
+        self,
+        r: int,
+        todo: list[tuple[int, str]],
+        start: Callable[[int, int], Params],
+        order: Callable[[int], int],
+    ) -> None:
+        """``start(seed, round)``: the seed's ticket start at a round; ``order``: each
+        seed's data seed."""
+        learned = [(seed, s) for seed, s in todo if s in LEARNED_SOURCES]
+        for source in dict.fromkeys(s for _, s in learned):
+            self._learn(r, source, [seed for seed, s in learned if s == source], start, order)
+        todo = [(seed, s) for seed, s in todo if s not in LEARNED_SOURCES]
+        searches = [self._plan(r, seed, source, start(seed, r)) for seed, source in todo]
         # One cohort per (source, training-set size): they share the step schedule.
         cohorts: dict[tuple[str, int], list[_Search]] = {}
         for s in searches:
@@ -224,6 +241,59 @@ class Searcher:
                     s.seconds = res.wall_time_s / len(group)
                 steps = min(s.drawn * per_epoch, train.total_steps(size))
                 self._save(r, s, steps)
+
+    def _learn(
+        self,
+        r: int,
+        source: str,
+        seeds: list[int],
+        start: Callable[[int, int], Params],
+        order: Callable[[int], int],
+    ) -> None:
+        """Level r+1's masks learned on each seed's ticket start of that level, frozen
+        (``train.scores``), at IMP's per-tensor counts of the level, the seeds as one
+        cohort."""
+        starts = {seed: start(seed, r + 1) for seed in seeds}
+        ex = self.cfg.experiment
+        counts = level_counts(self.spec, self.cfg.prune, r + 1)
+        train = replace(
+            self.cfg.train,
+            optimizer="sgd",
+            lr=ex.score_lr,
+            momentum=0.9,
+            weight_decay=5e-4,
+            epochs=ex.score_epochs,
+            steps=None,
+            milestones=[],
+            warmup_steps=0,
+        )
+        members = [
+            ScoreMember(
+                starts[seed],
+                {
+                    k: kaiming_uniform_scores(
+                        starts[seed][k].shape, derive_seed(seed, r + 1, source, "scores")
+                    )
+                    for k in counts
+                },
+                counts,
+                self.main,
+                order(seed),
+            )
+            for seed in seeds
+        ]
+        n = len(self.main.train)
+        results = train_scores(members, self.spec, train, source, self.device)
+        for seed, res in zip(seeds, results, strict=True):
+            saved = {
+                "epochs": torch.tensor(train.epochs),
+                "steps": torch.tensor(train.total_steps(n)),
+                "examples": torch.tensor(n),
+                "seconds": torch.tensor(res.wall_time_s / len(seeds), dtype=torch.float64),
+                "frozen_acc": torch.tensor(res.evals[-1].test_acc, dtype=torch.float64),
+            }
+            self.state.save_tensors(search_file(seed, source, r + 1), saved)
+            self.state.save_tensors(mask_file(seed, source, r + 1), res.mask)
 
     def _plan(self, r: int, seed: int, source: str, start: Params) -> _Search:
         mask = chain_mask(self.state, self.spec, self.cfg, seed, source, r)

@@ -40,6 +40,7 @@ ADDED_COLUMNS = (
     ("trainings", "search_epochs", "INTEGER"),
     ("trainings", "search_steps", "INTEGER"),
     ("trainings", "search_examples", "INTEGER"),
+    ("trainings", "frozen_test_acc", "REAL"),
     ("evals", "sign_flip", "REAL"),
     ("evals", "sign_flips", "TEXT"),
 )

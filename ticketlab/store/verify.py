@@ -23,10 +23,9 @@ from typing import Any
 
 import torch
 
-from ticketlab.config import IMP_SOURCES
 from ticketlab.errors import DamagedFile
 from ticketlab.experiments.lottery import control_file
-from ticketlab.experiments.searches import mask_file, search_file
+from ticketlab.experiments.searches import SEARCHED, mask_file, search_file
 from ticketlab.store import journal
 from ticketlab.store.database import connect
 from ticketlab.store.integrity import CHECKED, Checksums, load_tensors
@@ -154,7 +153,7 @@ def expected_tensors(rd: RunDir) -> dict[str, str]:
             out[f"inits/seed{seed}/ticket"] = "init"
     for r in rows:
         seed, rnd = r["seed"], r["round"]
-        if r.get("source") in IMP_SOURCES and rnd > 0 and rd.base is None:
+        if r.get("source") in SEARCHED and rnd > 0 and rd.base is None:
             out[mask_file(seed, r["source"], rnd)] = "mask"
             out[search_file(seed, r["source"], rnd)] = "search"
         if r.get("source"):  # a scoring source's masks are found again from the seeds

@@ -1,0 +1,241 @@
+"""Training masks instead of weights: a cohort of M networks whose weights stay frozen
+while a score per weight trains, each member with its own frozen weights, scores, target
+counts, data order and optimizer state.
+
+Methods (``METHODS``), for every masked tensor W with scores s:
+
+- ``edgepopup`` (Ramanujan et al. 2020): the mask keeps the ``keep`` weights of largest
+  |s| (exact top-k per tensor; ties to the lower flat index); the network uses W x mask.
+  The mask passes the gradient straight through to |s|, so every score, kept or not, gets
+  dL/dW_eff x W, times sign(s) through the absolute value.
+- ``biprop`` (Diffenderfer & Kailkhura 2021, multi-prize tickets): the same scores and
+  mask, effective weights g x mask x sign(W) with the gain g the mean |W| of the kept
+  weights, recomputed at every forward pass with no gradient through it. Their binary
+  activations (MPT-1/1) are not offered.
+- ``bernoulli`` (Zhou et al. 2019's supermask): s is a logit; every step samples the mask
+  from Bernoulli(sigmoid(s)), passing the gradient straight through the sample to
+  sigmoid(s). It has no target count: the mask it ends with is sigmoid(s) > 0.5, and the
+  mean test accuracy of ``SAMPLES`` sampled masks is reported beside it. Dynamic weight
+  rescaling is not offered.
+
+Frozen weights are passed in as they are; biases and any other tensor stay frozen too.
+Scores train with the member's optimizer setting under a cosine learning-rate schedule
+over the whole training (hidden-networks' default). Batch norm is refused: the scores
+would need it in training mode, which ``Architecture.apply`` does not run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch.func import vmap
+
+from ticketlab.config import TrainConfig
+from ticketlab.data.datasets import Dataset
+from ticketlab.errors import ConfigError
+from ticketlab.models.params import Params, stack
+from ticketlab.models.registry import Architecture
+from ticketlab.train import optim
+from ticketlab.train.members import (
+    EVAL_CHUNK,
+    EvalPoint,
+    Member,
+    cohort_loss,
+    loss_and_correct,
+    member_stream,
+)
+from ticketlab.train.pool import Pool
+
+METHODS = ("edgepopup", "biprop", "bernoulli")
+SAMPLES = 10  # sampled Bernoulli masks whose mean test accuracy is reported
+SAMPLE_SALT = 0x5A3B1E  # separates a member's mask samples from its data order
+
+
+@dataclass
+class ScoreMember:
+    """One network whose mask trains: its frozen state, the initial scores of its masked
+    tensors, how many weights each keeps (ignored by ``bernoulli``), its data and order."""
+
+    weights: Params
+    scores: Params
+    keep: dict[str, int]
+    data: Dataset
+    data_seed: int
+
+
+@dataclass
+class ScoreResult:
+    mask: dict[str, torch.Tensor]  # bool, by masked tensor
+    scores: Params
+    evals: list[EvalPoint]  # the frozen network under the mask of that step
+    wall_time_s: float
+    sampled_test_acc: float | None = None  # bernoulli: mean over SAMPLES sampled masks
+
+
+def kaiming_uniform_scores(shape: torch.Size | tuple[int, ...], seed: int) -> torch.Tensor:
+    """Initial scores: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), what ``kaiming_uniform_(a=sqrt(5))``
+    draws (hidden-networks' score init)."""
+    fan_in = math.prod(shape[1:])
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(shape, generator=g) * 2 - 1) / math.sqrt(fan_in)
+
+
+def top_k_mask(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``[M, ...]`` masks keeping each member's ``keep[i]`` largest ``scores`` (exactly;
+    equal scores to the lower flat index)."""
+    flat = scores.detach().flatten(1)
+    order = torch.sort(flat, dim=1, descending=True, stable=True).indices
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(flat.shape[1], device=flat.device).expand_as(order))
+    return (rank < keep.unsqueeze(1)).view_as(scores)
+
+
+def effective(
+    method: str,
+    frozen: torch.Tensor,
+    scores: torch.Tensor,
+    keep: torch.Tensor,
+    gens: list[torch.Generator] | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weights the network uses, ``[M, ...]``, with the gradient to ``scores`` of each
+    method (module docstring), and the hard mask. ``bernoulli`` samples member i's mask
+    with ``gens[i]``."""
+    if method == "bernoulli":
+        assert gens is not None
+        p = torch.sigmoid(scores)
+        hard = torch.stack(
+            [torch.bernoulli(pi, generator=g) for pi, g in zip(p.detach(), gens, strict=True)]
+        ).bool()
+        soft = p
+    else:
+        hard = top_k_mask(scores.abs(), keep)
+        soft = scores.abs()
+    ste = hard.to(scores.dtype) + (
+        soft - soft.detach()
+    )  # value: the mask exactly; gradient: soft's
+    if method == "biprop":
+        kept = hard.flatten(1).sum(1).clamp(min=1)
+        gain = (frozen.abs() * hard).flatten(1).sum(1) / kept
+        return gain.view(-1, *[1] * (frozen.dim() - 1)) * ste * frozen.sign(), hard
+    return frozen * ste, hard
+
+
+def _cosine(total: int) -> Callable[[int], float]:
+    return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+
+def train_scores(
+    members: list[ScoreMember],
+    spec: Architecture,
+    cfg: TrainConfig,
+    method: str,
+    device: torch.device,
+    dtype: torch.dtype = torch.float32,
+    evaluate: bool = True,
+) -> list[ScoreResult]:
+    """Train every member's scores for ``cfg``'s steps, weights frozen; evaluate the
+    frozen network under its current mask at step 0, every ``cfg.eval_every`` steps and
+    at the end (for ``bernoulli``, under the thresholded mask; its samples are drawn from
+    the member's data seed, so a member trains as it would alone)."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown score-training method {method!r}; choose one of {METHODS}")
+    if any("running_mean" in k for k in members[0].weights):
+        raise ConfigError(
+            f"{method}: score training of networks with batch norm is not supported (their "
+            "statistics would need training mode); choose a model without batch norm"
+        )
+    start = time.perf_counter()
+    frozen = {k: v.to(device, dtype) for k, v in stack([m.weights for m in members]).items()}
+    scores = {
+        k: v.to(device, dtype).requires_grad_()
+        for k, v in stack([m.scores for m in members]).items()
+    }
+    keep = {k: torch.tensor([m.keep.get(k, 0) for m in members], device=device) for k in scores}
+    gens = [torch.Generator(device=device).manual_seed(m.data_seed ^ SAMPLE_SALT) for m in members]
+    shape = members[0].data.shape
+    as_members = [Member(m.weights, {}, m.data, m.data_seed) for m in members]  # data, order
+    pool = Pool(as_members, device, None, dtype)
+    total = cfg.total_steps(pool.n)
+    per_epoch = -(-pool.n // cfg.batch_size)
+    opt = optim.make_optimizer(list(scores.values()), cfg)
+    schedule = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(total))
+    streams = [member_stream(m, pool.n, device) for m in as_members]
+    forward = vmap(spec.apply)
+    evals: list[list[EvalPoint]] = [[] for _ in members]
+
+    def network(sample: bool) -> tuple[Params, dict[str, torch.Tensor]]:
+        state, masks = dict(frozen), {}
+        for k, s in scores.items():
+            if method == "bernoulli" and not sample:  # the mask it would keep: p > 0.5
+                masks[k] = s.detach() > 0
+                state[k] = frozen[k] * masks[k]
+                continue
+            state[k], masks[k] = effective(method, frozen[k], s, keep[k], gens)
+        return state, masks
+
+    @torch.no_grad()
+    def accuracy(state: Params, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        loss = torch.zeros(len(members), device=device, dtype=dtype)
+        acc = torch.zeros(len(members), device=device, dtype=dtype)
+        for i, m in enumerate(members):
+            part = m.data.split(split)
+            one = {k: v[i] for k, v in state.items()}
+            for s in range(0, len(part), EVAL_CHUNK):
+                x = m.data.normalise(part.x[s : s + EVAL_CHUNK], dtype).view(-1, *shape)
+                ce, right = loss_and_correct(
+                    spec.apply(one, x).unsqueeze(0), part.y[s : s + EVAL_CHUNK]
+                )
+                loss[i] += ce[0]
+                acc[i] += right[0]
+            loss[i] /= len(part)
+            acc[i] /= len(part)
+        return loss, acc
+
+    def evaluate_at(step: int) -> None:
+        if not evaluate:
+            return
+        state, _ = network(sample=False)
+        vl, va = accuracy(state, "val")
+        tl, ta = accuracy(state, "test")
+        for i in range(len(members)):
+            evals[i].append(EvalPoint(step, float(vl[i]), float(va[i]), float(tl[i]), float(ta[i])))
+
+    evaluate_at(0)
+    order = None
+    for step in range(total):
+        pos = step % per_epoch
+        if pos == 0:
+            order = torch.stack([s() for s in streams])
+        assert order is not None
+        idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
+        xb, yb = pool.batch(idx, feature_major=False)
+        state, _ = network(sample=True)
+        loss = cohort_loss(forward(state, xb.view(*idx.shape, *shape)), yb)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        schedule.step()
+        done = step + 1
+        if done % cfg.eval_every == 0 or done == total:
+            evaluate_at(done)
+
+    sampled: list[float | None] = [None] * len(members)
+    if method == "bernoulli" and evaluate:
+        accs = torch.stack([accuracy(network(sample=True)[0], "test")[1] for _ in range(SAMPLES)])
+        sampled = accs.mean(0).tolist()
+    _, final = network(sample=False)
+    wall = time.perf_counter() - start
+    return [
+        ScoreResult(
+            {k: v[i].cpu() for k, v in final.items()},
+            {k: v[i].detach().cpu() for k, v in scores.items()},
+            evals[i],
+            wall,
+            sampled[i],
+        )
+        for i in range(len(members))
+    ]
