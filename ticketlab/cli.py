@@ -212,6 +212,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         conv=args.conv,
         conv_cohorts=tuple(args.conv_cohorts),
         conv_steps=args.conv_steps,
+        scores=args.scores,
     )
     print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0
@@ -626,6 +627,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="cohort sizes of the conv rows (default: 1 4 8)",
     )
     p.add_argument("--conv-steps", type=int, default=10, help="timed steps per conv row")
+    p.add_argument(
+        "--scores",
+        action="store_true",
+        help="also time score training (edge-popup, biprop; weights frozen) against dense "
+        "weight training, the densities below 1 as keep fractions",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     _threads_arg(p)
     p.set_defaults(func=cmd_bench)

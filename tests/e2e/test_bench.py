@@ -38,3 +38,23 @@ def test_crossover_times_both_kernels_for_both_layer_kinds() -> None:
     assert all(r.dense_ms > 0 and r.sparse_ms > 0 for r in rows)
     text = format_crossover([r.__dict__ for r in rows], "cpu", 2)
     assert "in use on cpu: sparse at or below" in text
+
+
+def test_bench_times_score_training_against_dense_weight_training(mnist_small: Dataset) -> None:
+    result = run_bench(
+        mnist_small,
+        torch.device("cpu"),
+        cohorts=[2],
+        densities=[1.0, 0.3],
+        steps=2,
+        baseline=False,
+        scores=True,
+    )
+    rows = result["scores"]
+    assert [(r["method"], r["cohort"], r["keep"]) for r in rows] == [
+        ("edgepopup", 2, 0.3),
+        ("biprop", 2, 0.3),
+    ]
+    for r in rows:
+        assert r["ratio"] == r["ms_per_step"] / r["dense_ms_per_step"] and r["top_k_ms"] > 0
+    assert "top-k share" in format_bench(result)

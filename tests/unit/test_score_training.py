@@ -8,6 +8,7 @@ from ticketlab.config import TrainConfig
 from ticketlab.data.datasets import Dataset, Split
 from ticketlab.models.mlp import MLPSpec, init_params
 from ticketlab.train.scores import (
+    Near,
     ScoreMember,
     effective,
     kaiming_uniform_scores,
@@ -39,6 +40,20 @@ def test_top_k_is_exact_per_member_with_ties_to_the_lower_index() -> None:
     scores = torch.tensor([[3.0, 1.0, 3.0, 2.0], [1.0, 1.0, 1.0, 1.0]])
     mask = top_k_mask(scores, torch.tensor([2, 3]))
     assert mask.tolist() == [[True, False, True, False], [True, True, True, False]]
+
+
+def test_top_k_from_a_previous_threshold_is_the_same_selection() -> None:
+    """The band around last step's k-th largest: inside it, off it (the fallback), ties."""
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(3, 5000, generator=g)
+    scores[2, :100] = 0.5  # a tie at the boundary
+    keep = torch.tensor([700, 2500, 2540])
+    want = top_k_mask(scores, keep)
+    first = float(torch.kthvalue(scores[0], 5000 - 700 + 1).values)
+    near = Near([first * 1.001, 0.9, 0.5], [first * 0.001, 0.01, 0.0])
+    assert torch.equal(top_k_mask(scores, keep, near), want)
+    assert torch.equal(top_k_mask(scores + 1e-4, keep, near), top_k_mask(scores + 1e-4, keep))
+    assert int(want[2].sum()) == 2540
 
 
 def test_edgepopup_passes_dl_dweff_times_w_times_sign_s_to_every_score() -> None:

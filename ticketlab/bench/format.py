@@ -62,6 +62,22 @@ def format_bench(result: dict[str, Any]) -> str:
                 f"cohort {r['cohort']:>3}, dense: {speedup:.1f}x "
                 f"the baseline's model-epochs/s, {r['peak_fraction'] * 100:.0f}% of matmul peak"
             )
+    scores = result.get("scores")
+    if scores:
+        lines += [
+            "",
+            "score training (weights frozen) vs dense weight training of the same cohort, "
+            "sparse paths off; top-k: every tensor's full selection once (an upper bound: "
+            "training first searches a band around the last step's threshold)",
+            f"{'method':<10} {'cohort':>6} {'keep':>6} {'ms/step':>9} {'dense ms':>9} "
+            f"{'ratio':>6} {'top-k ms':>9} {'top-k share':>12}",
+        ]
+        for r in scores:
+            lines.append(
+                f"{r['method']:<10} {r['cohort']:>6} {r['keep'] * 100:>5.0f}% "
+                f"{r['ms_per_step']:>9.2f} {r['dense_ms_per_step']:>9.2f} {r['ratio']:>6.2f} "
+                f"{r['top_k_ms']:>9.2f} {r['top_k_ms'] / r['ms_per_step'] * 100:>11.0f}%"
+            )
     conv = result.get("conv")
     if conv:
         assert isinstance(conv, list)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -40,6 +41,7 @@ from ticketlab.pruning.magnitude import Mask, full_mask, prune_layerwise
 from ticketlab.train.cohort import Member, Progress, train_cohort
 from ticketlab.train.members import PROGRESS_EVERY
 from ticketlab.train.optim import make_optimizer
+from ticketlab.train.scores import ScoreMember, kaiming_uniform_scores, top_k_mask, train_scores
 from ticketlab.train.sparse import BlockSparse
 
 
@@ -78,8 +80,10 @@ def ours_step_time(
     cohort: int,
     steps: int,
     device: torch.device,
-    compile_step: bool = False,
+    **options: Any,
 ) -> float:
+    """The fastest chunk's seconds a step of a cohort training its weights; ``options`` go
+    to the trainer."""
     members = [
         Member(init_params(spec, "pytorch_default", i), mask, data, i) for i in range(cohort)
     ]
@@ -92,10 +96,84 @@ def ours_step_time(
 
     total = timed_total(steps)
     cfg = TrainConfig(steps=total, eval_every=total)
-    train_cohort(
-        members, spec, cfg, device, on_progress=mark, evaluate=False, compile_step=compile_step
-    )
+    train_cohort(members, spec, cfg, device, on_progress=mark, evaluate=False, **options)
     return best_chunk(marks)
+
+
+@dataclass
+class ScoreRow:
+    method: str  # edgepopup, biprop
+    cohort: int
+    keep: float
+    ms_per_step: float
+    dense_ms_per_step: float  # weight training of the same network and cohort, dense path
+    top_k_ms: float  # the step's top-k selections alone
+
+    @property
+    def ratio(self) -> float:
+        return self.ms_per_step / self.dense_ms_per_step
+
+
+def score_rows(
+    data: Dataset,
+    spec: MLPSpec,
+    cohorts: list[int],
+    keeps: list[float],
+    steps: int,
+    device: torch.device,
+) -> list[ScoreRow]:
+    """Score training (``train.scores``) against dense weight training of the same cohort
+    (sparse paths and compaction off), and the share of its step the top-k takes."""
+    names = spec.weight_names()
+    rows = []
+    for cohort in cohorts:
+        full = full_mask(spec)
+        dense = ours_step_time(
+            data, spec, full, cohort, steps, device, compact=False, sparse_below=(0.0, 0.0)
+        )
+        for keep in keeps:
+            members = [
+                ScoreMember(
+                    init_params(spec, "pytorch_default", i),
+                    {k: kaiming_uniform_scores(full[k].shape, i) for k in names},
+                    {k: round(keep * full[k].numel()) for k in names},
+                    data,
+                    i,
+                )
+                for i in range(cohort)
+            ]
+            for method in ("edgepopup", "biprop"):
+                marks: list[float] = []
+
+                def mark(p: Progress, marks: list[float] = marks) -> None:
+                    synchronize(device)
+                    marks.append(time.perf_counter())
+
+                total = timed_total(steps)
+                cfg = TrainConfig(optimizer="sgd", lr=1.0, momentum=0.9, steps=total)
+                train_scores(members, spec, cfg, method, device, evaluate=False, on_progress=mark)
+                stacked = {
+                    k: torch.stack([m.scores[k] for m in members]).to(device).abs() for k in names
+                }
+                counts = {
+                    k: torch.tensor([m.keep[k] for m in members], device=device) for k in names
+                }
+
+                def select(stacked: dict = stacked, counts: dict = counts) -> None:
+                    for k in names:
+                        top_k_mask(stacked[k], counts[k])
+
+                rows.append(
+                    ScoreRow(
+                        method,
+                        cohort,
+                        keep,
+                        best_chunk(marks) * 1e3,
+                        dense * 1e3,
+                        time_call(select, device) * 1e3,
+                    )
+                )
+    return rows
 
 
 def baseline_step_time(
@@ -209,10 +287,12 @@ def run_bench(
     baseline: bool = True,
     crossover_densities: list[float] | None = None,
     compiled: bool = False,
+    scores: bool = False,
 ) -> dict[str, object]:
     """The throughput table; with ``compiled`` also dense rows with the step compiled by
     ``torch.compile``; with ``crossover_densities`` also the dense/sparse crossover table
-    (see ``crossover``) for the largest cohort."""
+    (see ``crossover``) for the largest cohort; with ``scores`` score training against
+    dense weight training (``score_rows``) at the densities below 1 as keep fractions."""
     spec = MLPSpec((data.input_dim, 300, 100, data.num_classes))
     flop = 3 * spec.flops_per_example()
     batch = TrainConfig().batch_size
@@ -252,6 +332,14 @@ def run_bench(
         "batch_size": batch,
         "train_examples": len(data.train),
         "rows": [asdict(r) for r in rows],
+        "scores": [
+            asdict(r) | {"ratio": r.ratio}
+            for r in (
+                score_rows(data, spec, cohorts, [d for d in densities if d < 1], steps, device)
+                if scores
+                else []
+            )
+        ],
         "crossover_cohort": max(cohorts),
         "crossover": [
             asdict(r) for r in crossover(device, max(cohorts), crossover_densities or [])
