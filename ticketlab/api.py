@@ -23,6 +23,7 @@ from typing import Any
 import torch
 
 from ticketlab import device as devices
+from ticketlab.analysis import width as width_page
 from ticketlab.analysis.figures import (
     cost_figure,
     figure1,
@@ -43,7 +44,7 @@ from ticketlab.analysis.verdicts import arm as verdict_arm
 from ticketlab.analysis.verdicts import compare_arms as verdict_compare_arms
 from ticketlab.analysis.verdicts import gap_shares as verdict_gap_shares
 from ticketlab.bench import run_bench, run_conv_bench
-from ticketlab.config import PRUNE_CRITERIA, Config, DataConfig, branch_config
+from ticketlab.config import PRUNE_CRITERIA, Config, DataConfig, TrainConfig, branch_config
 from ticketlab.data.datasets import Dataset, display, load_dataset
 from ticketlab.data.paths import data_roots
 from ticketlab.errors import DamagedFile, TicketlabError
@@ -61,6 +62,7 @@ from ticketlab.experiments.lottery import (
 )
 from ticketlab.experiments.supermasks import DENSITIES, Supermask, dense_training
 from ticketlab.experiments.supermasks import supermasks as find_supermasks
+from ticketlab.experiments.width import WidthPlan, cells, run_width
 from ticketlab.models.registry import architecture, display_model, import_path
 from ticketlab.progress import ProgressBar
 from ticketlab.store.environment import environment
@@ -561,6 +563,75 @@ def supermasks(
     atomic_write_text(rd.path / SUPERMASKS_FILE, text)
     plot(rd.path)
     return found
+
+
+WIDTH_ROWS = "width.json"
+WIDTH_RUN = "width-run.json"
+WIDTH_PAGE = "width.md"
+
+
+def width(
+    out: str | Path,
+    plan: WidthPlan | None = None,
+    train: TrainConfig | None = None,
+    data: DataConfig | None = None,
+    data_dir: str | Path | None = None,
+    device: str = "auto",
+    on_cell: Callable[[str, int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """The strong-ticket width test (``experiments/width.py``) into the folder ``out``:
+    every row in ``width.json`` (written after each cell, so the same call resumes), the
+    plan, training setting, versions and commit in ``width-run.json``, the page in
+    ``width.md``. A folder made with another plan is refused. ``on_cell(key, done,
+    total)`` is told of each cell as it starts."""
+    out = Path(out)
+    plan = plan or WidthPlan()
+    train = train or Config().train
+    data = data or DataConfig()
+    dev = devices.resolve(device)
+    identity = json.loads(  # as it reads back from the file (tuples as lists)
+        json.dumps(
+            {
+                "plan": dataclasses.asdict(plan),
+                "train": dataclasses.asdict(train),
+                "data": dataclasses.asdict(data),
+            }
+        )
+    )
+    meta = out / WIDTH_RUN
+    if meta.is_file():
+        before = json.loads(meta.read_text())
+        if {k: before.get(k) for k in identity} != identity:
+            raise TicketlabError(
+                f"{out} holds a width test of another plan, training setting or data; give "
+                "another folder, or the same options as before to resume it"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    runs = json.loads(meta.read_text()).get("invocations", []) if meta.is_file() else []
+    runs.append(
+        {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **environment(dev)}
+    )
+    atomic_write_text(meta, json.dumps(identity | {"invocations": runs}, indent=1) + "\n")
+    path = out / WIDTH_ROWS
+    rows: list[dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else []
+    done = {(r["cell"], r["seed"]) for r in rows}
+    dataset = load_dataset(data, data_dir).to(dev)
+    preamble = (
+        f"Made by `ticketlab width` into `{out.name}`; plan, training setting, versions and "
+        f"commit of each invocation in `{WIDTH_RUN}`."
+    )
+
+    def save(new: list[Any]) -> None:
+        rows.extend(dataclasses.asdict(r) for r in new)
+        atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
+        atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble))
+
+    total = len(cells(plan))
+    for i, cell in enumerate(run_width(plan, train, dataset, dev, done, save)):
+        if on_cell is not None:
+            on_cell(cell.key, i, total)
+    atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble))
+    return rows
 
 
 def export(run_path: str | Path, dest: str | Path | None = None) -> list[Path]:

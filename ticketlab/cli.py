@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import ticketlab.api as api
 import ticketlab.sweeps as sweeps
 from ticketlab.analysis.verdicts import ticket_layers
 from ticketlab.bench import format_bench
-from ticketlab.config import PRESETS, Config, display_setting, load_config
+from ticketlab.config import PRESETS, Config, DataConfig, display_setting, load_config
 from ticketlab.errors import TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir
 from ticketlab.tracking import TRACKERS, make_tracker
@@ -167,6 +168,37 @@ def cmd_supermasks(args: argparse.Namespace) -> int:
     for (name, start, d), accs in best.items():
         print(f"{name:<24} {start:<16} {d:>8.3g} {sum(accs) / len(accs) * 100:>27.2f}%")
     print(Path(args.run_dir) / api.SUPERMASKS_FILE)
+    return 0
+
+
+def cmd_width(args: argparse.Namespace) -> int:
+    plan = api.WidthPlan(
+        seeds=tuple(args.seeds),
+        base=tuple(args.base),
+        widths=tuple(args.widths),
+        deep_widths=tuple(args.deep_widths),
+        methods=tuple(args.methods),
+        keeps=tuple(args.keeps),
+        inits=tuple(args.inits),
+        epochs=args.epochs,
+        score_lr=args.score_lr,
+        fit=not args.no_fit,
+    )
+    train = Config().train
+    data = DataConfig()
+    if args.subset is not None:  # small runs (tests, trials)
+        n = args.subset
+        data = DataConfig(train_subset=n, val_size=max(1, n // 2), test_subset=n)
+        train = dataclasses.replace(train, eval_every=max(1, n // 200))
+    if args.target_epochs is not None:
+        train = dataclasses.replace(train, epochs=args.target_epochs)
+
+    def told(key: str, i: int, total: int) -> None:
+        if not args.quiet:
+            print(f"[{i + 1}/{total}] {key}", file=sys.stderr, flush=True)
+
+    rows = api.width(args.out, plan, train, data, args.data_dir, args.device or "auto", told)
+    print(f"{len(rows)} rows; {Path(args.out) / api.WIDTH_PAGE}")
     return 0
 
 
@@ -518,6 +550,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="the folder holding the dataset (default: the run's)")
     p.add_argument("--no-download", action="store_true", help="never download missing data")
     p.set_defaults(func=cmd_supermasks)
+    p = sub.add_parser(
+        "width",
+        help="the strong-ticket width test: subnetworks of wide random networks",
+        description="Does a wide enough random network hide a subnetwork as accurate as a "
+        "trained narrow one? Trains the target (784-100-100-10) per seed, then edge-popup "
+        "and biprop subnetworks of frozen random networks of each width (same depth and twice "
+        "the depth) at each keep fraction and at the parameter-matched one, random-mask "
+        "baselines untrained and trained, and edge-popup fitted to the target's logits. "
+        "Writes OUT/width.json, width-run.json and width.md; the same command resumes.",
+    )
+    p.add_argument("--out", required=True, help="folder for the rows and the page")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--base", type=int, nargs="+", default=[100, 100], help="target's hidden widths")
+    p.add_argument("--widths", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    p.add_argument(
+        "--deep-widths", type=int, nargs="*", default=[1, 2, 4, 8], help="widths at twice the depth"
+    )
+    p.add_argument("--methods", nargs="+", default=["edgepopup", "biprop"])
+    p.add_argument("--keeps", type=float, nargs="+", default=[0.1, 0.3, 0.5])
+    p.add_argument("--inits", nargs="+", default=["kaiming_normal", "signed_constant"])
+    p.add_argument("--epochs", type=int, default=20, help="epochs of score training")
+    p.add_argument("--score-lr", type=float, default=1.0)
+    p.add_argument("--no-fit", action="store_true", help="skip the logit-fitting variant")
+    p.add_argument("--target-epochs", type=int, help="the target's epochs (default: 10)")
+    p.add_argument("--subset", type=int, help="train and test on this many MNIST examples")
+    p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
+    p.add_argument("--data-dir", help="folder holding MNIST (else $TICKETLAB_DATA, cache)")
+    p.add_argument("--quiet", action="store_true", help="no line per cell")
+    _threads_arg(p)
+    p.set_defaults(func=cmd_width)
     p = sub.add_parser(
         "report",
         help="write RUN_DIR/report.html and report.md",

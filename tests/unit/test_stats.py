@@ -3,6 +3,7 @@
 import math
 
 import pytest
+from scipy.stats import t as scipy_t
 
 from ticketlab.analysis.stats import (
     benjamini_hochberg,
@@ -11,6 +12,7 @@ from ticketlab.analysis.stats import (
     paired_test,
     pooled_test,
     t_quantile,
+    welch,
 )
 from ticketlab.analysis.verdicts import Options, compare
 
@@ -289,3 +291,15 @@ def test_flips_compared_across_settings_at_the_last_step_all_trainings_share() -
     (c,) = compare_settings(stepped, "long", "short", "sign_flip_step")
     assert c.first == "long" and c.pooled.mean == pytest.approx(0.1)
     assert c.pooled.note  # every seed's difference is the same: said, not p = 0
+
+
+def test_welch_interval_by_hand() -> None:
+    """a = 1, 2, 3 and b = 4, 6, 8: difference -4, variances 1 and 4, standard error
+    sqrt(5/3), Welch-Satterthwaite df (5/3)^2 / ((1/3)^2/2 + (4/3)^2/2) = 50/17."""
+    t = welch([1, 2, 3], [4, 6, 8])
+    se = math.sqrt(5 / 3)
+    half = scipy_t.ppf(0.975, 50 / 17) * se
+    assert t.mean == -4 and t.sd == pytest.approx(se)
+    assert t.ci == pytest.approx((-4 - half, -4 + half))
+    assert t.p == pytest.approx(2 * scipy_t.sf(4 / se, 50 / 17))
+    assert welch([1.0], [2.0, 3.0]).ci is None

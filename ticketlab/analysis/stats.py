@@ -75,6 +75,30 @@ def paired_test(diffs: Sequence[float], alpha: float = ALPHA) -> Test:
     return test
 
 
+def welch(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> Test:
+    """mean(a) - mean(b) of two unpaired samples, with Welch's (1 - alpha) interval (the
+    Welch-Satterthwaite degrees of freedom, exact t quantile) and two-sided p-value. ``n``
+    is the smaller sample's size; ``sd`` the difference's standard error."""
+    x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(x) < 2 or len(y) < 2:
+        return Test(
+            min(len(x), len(y)),
+            float(x.mean() - y.mean()) if len(x) and len(y) else math.nan,
+            math.nan,
+            None,
+            None,
+            "fewer than two values on a side: no interval",
+        )
+    va, vb = x.var(ddof=1) / len(x), y.var(ddof=1) / len(y)
+    mean, se = float(x.mean() - y.mean()), float(math.sqrt(va + vb))
+    if se == 0.0:
+        return Test(min(len(x), len(y)), mean, 0.0, None, None, "no spread: no interval")
+    df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
+    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+    p = float(2 * stats.t.sf(abs(mean) / se, df))
+    return Test(min(len(x), len(y)), mean, se, (mean - half, mean + half), p)
+
+
 def holm(p: Sequence[float]) -> list[float]:
     """Holm's step-down adjusted p-values (family-wise error)."""
     m = len(p)

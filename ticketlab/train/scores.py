@@ -78,6 +78,7 @@ class ScoreResult:
     evals: list[EvalPoint]  # the frozen network under the mask of that step
     wall_time_s: float
     sampled_test_acc: float | None = None  # bernoulli: mean over SAMPLES sampled masks
+    fit_mse: float | None = None  # with teachers: test-split MSE to the teacher's logits
 
 
 def kaiming_uniform_scores(shape: torch.Size | tuple[int, ...], seed: int) -> torch.Tensor:
@@ -214,6 +215,29 @@ def _mlp_forward(spec: MLPSpec) -> Callable[[Params, torch.Tensor], torch.Tensor
     return forward
 
 
+@torch.no_grad()
+def _fit_error(
+    spec: Architecture,
+    state: Params,
+    teachers: tuple[Architecture, list[Params]],
+    members: list[ScoreMember],
+    dtype: torch.dtype,
+) -> list[float | None]:
+    """Each member's mean squared error to its teacher's logits on the test split."""
+    t_spec, nets = teachers
+    out: list[float | None] = []
+    for i, m in enumerate(members):
+        one = {k: v[i] for k, v in state.items()}
+        device = next(iter(one.values())).device
+        teacher = {k: v.to(device, dtype) for k, v in nets[i].items()}
+        total, n = 0.0, len(m.data.test)
+        for s in range(0, n, EVAL_CHUNK):
+            x = m.data.normalise(m.data.test.x[s : s + EVAL_CHUNK], dtype).view(-1, *m.data.shape)
+            total += float((spec.apply(one, x) - t_spec.apply(teacher, x)).pow(2).mean(1).sum())
+        out.append(total / n)
+    return out
+
+
 def _cosine(total: int) -> Callable[[int], float]:
     return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
@@ -227,11 +251,17 @@ def train_scores(
     dtype: torch.dtype = torch.float32,
     evaluate: bool = True,
     on_progress: Callable[[Progress], None] | None = None,
+    teachers: tuple[Architecture, list[Params]] | None = None,
 ) -> list[ScoreResult]:
     """Train every member's scores for ``cfg``'s steps, weights frozen; evaluate the
     frozen network under its current mask at step 0, every ``cfg.eval_every`` steps and
     at the end (for ``bernoulli``, under the thresholded mask; its samples are drawn from
-    the member's data seed, so a member trains as it would alone)."""
+    the member's data seed, so a member trains as it would alone).
+
+    With ``teachers`` (an architecture and one network per member) the loss is instead the
+    mean squared error between the member's logits and its teacher's on the same batch
+    (fitting a given network, as the strong-ticket theorems state it); the result's
+    ``fit_mse`` is that error on the test split at the end."""
     if method not in METHODS:
         raise ConfigError(f"unknown score-training method {method!r}; choose one of {METHODS}")
     if any("running_mean" in k for k in members[0].weights):
@@ -259,6 +289,11 @@ def train_scores(
     evals: list[list[EvalPoint]] = [[] for _ in members]
 
     near = {k: Near.unknown(len(members)) for k in scores}  # each k-th largest |score|
+    teach, teacher_state = None, {}
+    if teachers is not None:
+        t_spec, nets = teachers
+        teacher_state = {k: v.to(device, dtype) for k, v in stack(nets).items()}
+        teach = _mlp_forward(t_spec) if isinstance(t_spec, MLPSpec) else vmap(t_spec.apply)
 
     def network(sample: bool) -> tuple[Params, dict[str, torch.Tensor]]:
         state, masks = dict(frozen), {}
@@ -307,7 +342,13 @@ def train_scores(
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major=False)
         state, _ = network(sample=True)
-        loss = cohort_loss(forward(state, xb.view(*idx.shape, *shape)), yb)
+        logits = forward(state, xb.view(*idx.shape, *shape))
+        if teach is None:
+            loss = cohort_loss(logits, yb)
+        else:
+            with torch.no_grad():
+                target = teach(teacher_state, xb.view(*idx.shape, *shape))
+            loss = (logits - target).pow(2).mean((1, 2)).sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -323,6 +364,9 @@ def train_scores(
         accs = torch.stack([accuracy(network(sample=True)[0], "test")[1] for _ in range(SAMPLES)])
         sampled = accs.mean(0).tolist()
     _, final = network(sample=False)
+    fit: list[float | None] = [None] * len(members)
+    if teachers is not None:
+        fit = _fit_error(spec, network(sample=False)[0], teachers, members, dtype)
     wall = time.perf_counter() - start
     return [
         ScoreResult(
@@ -331,6 +375,7 @@ def train_scores(
             evals[i],
             wall,
             sampled[i],
+            fit[i],
         )
         for i in range(len(members))
     ]

@@ -1,0 +1,50 @@
+"""The strong-ticket width test at tiny widths: every cell for every seed, parameter
+matching, the page, resumption, and a folder of another plan refused."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ticketlab.cli import main
+
+TINY = [
+    *("--seeds", "0", "1", "--base", "8", "8", "--widths", "1", "2", "--deep-widths", "1"),
+    *("--keeps", "0.5", "--inits", "kaiming_normal", "--epochs", "1", "--subset", "1000"),
+    *("--target-epochs", "2", "--quiet"),
+]
+
+
+@pytest.mark.slow
+def test_the_width_test_runs_every_cell_and_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "width"
+    assert main(["width", "--out", str(out), *TINY]) == 0
+    rows = json.loads((out / "width.json").read_text())
+    # Target + per network shape (8-8 at 1x and 2x, 8-8-8-8 at 1x): random mask untrained
+    # and trained, two methods at keep 0.5 and matched, the logit fit: 1 + 3 x 7 cells.
+    assert len({r["cell"] for r in rows}) == 22 and len(rows) == 44
+    target = 784 * 8 + 8 * 8 + 8 * 10
+    assert {r["kept_weights"] for r in rows if r["kind"] == "target"} == {target}
+    for r in rows:
+        if r["matched"]:  # as many kept weights as the target has, up to per-tensor rounding
+            assert abs(r["kept_weights"] - target) <= 3 or r["keep"] == 1.0
+        if r["kind"] == "fit":
+            assert r["fit_mse"] > 0
+        assert 0 <= r["test_acc"] <= 1
+    assert next(r["hidden"] for r in rows if r["cell"].startswith("subnetwork/4/1/")) == [8] * 4
+    page = (out / "width.md").read_text()
+    assert "Welch's unpaired 95% interval" in page and "| subnetwork of the frozen" in page
+    meta = json.loads((out / "width-run.json").read_text())
+    assert meta["plan"]["widths"] == [1, 2] and meta["invocations"][0]["git_commit"]
+    # The same command again: nothing to train, nothing added.
+    assert main(["width", "--out", str(out), *TINY]) == 0
+    assert len(json.loads((out / "width.json").read_text())) == 44
+    assert len(json.loads((out / "width-run.json").read_text())["invocations"]) == 2
+
+
+def test_a_width_folder_of_another_plan_is_refused(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "width"
+    out.mkdir()
+    (out / "width-run.json").write_text(json.dumps({"plan": {}, "train": {}, "data": {}}))
+    assert main(["width", "--out", str(out), *TINY]) == 2
+    assert "holds a width test of another plan" in capsys.readouterr().err

@@ -1,0 +1,109 @@
+"""The width test's page: each cell's accuracy minus the trained target's, against width.
+
+Widths are different networks, not the same network under another treatment, so nothing
+pairs a seed of one cell with a seed of the target: each difference is Welch's (unpaired)
+95% interval over seeds (``stats.welch``), one per cell, uncorrected for their number (the
+page says so). A cell "comes within 1 pp" of the target when its whole interval lies above
+-1 pp.
+"""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from ticketlab.analysis.stats import welch
+
+KINDS = {
+    "subnetwork": "subnetwork of the frozen random network",
+    "fit": "subnetwork fitted to the target's logits",
+    "random_untrained": "random mask, untrained",
+    "random_trained": "random mask, weights trained",
+}
+
+
+def _pp(x: float) -> str:
+    return f"{x * 100:+.2f}"
+
+
+def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[str]]:
+    """The page's table (header, rows) and one sentence per series: the narrowest width at
+    which the cell's interval lies above -1 pp, if any."""
+    target = [r["test_acc"] for r in rows if r["kind"] == "target"]
+    header = [
+        "cell",
+        "depth",
+        "width",
+        "keep",
+        "kept weights",
+        "seeds",
+        "accuracy %",
+        "minus target (pp), Welch 95%",
+    ]
+    out, sentences = [], []
+
+    def series(r: dict[str, Any]) -> tuple[str, str, str, int, str]:
+        keep = "matched" if r["matched"] else f"{r['keep']:g}"
+        return (r["kind"], r["method"], r["init"], r["depth"], keep)
+
+    mine = sorted((r for r in rows if r["kind"] != "target"), key=lambda r: (series(r), r["width"]))
+    for key, group in groupby(mine, key=series):
+        kind, method, init, depth, keep = key
+        within = None
+        for width, cell in groupby(group, key=lambda r: r["width"]):
+            cell_rows = list(cell)
+            accs = [r["test_acc"] for r in cell_rows]
+            t = welch(accs, target)
+            ci = "" if t.ci is None else f" [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
+            if within is None and t.ci is not None and t.ci[0] > -0.01:
+                within = width
+            label = KINDS[kind] + (f", {method}" if method else "") + f", {init}"
+            kept = sum(r["kept_weights"] for r in cell_rows) // len(cell_rows)
+            fit = [r["fit_mse"] for r in cell_rows if r.get("fit_mse") is not None]
+            out.append(
+                [
+                    label,
+                    str(depth),
+                    f"{width}x",
+                    keep if keep != "matched" else f"matched ({cell_rows[0]['keep']:.3g})",
+                    f"{kept:,}",
+                    str(len(accs)),
+                    f"{sum(accs) / len(accs) * 100:.2f}"
+                    + (f"; logit MSE {sum(fit) / len(fit):.3g}" if fit else ""),
+                    _pp(t.mean) + ci,
+                ]
+            )
+        what = f"{KINDS[kind]} ({', '.join(x for x in (method, init) if x)}, depth {depth}, "
+        what += f"keep {keep})"
+        sentences.append(
+            f"{what}: within 1 pp of the target from width {within}x on."
+            if within is not None
+            else f"{what}: at no width measured is it shown within 1 pp of the target."
+        )
+    return header, out, sentences
+
+
+def markdown(rows: list[dict[str, Any]], preamble: str) -> str:
+    target = [r["test_acc"] for r in rows if r["kind"] == "target"]
+    header, body, sentences = table(rows)
+    lines = [
+        "# The strong lottery ticket hypothesis: subnetworks of wide random networks",
+        "",
+        preamble,
+        "",
+        f"Target: {len(target)} seeds, test accuracy at early stopping "
+        + (f"{sum(target) / len(target) * 100:.2f}%." if target else "not trained yet."),
+        "",
+        "Each cell's difference from the target is Welch's unpaired 95% interval over seeds "
+        "(widths are different networks: no pairing by seed applies), one interval per cell "
+        "with no correction for their number. A cell comes within 1 pp when its whole "
+        "interval lies above -1 pp; an interval that reaches below is not evidence of a gap.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+        *("| " + " | ".join(r) + " |" for r in body),
+        "",
+        *(f"- {s}" for s in sentences),
+        "",
+    ]
+    return "\n".join(lines)
