@@ -561,17 +561,32 @@ def build_parser() -> argparse.ArgumentParser:
         "Writes OUT/width.json, width-run.json and width.md; the same command resumes.",
     )
     p.add_argument("--out", required=True, help="folder for the rows and the page")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--base", type=int, nargs="+", default=[100, 100], help="target's hidden widths")
-    p.add_argument("--widths", type=int, nargs="+", default=[1, 2, 4, 8, 16])
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (0 1 2)")
+    p.add_argument(
+        "--base", type=int, nargs="+", default=[100, 100], help="target's hidden widths (100 100)"
+    )
+    p.add_argument(
+        "--widths",
+        type=int,
+        nargs="+",
+        default=[1, 2, 4, 8, 16],
+        help="multiples of the base widths at the same depth (1 2 4 8 16)",
+    )
     p.add_argument(
         "--deep-widths", type=int, nargs="*", default=[1, 2, 4, 8], help="widths at twice the depth"
     )
-    p.add_argument("--methods", nargs="+", default=["edgepopup", "biprop"])
-    p.add_argument("--keeps", type=float, nargs="+", default=[0.1, 0.3, 0.5])
-    p.add_argument("--inits", nargs="+", default=["kaiming_normal", "signed_constant"])
+    p.add_argument(
+        "--methods", nargs="+", default=["edgepopup", "biprop"], help="edgepopup and/or biprop"
+    )
+    p.add_argument("--keeps", type=float, nargs="+", default=[0.1, 0.3, 0.5], help="fractions kept")
+    p.add_argument(
+        "--inits",
+        nargs="+",
+        default=["kaiming_normal", "signed_constant"],
+        help="frozen weights: kaiming_normal and/or signed_constant",
+    )
     p.add_argument("--epochs", type=int, default=20, help="epochs of score training")
-    p.add_argument("--score-lr", type=float, default=1.0)
+    p.add_argument("--score-lr", type=float, default=1.0, help="the scores' learning rate")
     p.add_argument("--no-fit", action="store_true", help="skip the logit-fitting variant")
     p.add_argument("--target-epochs", type=int, help="the target's epochs (default: 10)")
     p.add_argument("--subset", type=int, help="train and test on this many MNIST examples")

@@ -4,6 +4,8 @@ source by import path, resumption and the report."""
 from pathlib import Path
 
 import pytest
+import torch
+from safetensors.torch import load_file
 
 import ticketlab
 from tests.helpers import TINY
@@ -72,3 +74,27 @@ def test_an_unknown_mask_source_is_refused_with_the_choices(tmp_path: Path, caps
     args = ["run", "--preset", "quick", "--set", "experiment.mask_sources=[snipp]"]
     assert main([*args, "--out", str(tmp_path / "r")]) == 2
     assert "choose one of magnitude, snip, grasp, synflow, random" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_imps_inverted_check_keeps_the_lowest_scoring_weights(tmp_path: Path) -> None:
+    """IMP's own inverted check: round r trains the ticket's start under the weights its
+    round-before mask kept with the lowest trained magnitudes, at round r's counts. Half of
+    every (even-sized) tensor a round: round 1's inverted mask is exactly the complement of
+    its mask."""
+    overrides = [*TINY[1::2], "experiment.controls=[reinit, inverted]"]
+    cfg = ticketlab.load_config(preset_name="seed", overrides=overrides, seeds=[0])
+    run = ticketlab.run(cfg, tmp_path / "run", make_figures=False)
+    rows = run.summaries()
+    inverted = {r["round"]: r for r in rows if r["control"] == "inverted"}
+    tickets = {r["round"]: r for r in rows if r["kind"] == "ticket"}
+    assert set(inverted) == {1, 2}  # none at round 0: the full mask has no inverse
+    for rnd, r in inverted.items():
+        assert r["weights_remaining_per_layer"] == tickets[rnd]["weights_remaining_per_layer"]
+        assert r["init_seed"] == tickets[rnd]["init_seed"]
+    d = tmp_path / "run" / "masks" / "seed0"
+    mask, inv = load_file(d / "round01.safetensors"), load_file(d / "inverted_round01.safetensors")
+    assert all(torch.equal(inv[k].bool(), ~mask[k].bool()) for k in mask)
+    assert main(["verify", str(tmp_path / "run")]) == 0
+    (d / "inverted_round02.safetensors").unlink()  # made from trained weights: not rebuilt
+    assert main(["verify", "--repair", str(tmp_path / "run")]) == 1

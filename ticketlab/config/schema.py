@@ -47,6 +47,7 @@ CONTROLS = (
     "reshuffle",
     "signed_reshuffle",
     "scaled_reinit",
+    "inverted",
 )
 DATA_ORDERS = ("per_round", "fixed")
 SUBSET_SAMPLINGS = ("stratified", "legacy")
@@ -378,7 +379,8 @@ class ExperimentConfig:
         factory=lambda: ["reinit"],
         doc=(
             "controls trained beside each ticket: `reinit`, `random_mask`, `signed_reinit`, "
-            "`signed_constant`, `reshuffle`, `signed_reshuffle`, `scaled_reinit` (see Controls)"
+            "`signed_constant`, `reshuffle`, `signed_reshuffle`, `scaled_reinit`, `inverted` "
+            "(see Controls)"
         ),
     )
     rewind_step: int = _key(

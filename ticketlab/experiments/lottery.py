@@ -129,7 +129,11 @@ def round_ticket(
 
 def control_file(seed: int, r: int, control: str) -> str:
     """Where a control's own tensors go: ``random_mask`` its mask (its weights are the
-    ticket's), every other control its initial weights (its mask is the ticket's)."""
+    ticket's), every other control its initial weights (its mask is the ticket's).
+    ``inverted``'s mask is made from the round before's trained weights, like the round's
+    own mask, and named like it (it cannot be drawn again from the seeds)."""
+    if control == "inverted":
+        return f"masks/seed{seed}/inverted_round{r:02d}"
     if control == "random_mask":
         return f"masks/seed{seed}/round{r:02d}-{control}"
     return f"inits/seed{seed}/round{r:02d}-{control}"
@@ -251,9 +255,9 @@ def in_trunk(cfg: Config, dataset: str, setting: str) -> bool:
 
 
 def controls_at(cfg: Config, r: int) -> list[str]:
-    """The controls trained at round ``r``. At round 0 the mask is full, so a random mask
-    would be the ticket itself."""
-    return [c for c in cfg.experiment.controls if not (r == 0 and c == "random_mask")]
+    """The controls trained at round ``r``. At round 0 the mask is full, so a random or
+    inverted mask would be the ticket itself."""
+    return [c for c in cfg.experiment.controls if not (r == 0 and c in ("random_mask", "inverted"))]
 
 
 def trainings_of(cfg: Config) -> list[tuple[str, TrainConfig]]:
@@ -543,6 +547,17 @@ class Experiment:
             self.state.save_tensors(f"inits/seed{seed}/ticket", start.weights)
         return start
 
+    def _inverted(self, seed: int, r: int) -> Mask:
+        saved = self.base.load_tensors(control_file(seed, r, "inverted"))
+        if saved is None:
+            raise TicketlabError(
+                f"the inverted control of round {r} (seed {seed}) needs the mask its round "
+                "before made from its trained weights, which this run did not save (it did "
+                "not train the control then); add `inverted` to experiment.controls of a new "
+                "run, not of a branch or resumed run"
+            )
+        return {k: v.bool() for k, v in saved.items()}
+
     def _plan_round(self, r: int, done: set[str]) -> list[_Planned]:
         """The round's unfinished trainings. A control's init and mask are shared across
         datasets and settings and saved once (its weights under ``inits/``, a mask of its
@@ -559,6 +574,9 @@ class Experiment:
             ticket = self._ticket_init(seed, r)
             controls: dict[str, tuple[Params, Mask, int]] = {}
             for c in sorted({k.control for k, _ in keys if k.control is not None}):
+                if c == "inverted":
+                    controls[c] = (ticket.weights, self._inverted(seed, r), ticket.init_seed)
+                    continue
                 init, cmask, init_seed = control_start(
                     self.spec, self.cfg, c, ticket, mask, seed, r
                 )
@@ -673,6 +691,17 @@ class Experiment:
                     p.member.init,
                 )
                 self.state.save_tensors(f"masks/seed{seed}/round{r + 1:02d}", nxt)
+                if "inverted" in self.cfg.experiment.controls:
+                    inverted = prune(
+                        res.weights,
+                        p.member.mask,
+                        self.spec,
+                        self.cfg.prune,
+                        derive_seed(seed, r, "prune", "inverted"),
+                        p.member.init,
+                        invert=True,
+                    )
+                    self.state.save_tensors(control_file(seed, r + 1, "inverted"), inverted)
         self.state.record(
             [
                 TrainingRecord(

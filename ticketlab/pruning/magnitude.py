@@ -178,26 +178,30 @@ def prune(
     cfg: PruneConfig,
     seed: int,
     init: Params | None = None,
+    invert: bool = False,
 ) -> Mask:
     """Next round's mask from this round's trained weights, by ``cfg.method``, scoring each
     weight by ``cfg.criterion`` (``init``: the weights the round started from, which every
     criterion but ``large_final`` reads). ``large_final`` breaks exact ties by flat index,
     as it always has (so runs resume to the same masks); the other criteria break them at
-    random with the round's seed."""
+    random with the round's seed. ``invert`` keeps the lowest-scoring weights instead, at
+    the same counts (the ``inverted`` sanity check; ties at random)."""
     rates = layer_rates(spec, cfg)
     cpu_w = {k: v.detach().cpu() for k, v in weights.items()}
     if cfg.method == "random":
         return prune_random(mask, rates, seed)
     separate = cfg.output == "separate"
     output = spec.output_name() if separate else None
-    if cfg.criterion == "large_final":
+    if cfg.criterion == "large_final" and not invert:
         if cfg.method == "layerwise":
             return prune_layerwise(cpu_w, mask, rates)
         return prune_global(cpu_w, mask, rates, output)
-    if init is None:
+    if init is None and cfg.criterion != "large_final":
         raise ValueError(f"prune.criterion {cfg.criterion} needs the round's initial weights")
-    start = {k: v.detach().cpu() for k, v in init.items()}
+    start = cpu_w if init is None else {k: v.detach().cpu() for k, v in init.items()}
     scores = criterion(cfg.criterion, {k: cpu_w[k] for k in mask}, start)
+    if invert:
+        scores = {k: -v for k, v in scores.items()}
     counts = {n: int(m.sum()) - _n_remove(rates[n], int(m.sum())) for n, m in mask.items()}
     if cfg.method == "layerwise":
         return select_layerwise(scores, mask, counts, seed)

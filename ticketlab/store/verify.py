@@ -162,7 +162,9 @@ def expected_tensors(rd: RunDir) -> dict[str, str]:
             out[f"masks/seed{seed}/round{rnd:02d}"] = "mask"
             if rd.config.experiment.rewind_step > 0:
                 out[f"inits/seed{seed}/rewind"] = "rewind"
-        if r["control"] is not None:
+        if r["control"] == "inverted" and rd.base is None:  # made from trained weights
+            out[control_file(seed, rnd, "inverted")] = "mask"
+        elif r["control"] is not None and r["control"] != "inverted":
             out[control_file(seed, rnd, r["control"])] = "control"
     return out
 
