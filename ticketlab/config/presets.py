@@ -39,13 +39,14 @@ def _preset_sources() -> Config:
     """IMP against the mask sources at matched densities: LeNet-300-100 on MNIST, 3 seeds,
     10 rounds to 1% (37% a round), the output layer at half the hidden rate so that output
     units do not lose every input and decide the comparison; the sources continue the
-    schedule to 0.1% (15 levels), layer-wise and global, with their sanity checks; early-bird
-    and PrAC IMP beside IMP at its 10 levels."""
+    schedule to 0.1% (15 levels), layer-wise and global, with their sanity checks (IMP's
+    too); early-bird and PrAC IMP beside IMP at its 10 levels."""
     c = Config(name="sources")
     c.seeds = [0, 1, 2]
     c.train.eval_every = 215
     c.prune.rounds = 10
     c.prune.output_rate = round(c.prune.round_rate() / 2, 4)
+    c.experiment.controls = ["reinit", "random_mask", "inverted"]  # IMP's sanity checks
     c.experiment.mask_sources = [
         *("magnitude", "snip", "grasp", "synflow", "random"),
         *("earlybird", "prac", "prac_earlybird"),
