@@ -724,12 +724,14 @@ def bench(
     conv_cohorts: tuple[int, ...] = (1, 4, 8),
     conv_steps: int = 10,
     scores: bool = False,
+    bf16: bool = False,
 ) -> dict[str, Any]:
     """Measure training throughput on MNIST (see ``bench.py``); 100% density is always
     included as the reference. ``crossover`` adds the dense/sparse crossover table,
     ``compiled`` dense rows with the training step through ``torch.compile``, ``conv``
     rows for those models (on CIFAR-10 as stored) against a plain loop, ``scores`` score
-    training (edge-popup, biprop) against dense weight training."""
+    training (edge-popup, biprop) against dense weight training, ``bf16`` rows trained with
+    ``train.precision: bf16`` (refused where the processor has no bfloat16)."""
     for d in densities:
         if not 0 < d <= 1:
             raise TicketlabError(f"densities must be in (0, 1], got {d}")
@@ -739,7 +741,9 @@ def bench(
     data = load_dataset(DataConfig(), data_dir).to(dev)
     dens = sorted({1.0, *densities}, reverse=True)
     cross = CROSSOVER_DENSITIES if crossover else None
-    result = run_bench(data, dev, cohorts, dens, steps, baseline, cross, compiled, scores)
+    if bf16:
+        devices.check_precision("bf16", dev, "bench --bf16: train")
+    result = run_bench(data, dev, cohorts, dens, steps, baseline, cross, compiled, scores, bf16)
     if conv:
         cifar = load_dataset(DataConfig(dataset="cifar10", input="native"), data_dir).to(dev)
         result["conv"] = run_conv_bench(cifar, dev, conv, list(conv_cohorts), conv_steps)

@@ -245,6 +245,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         conv_cohorts=tuple(args.conv_cohorts),
         conv_steps=args.conv_steps,
         scores=args.scores,
+        bf16=args.bf16,
     )
     print(json.dumps(result, indent=1) if args.json else format_bench(result))
     return 0
@@ -704,6 +705,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="cohort sizes of the conv rows (default: 1 4 8)",
     )
     p.add_argument("--conv-steps", type=int, default=10, help="timed steps per conv row")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also time every cohort and density with train.precision bf16, and the bf16 peak",
+    )
     p.add_argument(
         "--scores",
         action="store_true",

@@ -85,6 +85,37 @@ def batching(device: torch.device) -> str:
     return BATCHING.get(device.type, "vmap")
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes in bfloat16 natively: a GPU that says so, or a CPU whose
+    flags (``/proc/cpuinfo``) list ``avx512_bf16`` or ``amx_bf16``. (PyTorch's own
+    ``_is_mkldnn_bf16_supported`` is true on any AVX-512 CPU, which emulates it slowly.)"""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    if device.type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_precision(precision: str, device: torch.device, where: str = "train") -> None:
+    """Refuse ``bf16`` on a device without bfloat16 instructions."""
+    if precision == "bf16" and not bf16_supported(device):
+        raise TicketlabError(
+            f"{where}.precision is bf16, but this {device.type} has no bfloat16 instructions "
+            "(a CPU needs avx512_bf16 or amx_bf16, a GPU bfloat16 support); set "
+            f"{where}.precision: fp32"
+        )
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """The context of ``precision``'s dense products: bfloat16 autocast, or none."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for the device's queued work, so that a timer reads finished work."""
     if device.type == "cuda":

@@ -31,6 +31,7 @@ FIELDS = {
     "momentum",
     "batch_size",
     "steps",
+    "precision",
     "weights_remaining",
     "weights_remaining_per_layer",
     "units_without_inputs",

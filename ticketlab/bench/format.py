@@ -37,9 +37,11 @@ def format_crossover(rows: list[dict[str, Any]], device: str, cohort: int) -> st
 def format_bench(result: dict[str, Any]) -> str:
     rows = result["rows"]
     assert isinstance(rows, list)
+    bf16_peak = result.get("matmul_peak_bf16_gflops")
     lines = [
         f"device {result['device']} ({result['threads']} threads); fp32 matmul peak "
-        f"{result['matmul_peak_gflops']:.0f} GFLOP/s",
+        f"{result['matmul_peak_gflops']:.0f} GFLOP/s"
+        + (f", bf16 {bf16_peak:.0f} GFLOP/s" if bf16_peak else ""),
         f"FLOPs: {result['flop_note']} = {result['flop_per_example_step']:,} per example; "
         f"batch {result['batch_size']}, epoch = {result['train_examples']:,} examples",
         "",

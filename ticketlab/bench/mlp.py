@@ -47,7 +47,7 @@ from ticketlab.train.sparse import BlockSparse
 
 @dataclass
 class Row:
-    method: str  # "ticketlab", "compiled" (its step through torch.compile) or "baseline"
+    method: str  # "ticketlab", "compiled" (its step through torch.compile), "bf16" or "baseline"
     cohort: int
     density: float
     ms_per_step: float
@@ -80,10 +80,11 @@ def ours_step_time(
     cohort: int,
     steps: int,
     device: torch.device,
+    precision: str = "fp32",
     **options: Any,
 ) -> float:
-    """The fastest chunk's seconds a step of a cohort training its weights; ``options`` go
-    to the trainer."""
+    """The fastest chunk's seconds a step of a cohort training its weights in
+    ``precision``; ``options`` go to the trainer."""
     members = [
         Member(init_params(spec, "pytorch_default", i), mask, data, i) for i in range(cohort)
     ]
@@ -95,7 +96,7 @@ def ours_step_time(
             marks.append(time.perf_counter())
 
     total = timed_total(steps)
-    cfg = TrainConfig(steps=total, eval_every=total)
+    cfg = TrainConfig(steps=total, eval_every=total, precision=precision)
     train_cohort(members, spec, cfg, device, on_progress=mark, evaluate=False, **options)
     return best_chunk(marks)
 
@@ -288,11 +289,14 @@ def run_bench(
     crossover_densities: list[float] | None = None,
     compiled: bool = False,
     scores: bool = False,
+    bf16: bool = False,
 ) -> dict[str, object]:
     """The throughput table; with ``compiled`` also dense rows with the step compiled by
     ``torch.compile``; with ``crossover_densities`` also the dense/sparse crossover table
     (see ``crossover``) for the largest cohort; with ``scores`` score training against
-    dense weight training (``score_rows``) at the densities below 1 as keep fractions."""
+    dense weight training (``score_rows``) at the densities below 1 as keep fractions; with
+    ``bf16`` rows of every cohort and density with ``train.precision: bf16`` (``bf16``) and
+    the bf16 matmul peak."""
     spec = MLPSpec((data.input_dim, 300, 100, data.num_classes))
     flop = 3 * spec.flops_per_example()
     batch = TrainConfig().batch_size
@@ -319,6 +323,10 @@ def run_bench(
         if compiled:
             t = ours_step_time(data, spec, masks[1.0], cohort, steps, device, compile_step=True)
             rows.append(row("compiled", cohort, 1.0, t, times[1.0]))
+        if bf16:
+            for d in densities:
+                t = ours_step_time(data, spec, masks[d], cohort, steps, device, "bf16")
+                rows.append(row("bf16", cohort, d, t, times[max(densities)]))
     if baseline:
         times = {d: baseline_step_time(data, spec, masks[d], steps, device) for d in densities}
         rows += [row("baseline", 1, d, t, times[max(densities)]) for d, t in times.items()]
@@ -326,6 +334,7 @@ def run_bench(
         "device": str(device),
         "threads": torch.get_num_threads(),
         "matmul_peak_gflops": peak,
+        "matmul_peak_bf16_gflops": matmul_peak(device, dtype=torch.bfloat16) if bf16 else None,
         "flop_per_example_step": flop,
         "flop_note": "dense work: 3 x 2 x multiply-adds of LeNet-300-100's forward pass per "
         "example, whatever the density",

@@ -14,10 +14,12 @@ from ticketlab.device import synchronize
 from ticketlab.train.members import PROGRESS_EVERY
 
 
-def matmul_peak(device: torch.device, n: int = 2048, seconds: float = 1.0) -> float:
-    """GFLOP/s of repeated ``n x n`` fp32 matmuls (the best of three timed bursts)."""
-    a = torch.randn(n, n, device=device)
-    b = torch.randn(n, n, device=device)
+def matmul_peak(
+    device: torch.device, n: int = 2048, seconds: float = 1.0, dtype: torch.dtype = torch.float32
+) -> float:
+    """GFLOP/s of repeated ``n x n`` matmuls in ``dtype`` (the best of three timed bursts)."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
     best = 0.0
     for _ in range(3):
         synchronize(device)

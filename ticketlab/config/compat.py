@@ -53,6 +53,7 @@ TRAIN_NEUTRAL: dict[str, Any] = {
     "warmup_steps": 0,
     "augment": "none",
     "crop_pad": 4,
+    "precision": "fp32",
 }
 
 

@@ -50,6 +50,7 @@ CONTROLS = (
     "inverted",
 )
 DATA_ORDERS = ("per_round", "fixed")
+PRECISIONS = ("fp32", "bf16")
 SUBSET_SAMPLINGS = ("stratified", "legacy")
 GROUP_SIZES = ("equal", "uneven")
 INPUTS = ("gray28", "native")
@@ -309,9 +310,18 @@ class TrainConfig:
         ),
     )
     crop_pad: int = _key(default=4, doc="padding of the random crop, in pixels")
+    precision: str = _key(
+        default="fp32",
+        doc=(
+            "`fp32`, or `bf16`: the dense matrix products (training and evaluation) under "
+            "bfloat16 autocast, weights and optimizer state in fp32, block-sparse products in "
+            "fp32; only where the processor has bfloat16 instructions (see Performance)"
+        ),
+    )
 
     def validate(self, where: str = "train") -> None:
         _choice(f"{where}.optimizer", self.optimizer, OPTIMIZERS)
+        _choice(f"{where}.precision", self.precision, PRECISIONS)
         if not self.lr > 0:
             raise ConfigError(f"{where}.lr must be > 0, got {self.lr!r}")
         if not 0 <= self.momentum < 1:
@@ -357,6 +367,8 @@ class TrainConfig:
             extras.append(f"warmup {self.warmup_steps}")
         if self.augment != "none":
             extras.append(self.augment)
+        if self.precision != "fp32":
+            extras.append(self.precision)
         return ", ".join([label, length, *extras])
 
     def total_steps(self, n_train: int) -> int:

@@ -35,6 +35,7 @@ import torch
 
 from ticketlab.config import Config, TrainConfig
 from ticketlab.data.datasets import Dataset
+from ticketlab.device import check_precision
 from ticketlab.errors import ConfigError, TicketlabError, warn
 from ticketlab.experiments.controls import make_control
 from ticketlab.experiments.records import FIELDS
@@ -196,6 +197,7 @@ class TrainingRecord:
             "momentum": self.train.momentum,
             "batch_size": self.train.batch_size,
             "steps": self.total_steps,
+            "precision": self.train.precision,
             "weights_remaining": density(self.mask),
             "weights_remaining_per_layer": layer_density(self.mask),
             "units_without_inputs": units_without_inputs(self.mask),
@@ -421,6 +423,8 @@ class Experiment:
                 f"model; {self.cfg.model.name} reads flat inputs"
             )
         prunable(self.spec, self.cfg.prune)  # refuses unknown prune.ignore names up front
+        for _, setting in trainings_of(self.cfg):
+            check_precision(setting.precision, self.device)
         for name, setting in trainings_of(self.cfg):
             n = len(self.datasets[name].train)
             per_epoch = -(-n // setting.batch_size)

@@ -21,6 +21,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("momentum", "param"),
     ("batch_size", "param"),
     ("steps", "param"),
+    ("precision", "param"),
     ("weights_remaining", "param"),
     ("weights_remaining_per_layer", "per_layer"),
     ("units_without_inputs", "per_layer"),

@@ -41,6 +41,7 @@ ADDED_COLUMNS = (
     ("trainings", "search_steps", "INTEGER"),
     ("trainings", "search_examples", "INTEGER"),
     ("trainings", "frozen_test_acc", "REAL"),
+    ("trainings", "precision", "TEXT"),
     ("evals", "sign_flip", "REAL"),
     ("evals", "sign_flips", "TEXT"),
 )

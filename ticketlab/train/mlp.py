@@ -17,7 +17,7 @@ from collections.abc import Callable
 import torch
 
 from ticketlab.config import TrainConfig
-from ticketlab.device import sparse_eval_threshold, sparse_threshold
+from ticketlab.device import autocast, sparse_eval_threshold, sparse_threshold
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.train import optim
@@ -274,8 +274,9 @@ def train_mlp(
         assert evaluator is not None
         now = dense_now()
         values = params["fc1.weight"].detach() if sparse_first else None
-        vl, va = evaluator(now, values, "val", n_layers)
-        tl, ta = evaluator(now, values, "test", n_layers)
+        with autocast(device, precision):
+            vl, va = evaluator(now, values, "val", n_layers)
+            tl, ta = evaluator(now, values, "test", n_layers)
         history.append(CohortEval(step, vl, va, tl, ta, sign_flips()))
         if on_progress is not None:
             on_progress(Progress(step, total, len(members), va.tolist()))
@@ -299,6 +300,9 @@ def train_mlp(
         return cohort_loss(sparse_forward(p, layers, xb, n_layers, feature_major), yb)
 
     step_loss = _compiled(eager_loss) if compile_step and not layers else eager_loss
+    # bf16 for dense cohorts only: with block-sparse layers (fp32 only) the casts between
+    # them made a bf16 step slower than an fp32 one (``ticketlab bench --bf16``).
+    precision = cfg.precision if not layers else "fp32"
     evaluate_at(0)
     capture(0)
     order = None
@@ -309,7 +313,9 @@ def train_mlp(
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major)
-        optim.masked_step(opt, step_loss(params, xb, yb), params, masks, schedule)
+        with autocast(device, precision):
+            loss = step_loss(params, xb, yb)
+        optim.masked_step(opt, loss, params, masks, schedule)
         done = step + 1
         capture(done)
         stop = (

@@ -24,6 +24,7 @@ import torch
 from torch.func import functional_call, vmap
 
 from ticketlab.config import TrainConfig
+from ticketlab.device import autocast
 from ticketlab.device import batching as members_batching
 from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.models.registry import ModuleSpec
@@ -179,7 +180,8 @@ def train_modules(
             for s in range(0, len(part), EVAL_CHUNK):
                 xb = data.normalise(part.x[s : s + EVAL_CHUNK], dtype).view(-1, *shape)
                 yb = part.y[s : s + EVAL_CHUNK]
-                logits = eval_fwd(p, b, xb)  # [rows, B, classes]
+                with autocast(device, cfg.precision):
+                    logits = eval_fwd(p, b, xb)  # [rows, B, classes]
                 ce, right = loss_and_correct(logits, yb)
                 tot += ce
                 correct += right
@@ -259,7 +261,8 @@ def train_modules(
         xb = xb.view(*idx.shape, *shape)
         if augment is not None:
             xb = augment(xb)
-        loss = cohort_loss(train_fwd(params, buffers, xb), yb)
+        with autocast(device, cfg.precision):
+            loss = cohort_loss(train_fwd(params, buffers, xb), yb)
         optim.masked_step(opt, loss, params, grad_masks, schedule)
         done = step + 1
         capture(done)

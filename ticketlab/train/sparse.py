@@ -151,7 +151,9 @@ def forward(
         if layer is not None:
             m, out, batch = layer.members, layer.rows, h.shape[2 if feature_major else 1]
             h_t = h if feature_major else h.transpose(1, 2)
-            h = layer.apply(w, h_t.reshape(m * layer.cols, batch)).view(m, out, batch)
+            with torch.autocast(h.device.type, enabled=False):  # sparse products: fp32 only
+                h_t = h_t.to(w.dtype).reshape(m * layer.cols, batch)
+                h = layer.apply(w, h_t).view(m, out, batch)
             h = h + b.unsqueeze(2)
             feature_major = True
         else:
