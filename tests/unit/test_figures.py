@@ -85,3 +85,27 @@ def test_figure2_draws_the_main_dataset_only_under_the_settings_it_was_retrained
         "figure2-grid.png",
         "figure2-sgd-lr-0-01-3-epochs.png",
     ]
+
+
+def test_the_cost_figure_draws_sources_with_and_without_steps(tmp_path) -> None:
+    """Drawn for IMP, a scoring source with no training steps (on log axes) and a search;
+    nothing without a source."""
+    from ticketlab.analysis.figures import cost_figure
+
+    base = {"kind": "ticket", "dataset": "mnist", "setting": "s", "weights_remaining": 0.5}
+    rows = [
+        base
+        | {"source": None, "round": r, "seed": 0, "wall_time_s": 10.0, "steps": 100}
+        | {"es_test_acc": 0.9}
+        for r in range(4)
+    ]
+    rows += [
+        base
+        | {"source": src, "round": r, "seed": 0, "mask_seconds": 0.5, "es_test_acc": 0.8}
+        | {"mask_steps": steps * r}
+        for r in (1, 2, 3)
+        for src, steps in (("snip-layerwise", 0), ("earlybird", 60))
+    ]
+    paths = cost_figure(rows, tmp_path / "cost")
+    assert tmp_path / "cost.png" in paths and all(p.is_file() for p in paths)
+    assert cost_figure([r for r in rows if not r["source"]], tmp_path / "none") == []

@@ -376,9 +376,11 @@ def sources_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
 
 
 def cost_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
-    """Accuracy against the wall time spent finding the mask, at up to three levels that
-    every source and IMP trained: each mask source (``mask_seconds``) and IMP (the wall time
-    of its trainings of the rounds before), mean over seeds with min-max bars."""
+    """Accuracy against the cost of finding the mask, at up to three levels that every
+    source and IMP trained, mean over seeds with min-max bars: wall seconds (top: a mask
+    source's ``mask_seconds``; IMP's, the wall time of its trainings of the rounds before)
+    and training steps (bottom: ``mask_steps``; IMP's, its full rounds before; a scoring
+    source trains none, drawn at 1)."""
     mine = [r for r in rows if r.get("source") and r["kind"] == "ticket"]
     if not mine:
         return []
@@ -388,16 +390,23 @@ def cost_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         for r in rows
         if not r.get("source") and r["kind"] == "ticket" and (r["dataset"], r["setting"]) in main
     ]
-    spent: dict[tuple[int, int], float] = {}  # IMP's wall time up to (seed, round)
+    spent: dict[tuple[int, int], tuple[float, int]] = {}  # IMP's cost up to (seed, round)
     for r in sorted(imp, key=lambda r: r["round"]):
-        spent[(r["seed"], r["round"] + 1)] = (
-            spent.get((r["seed"], r["round"]), 0.0) + r["wall_time_s"]
-        )
+        secs, steps = spent.get((r["seed"], r["round"]), (0.0, 0))
+        spent[(r["seed"], r["round"] + 1)] = (secs + r["wall_time_s"], steps + r["steps"])
     points = [
-        (r["source"], r["round"], r["seed"], r["mask_seconds"], r["es_test_acc"]) for r in mine
+        (
+            r["source"],
+            r["round"],
+            r["seed"],
+            r["mask_seconds"],
+            r.get("mask_steps") or 0,
+            r["es_test_acc"],
+        )
+        for r in mine
     ]
     points += [
-        ("IMP", r["round"], r["seed"], spent[(r["seed"], r["round"])], r["es_test_acc"])
+        ("IMP", r["round"], r["seed"], *spent[(r["seed"], r["round"])], r["es_test_acc"])
         for r in imp
         if (r["seed"], r["round"]) in spent
     ]
@@ -407,31 +416,38 @@ def cost_figure(rows: list[dict[str, Any]], out: Path) -> list[Path]:
         return []
     levels = sorted({shared[len(shared) // 3], shared[(2 * len(shared)) // 3], shared[-1]})
     weights = {r["round"]: r["weights_remaining"] for r in imp}
-    fig, axes = plt.subplots(1, len(levels), figsize=(4.8 * len(levels), 4.0), squeeze=False)
-    for ax, level in zip(axes[0], levels, strict=True):
-        for i, who in enumerate(whos):
-            xs = [p[3] for p in points if p[0] == who and p[1] == level]
-            ys = np.array([p[4] for p in points if p[0] == who and p[1] == level]) * 100
-            x = float(np.mean(xs))
-            ax.errorbar(
-                [max(x, 1e-3)],
-                [ys.mean()],
-                yerr=[[ys.mean() - ys.min()], [ys.max() - ys.mean()]],
-                fmt="o*sD^v<>p"[i % 9],
-                color=_colour(i, len(whos)),
-                label=who,
-                capsize=3,
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("seconds to find the mask (IMP: its training rounds)")
-        ax.set_ylabel("test accuracy at early stopping (%)")
-        ax.set_title(
-            f"round {level}: {weights.get(level, float('nan')) * 100:.3g}% of weights", fontsize=10
+    fig, axes = plt.subplots(2, len(levels), figsize=(4.8 * len(levels), 7.6), squeeze=False)
+    for row, (col, xlabel) in enumerate(
+        (
+            (3, "seconds to find the mask (IMP: its training rounds)"),
+            (4, "training steps to find the mask (none: drawn at 1)"),
         )
-        ax.grid(True, which="both", alpha=0.3)
+    ):
+        for ax, level in zip(axes[row], levels, strict=True):
+            for i, who in enumerate(whos):
+                xs = [p[col] for p in points if p[0] == who and p[1] == level]
+                ys = np.array([p[5] for p in points if p[0] == who and p[1] == level]) * 100
+                x = float(np.mean(xs))
+                ax.errorbar(
+                    [max(x, 1e-3 if col == 3 else 1.0)],
+                    [ys.mean()],
+                    yerr=[[ys.mean() - ys.min()], [ys.max() - ys.mean()]],
+                    fmt="o*sD^v<>p"[i % 9],
+                    color=_colour(i, len(whos)),
+                    label=who,
+                    capsize=3,
+                )
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("test accuracy at early stopping (%)")
+            ax.set_title(
+                f"round {level}: {weights.get(level, float('nan')) * 100:.3g}% of weights",
+                fontsize=10,
+            )
+            ax.grid(True, which="both", alpha=0.3)
     axes[0][0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Accuracy against the cost of finding the mask; mean over seeds, bars min-max")
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _save(fig, out)
 
 
