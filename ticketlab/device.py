@@ -18,11 +18,12 @@ from ticketlab.errors import TicketlabError
 DEVICES = ("auto", "cpu", "cuda")
 
 # Densities at or below which an MLP layer trains block-sparse: (input layer, hidden layer).
-# From `ticketlab bench --crossover` on a 2-core x86 CPU: at 30% an input layer's sparse
-# step took 0.61-0.85x the dense one, at 20% a hidden layer's 0.72-0.81x (cohorts of 64 and
-# 16); the next densities up (50%, 30%) were slower sparse. No other device has been
-# measured, so others train dense.
-SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.3, 0.2)}
+# From `ticketlab bench --crossover` on a 2-core x86 CPU, re-measured on the current code
+# (two runs, cohort of 16, one thread; results/performance.md): an input layer's sparse
+# step took 1.18-1.30x the dense one at 30% and 0.79-0.94x at 20%; a hidden layer's
+# 0.80-1.06x at 20% and 0.39-0.49x at 15%. (The first measurement, on older code, had
+# set 30% and 20%.) No other device has been measured, so others train dense.
+SPARSE_BELOW: dict[str, tuple[float, float]] = {"cpu": (0.2, 0.15)}
 # Density at or below which evaluation takes a sparse first layer as one CSR product against
 # the shared inputs. A cohort of 6 networks' 784x300 layer on a chunk of 4,096 images,
 # 2-core x86 CPU: CSR/GEMM time 1.95 at 30%, 1.32 at 20%, 0.75 at 10%, 0.48 at 5%, 0.09 at
