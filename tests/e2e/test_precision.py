@@ -44,6 +44,14 @@ def test_bf16_training_is_recorded_and_close_to_fp32(tmp_path: Path) -> None:
         runs[precision] = ticketlab.run(cfg, tmp_path / precision, make_figures=False).summaries()
     assert {r["precision"] for r in runs["bf16"]} == {"bf16"}
     assert {r["precision"] for r in runs["fp32"]} == {"fp32"}
+    # What ran: bf16 in the dense rounds; fp32 throughout once a layer is block-sparse.
+    kernels = {r["round"]: set(r["kernels"].values()) for r in runs["bf16"]}
+    assert kernels[0] == {"dense bf16"}
+    assert "block-sparse fp32" in kernels[2] and "dense bf16" not in kernels[2]
+    assert {k for r in runs["fp32"] for k in r["kernels"].values()} <= {
+        "dense fp32",
+        "block-sparse fp32",
+    }
     for a, b in zip(runs["fp32"], runs["bf16"], strict=True):
         assert b["setting"] == a["setting"] + ", bf16"
         assert (

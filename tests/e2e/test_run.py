@@ -32,6 +32,7 @@ FIELDS = {
     "batch_size",
     "steps",
     "precision",
+    "kernels",
     "weights_remaining",
     "weights_remaining_per_layer",
     "units_without_inputs",

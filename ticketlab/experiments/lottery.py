@@ -198,6 +198,7 @@ class TrainingRecord:
             "batch_size": self.train.batch_size,
             "steps": self.total_steps,
             "precision": self.train.precision,
+            "kernels": self.result.kernels or None,
             "weights_remaining": density(self.mask),
             "weights_remaining_per_layer": layer_density(self.mask),
             "units_without_inputs": units_without_inputs(self.mask),

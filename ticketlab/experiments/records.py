@@ -22,6 +22,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("batch_size", "param"),
     ("steps", "param"),
     ("precision", "param"),
+    ("kernels", "per_layer"),  # what each weight tensor ran as, e.g. "block-sparse fp32"
     ("weights_remaining", "param"),
     ("weights_remaining_per_layer", "per_layer"),
     ("units_without_inputs", "per_layer"),

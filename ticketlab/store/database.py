@@ -42,6 +42,7 @@ ADDED_COLUMNS = (
     ("trainings", "search_examples", "INTEGER"),
     ("trainings", "frozen_test_acc", "REAL"),
     ("trainings", "precision", "TEXT"),
+    ("trainings", "kernels", "TEXT"),
     ("evals", "sign_flip", "REAL"),
     ("evals", "sign_flips", "TEXT"),
 )

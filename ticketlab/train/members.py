@@ -47,6 +47,8 @@ class TrainResult:
     evals: list[EvalPoint]
     wall_time_s: float
     captured: Params | None = None
+    # What ran, by weight tensor: "dense fp32", "dense bf16" or "block-sparse fp32".
+    kernels: dict[str, str] = field(default_factory=dict)
 
     @property
     def final(self) -> EvalPoint:

@@ -332,5 +332,11 @@ def train_mlp(
 
     wall = time.perf_counter() - start
     weights = unstack(on_cpu(as_full()))
-    results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
+    kernels = {
+        f"fc{i}.weight": "block-sparse fp32" if f"fc{i}.weight" in layers else f"dense {precision}"
+        for i in range(1, n_layers + 1)
+    }
+    results = [
+        TrainResult(weights[i], [], wall, captured[i], dict(kernels)) for i in range(len(members))
+    ]
     return with_history(results, history, kept, weight_keys)

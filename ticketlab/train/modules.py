@@ -283,5 +283,8 @@ def train_modules(
 
     weights = unstack(on_cpu(now()))
     wall = time.perf_counter() - start
-    results = [TrainResult(weights[i], [], wall, captured[i]) for i in range(len(members))]
+    kernels = dict.fromkeys(weight_keys, f"dense {cfg.precision}")
+    results = [
+        TrainResult(weights[i], [], wall, captured[i], dict(kernels)) for i in range(len(members))
+    ]
     return with_history(results, history, kept, weight_keys)
