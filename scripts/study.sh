@@ -32,6 +32,14 @@
 #                                   and 40 epochs, ticket vs reinit, scaled_reinit,
 #                                   reshuffle, signed_reshuffle, signed_constant
 #   scripts/study.sh sources        the sources preset: IMP against every mask source
+#                                   (pruning at init, early-bird and PrAC IMP), with checks
+#   scripts/study.sh learned        edge-popup and biprop masks at the sources preset's IMP
+#                                   levels (10% among them), 3 seeds, against IMP
+#   scripts/study.sh sources-conv   LeNet-5 at the quick-conv scale: IMP, SNIP, SynFlow,
+#                                   random and early-bird (its 4 epochs allow a window of 2
+#                                   only: the rule's default 5 could never fire)
+#   scripts/study.sh width          the strong-ticket width test, a first part: widths 1-8,
+#                                   twice the depth to 4, Kaiming normal, 5 epochs
 #   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
 #                                   both datasets, Adam and SGD, against re-init, every
 #                                   fourth round
@@ -100,6 +108,16 @@ for step in "$@"; do
       done ;;
     sources)
       $tl run --preset sources --out runs/sources --quiet ;;
+    learned)
+      $tl run --preset sources --set "experiment.mask_sources=[edgepopup, biprop]" \
+        --set "experiment.controls=[reinit]" --out runs/learned --quiet ;;
+    sources-conv)
+      $tl run --preset quick-conv --set "experiment.mask_sources=[snip, synflow, random, earlybird]" \
+        --set "experiment.controls=[reinit, random_mask, inverted]" \
+        --set experiment.earlybird_window=2 --out runs/sources-conv --quiet ;;
+    width)
+      $tl width --out runs/width --widths 1 2 4 8 --deep-widths 1 2 4 \
+        --inits kaiming_normal --epochs 5 --quiet ;;
     specific)
       for pair in study2-trunk:mnist:fashion_mnist study2-fmnist-trunk:fashion_mnist:mnist; do
         IFS=: read -r run own other <<< "$pair"
