@@ -66,7 +66,7 @@ from ticketlab.experiments.width import WidthPlan, cells, run_width
 from ticketlab.models.registry import architecture, display_model, import_path
 from ticketlab.progress import ProgressBar
 from ticketlab.store.environment import environment
-from ticketlab.store.files import atomic_write_text, sweep_stale
+from ticketlab.store.files import FileCheckpoint, atomic_write_text, sweep_stale
 from ticketlab.store.rundir import FIGURES_INDEX, RunDir
 from ticketlab.store.verify import Finding, check, expected_tensors, rebuild_database
 from ticketlab.tracking import Tracker
@@ -626,8 +626,13 @@ def width(
         atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
         atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble))
 
+    def checkpoint(key: str) -> FileCheckpoint:
+        name = hashlib.sha256(key.encode()).hexdigest()[:16]
+        return FileCheckpoint(out / "checkpoints" / f"{name}.pt")
+
     total = len(cells(plan))
-    for i, cell in enumerate(run_width(plan, train, dataset, dev, done, save)):
+    cells_run = run_width(plan, train, dataset, dev, done, save, checkpoint=checkpoint)
+    for i, cell in enumerate(cells_run):
         if on_cell is not None:
             on_cell(cell.key, i, total)
     atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble))

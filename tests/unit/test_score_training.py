@@ -1,5 +1,8 @@
 """Training masks instead of weights: top-k, the straight-through gradients, biprop's gain,
-the Bernoulli mask, frozen weights and the cohort against each member alone."""
+the Bernoulli mask, frozen weights, the cohort against each member alone, checkpoints."""
+
+import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,6 +10,7 @@ import torch
 from ticketlab.config import TrainConfig
 from ticketlab.data.datasets import Dataset, Split
 from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.store.files import FileCheckpoint
 from ticketlab.train.scores import (
     Near,
     ScoreMember,
@@ -108,3 +112,43 @@ def test_a_cohort_trains_each_member_as_alone_and_never_moves_a_weight(method: s
                 assert int(t.mask[k].sum()) == m.keep[k]  # exactly the target count
         assert [e.test_acc for e in t.evals] == pytest.approx([e.test_acc for e in alone.evals])
     assert together[0].evals[0].step == 0 and together[0].evals[-1].step == 9
+
+
+class _Memory:
+    """A checkpoint kept in memory, every saved state kept."""
+
+    def __init__(self, start: dict | None = None) -> None:
+        self.states: list[dict] = []
+        self.start = start
+
+    def load(self) -> dict | None:
+        return self.start
+
+    def save(self, state: dict) -> None:
+        self.states.append(copy.deepcopy(state))
+
+    def clear(self) -> None:
+        self.states.clear()
+
+
+@pytest.mark.parametrize("method", ["edgepopup", "bernoulli"])
+def test_score_training_resumed_from_a_checkpoint_ends_as_if_never_interrupted(
+    method: str, tmp_path: Path
+) -> None:
+    ds = _data()
+    cfg = TrainConfig(optimizer="sgd", lr=0.2, momentum=0.9, batch_size=40, epochs=3, eval_every=2)
+    members = [_member(0, 0.3, ds), _member(1, 0.5, ds)]
+    cpu, f64 = torch.device("cpu"), torch.float64
+    memory = _Memory()
+    whole = train_scores(
+        members, SPEC, cfg, method, cpu, dtype=f64, checkpoint=memory, checkpoint_every_s=0
+    )
+    mid = next(s for s in memory.states if s["step"] == 4)  # mid-epoch (3 steps an epoch)
+    on_disk = FileCheckpoint(tmp_path / "checkpoints" / "c.pt")  # as runs keep it
+    on_disk.save(mid)
+    resumed = train_scores(members, SPEC, cfg, method, cpu, dtype=f64, checkpoint=on_disk)
+    for a, b in zip(whole, resumed, strict=True):
+        assert all(torch.equal(a.scores[k], b.scores[k]) for k in a.scores)
+        assert all(torch.equal(a.mask[k], b.mask[k]) for k in a.mask)
+        assert [e.test_acc for e in a.evals] == [e.test_acc for e in b.evals]
+        assert a.sampled_test_acc == b.sampled_test_acc

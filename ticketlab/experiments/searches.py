@@ -29,6 +29,7 @@ these sources do not have). Searches run without checkpoints: an interrupted one
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
@@ -283,7 +284,11 @@ class Searcher:
             for seed in seeds
         ]
         n = len(self.main.train)
-        results = train_scores(members, self.spec, train, source, self.device)
+        key = hashlib.sha256(f"learn/{source}/{r + 1}/{seeds}".encode()).hexdigest()[:16]
+        checkpoint = self.state.checkpoint(key)
+        results = train_scores(
+            members, self.spec, train, source, self.device, checkpoint=checkpoint
+        )
         for seed, res in zip(seeds, results, strict=True):
             saved = {
                 "epochs": torch.tensor(train.epochs),
@@ -294,6 +299,7 @@ class Searcher:
             }
             self.state.save_tensors(search_file(seed, source, r + 1), saved)
             self.state.save_tensors(mask_file(seed, source, r + 1), res.mask)
+        checkpoint.clear()
 
     def _plan(self, r: int, seed: int, source: str, start: Params) -> _Search:
         mask = chain_mask(self.state, self.spec, self.cfg, seed, source, r)

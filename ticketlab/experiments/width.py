@@ -41,7 +41,7 @@ from ticketlab.experiments.seeds import derive_seed
 from ticketlab.models.mlp import MLPSpec, init_params
 from ticketlab.models.params import Params
 from ticketlab.pruning.magnitude import full_mask, random_mask_like
-from ticketlab.train.cohort import Member, train_cohort
+from ticketlab.train.cohort import Checkpoint, Member, train_cohort
 from ticketlab.train.evaluate import evaluate
 from ticketlab.train.scores import ScoreMember, kaiming_uniform_scores, train_scores
 
@@ -148,11 +148,14 @@ def run_width(
     done: set[tuple[str, int]],
     save: Callable[[list[Row]], None],
     targets: dict[int, Params] | None = None,
+    checkpoint: Callable[[str], Checkpoint] | None = None,
 ) -> Iterator[Cell]:
     """Train every cell of ``plan`` not in ``done`` ((cell key, seed) pairs), the seeds of a
     cell as one cohort, handing each cell's rows to ``save``; yields each cell as it
-    starts. ``targets`` (seed -> trained target weights) are filled on the way: the target
-    cell trains them; ``fit`` cells need them (a resumed run trains them again, unsaved)."""
+    starts. ``checkpoint(key)`` gives a score training somewhere to save its state
+    mid-way (the widest take hours). ``targets`` (seed -> trained target weights) are
+    filled on the way: the target cell trains them; ``fit`` cells need them (a resumed run
+    trains them again, unsaved)."""
     targets = {} if targets is None else targets
     in_dim, classes = data.input_dim, data.num_classes
     target_spec = MLPSpec((in_dim, *plan.base, classes))
@@ -260,8 +263,15 @@ def run_width(
             for s in seeds
         ]
         teachers = (target_spec, [targets[s] for s in seeds]) if cell.kind == "fit" else None
+        saving = None if checkpoint is None else checkpoint(f"{cell.key}/{seeds}")
         results = train_scores(
-            score_members, spec, score_cfg, cell.method, device, teachers=teachers
+            score_members,
+            spec,
+            score_cfg,
+            cell.method,
+            device,
+            teachers=teachers,
+            checkpoint=saving,
         )
         wall = (time.perf_counter() - start) / len(seeds)
         save(
@@ -270,6 +280,8 @@ def run_width(
                 for s, r in zip(seeds, results, strict=True)
             ]
         )
+        if saving is not None:
+            saving.clear()
 
 
 def _masked(weights: Params, mask: dict[str, torch.Tensor]) -> Params:

@@ -26,6 +26,7 @@ would need it in training mode, which ``Architecture.apply`` does not run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -45,18 +46,19 @@ from ticketlab.train import optim
 from ticketlab.train.members import (
     EVAL_CHUNK,
     PROGRESS_EVERY,
+    Checkpoint,
     EvalPoint,
     Member,
     Progress,
     cohort_loss,
     loss_and_correct,
-    member_stream,
 )
 from ticketlab.train.pool import Pool
 
 METHODS = ("edgepopup", "biprop", "bernoulli")
 SAMPLES = 10  # sampled Bernoulli masks whose mean test accuracy is reported
 SAMPLE_SALT = 0x5A3B1E  # separates a member's mask samples from its data order
+CHECKPOINT_EVERY_S = 300.0  # a training saves its state at most this often (wall seconds)
 
 
 @dataclass
@@ -252,6 +254,8 @@ def train_scores(
     evaluate: bool = True,
     on_progress: Callable[[Progress], None] | None = None,
     teachers: tuple[Architecture, list[Params]] | None = None,
+    checkpoint: Checkpoint | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> list[ScoreResult]:
     """Train every member's scores for ``cfg``'s steps, weights frozen; evaluate the
     frozen network under its current mask at step 0, every ``cfg.eval_every`` steps and
@@ -261,7 +265,12 @@ def train_scores(
     With ``teachers`` (an architecture and one network per member) the loss is instead the
     mean squared error between the member's logits and its teacher's on the same batch
     (fitting a given network, as the strong-ticket theorems state it); the result's
-    ``fit_mse`` is that error on the test split at the end."""
+    ``fit_mse`` is that error on the test split at the end.
+
+    With ``checkpoint``, the training state (scores, optimizer and schedule, the epoch's
+    data order, every generator, the evaluations so far) is saved every
+    ``checkpoint_every_s`` seconds, and a training that finds a saved state continues from
+    it, to the same result as one never interrupted."""
     if method not in METHODS:
         raise ConfigError(f"unknown score-training method {method!r}; choose one of {METHODS}")
     if any("running_mean" in k for k in members[0].weights):
@@ -284,7 +293,7 @@ def train_scores(
     per_epoch = -(-pool.n // cfg.batch_size)
     opt = optim.make_optimizer(list(scores.values()), cfg)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(total))
-    streams = [member_stream(m, pool.n, device) for m in as_members]
+    orders = [torch.Generator().manual_seed(m.data_seed) for m in members]  # member_stream's
     forward = _mlp_forward(spec) if isinstance(spec, MLPSpec) else vmap(spec.apply)
     evals: list[list[EvalPoint]] = [[] for _ in members]
 
@@ -332,12 +341,43 @@ def train_scores(
         for i in range(len(members)):
             evals[i].append(EvalPoint(step, float(vl[i]), float(va[i]), float(tl[i]), float(ta[i])))
 
-    evaluate_at(0)
-    order = None
-    for step in range(total):
+    def save(step: int, order: torch.Tensor | None) -> None:
+        assert checkpoint is not None
+        checkpoint.save(
+            {
+                "step": step,
+                "scores": {k: v.detach().cpu() for k, v in scores.items()},
+                "optimizer": opt.state_dict(),
+                "schedule": schedule.state_dict(),
+                "order": None if order is None else order.cpu(),
+                "generators": [g.get_state() for g in orders + gens],
+                "evals": [[dataclasses.astuple(e) for e in ev] for ev in evals],
+            }
+        )
+
+    def restore(state: dict[str, Any]) -> tuple[int, torch.Tensor | None]:
+        with torch.no_grad():
+            for k, v in state["scores"].items():
+                scores[k].copy_(v)
+        opt.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        for g, st in zip(orders + gens, state["generators"], strict=True):
+            g.set_state(st)
+        evals[:] = [[EvalPoint(*e) for e in ev] for ev in state["evals"]]
+        order = state["order"]
+        return state["step"], None if order is None else order.to(device)
+
+    saved = checkpoint.load() if checkpoint is not None else None
+    if saved is not None:
+        first, order = restore(saved)
+    else:
+        first, order = 0, None
+        evaluate_at(0)
+    last_save = time.perf_counter()
+    for step in range(first, total):
         pos = step % per_epoch
         if pos == 0:
-            order = torch.stack([s() for s in streams])
+            order = torch.stack([torch.randperm(pool.n, generator=g) for g in orders]).to(device)
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major=False)
@@ -358,6 +398,9 @@ def train_scores(
             evaluate_at(done)
         if on_progress is not None and done % PROGRESS_EVERY == 0:
             on_progress(Progress(done, total, len(members)))
+        if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
+            save(done, order)
+            last_save = time.perf_counter()
 
     sampled: list[float | None] = [None] * len(members)
     if method == "bernoulli" and evaluate:
