@@ -599,15 +599,14 @@ def width(
         )
     )
     meta = out / WIDTH_RUN
-    if meta.is_file():
-        before = json.loads(meta.read_text())
-        if {k: before.get(k) for k in identity} != identity:
-            raise TicketlabError(
-                f"{out} holds a width test of another plan, training setting or data; give "
-                "another folder, or the same options as before to resume it"
-            )
+    before = json.loads(meta.read_text()) if meta.is_file() else identity
+    if {k: before.get(k) for k in identity} != identity:
+        raise TicketlabError(
+            f"{out} holds a width test of another plan, training setting or data; give "
+            "another folder, or the same options as before to resume it"
+        )
     out.mkdir(parents=True, exist_ok=True)
-    runs = json.loads(meta.read_text()).get("invocations", []) if meta.is_file() else []
+    runs = before.get("invocations", [])
     runs.append(
         {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **environment(dev)}
     )

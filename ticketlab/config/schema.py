@@ -504,38 +504,15 @@ class ExperimentConfig:
             raise ConfigError(
                 f"experiment.source_min_density must lie in (0, 1), got {self.source_min_density!r}"
             )
-        if (
-            isinstance(self.source_batch_per_class, bool)
-            or not isinstance(self.source_batch_per_class, int)
-            or self.source_batch_per_class < 1
-        ):
-            raise ConfigError(
-                "experiment.source_batch_per_class must be an integer >= 1, got "
-                f"{self.source_batch_per_class!r}"
-            )
+        _at_least("experiment.source_batch_per_class", self.source_batch_per_class, 1)
         if not 0 < self.earlybird_eps < 1:
             raise ConfigError(
                 f"experiment.earlybird_eps must lie in (0, 1), got {self.earlybird_eps!r}"
             )
-        if (
-            isinstance(self.earlybird_window, bool)
-            or not isinstance(self.earlybird_window, int)
-            or self.earlybird_window < 1
-        ):
-            raise ConfigError(
-                f"experiment.earlybird_window must be an integer >= 1, got "
-                f"{self.earlybird_window!r}"
-            )
+        _at_least("experiment.earlybird_window", self.earlybird_window, 1)
         if not self.score_lr > 0:
             raise ConfigError(f"experiment.score_lr must be > 0, got {self.score_lr!r}")
-        if (
-            isinstance(self.score_epochs, bool)
-            or not isinstance(self.score_epochs, int)
-            or (self.score_epochs < 1)
-        ):
-            raise ConfigError(
-                f"experiment.score_epochs must be an integer >= 1, got {self.score_epochs!r}"
-            )
+        _at_least("experiment.score_epochs", self.score_epochs, 1)
         for i, c in enumerate(self.controls):
             _choice(f"experiment.controls[{i}]", c, CONTROLS)
         if len(set(self.controls)) != len(self.controls):

@@ -49,7 +49,12 @@ from ticketlab.pruning.magnitude import Mask, full_mask, level_counts, prune
 from ticketlab.pruning.prac import critical_set, disagreement, scaled
 from ticketlab.train.cohort import Member, train_cohort
 from ticketlab.train.members import EVAL_CHUNK
-from ticketlab.train.scores import ScoreMember, kaiming_uniform_scores, train_scores
+from ticketlab.train.scores import (
+    ScoreMember,
+    kaiming_uniform_scores,
+    score_setting,
+    train_scores,
+)
 
 if TYPE_CHECKING:
     from ticketlab.experiments.lottery import RunState
@@ -257,17 +262,7 @@ class Searcher:
         starts = {seed: start(seed, r + 1) for seed in seeds}
         ex = self.cfg.experiment
         counts = level_counts(self.spec, self.cfg.prune, r + 1)
-        train = replace(
-            self.cfg.train,
-            optimizer="sgd",
-            lr=ex.score_lr,
-            momentum=0.9,
-            weight_decay=5e-4,
-            epochs=ex.score_epochs,
-            steps=None,
-            milestones=[],
-            warmup_steps=0,
-        )
+        train = score_setting(self.cfg.train, ex.score_lr, ex.score_epochs)
         members = [
             ScoreMember(
                 starts[seed],

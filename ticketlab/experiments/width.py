@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
@@ -43,7 +43,12 @@ from ticketlab.models.params import Params
 from ticketlab.pruning.magnitude import full_mask, random_mask_like
 from ticketlab.train.cohort import Checkpoint, Member, train_cohort
 from ticketlab.train.evaluate import evaluate
-from ticketlab.train.scores import ScoreMember, kaiming_uniform_scores, train_scores
+from ticketlab.train.scores import (
+    ScoreMember,
+    kaiming_uniform_scores,
+    score_setting,
+    train_scores,
+)
 
 INITS = ("kaiming_normal", "signed_constant")
 MATCHED = "matched"  # the keep fraction of a cell with as many kept weights as the target
@@ -160,17 +165,7 @@ def run_width(
     in_dim, classes = data.input_dim, data.num_classes
     target_spec = MLPSpec((in_dim, *plan.base, classes))
     target_weights = weights_of(list(target_spec.sizes))
-    score_cfg = replace(
-        train,
-        optimizer="sgd",
-        lr=plan.score_lr,
-        momentum=0.9,
-        weight_decay=5e-4,
-        epochs=plan.epochs,
-        steps=None,
-        milestones=[],
-        warmup_steps=0,
-    )
+    score_cfg = score_setting(train, plan.score_lr, plan.epochs)
     every = cells(plan)
     fits_left = any((c.key, s) not in done for c in every if c.kind == "fit" for s in plan.seeds)
     for cell in every:

@@ -70,10 +70,15 @@ class Progress:
     val_acc: list[float] = field(default_factory=list)
 
 
-def member_stream(member: Member, n: int, device: torch.device) -> Callable[[], torch.Tensor]:
-    """Returns a function giving the next epoch's order of training examples."""
-    g = torch.Generator().manual_seed(member.data_seed)
-    return lambda: torch.randperm(n, generator=g).to(device)
+def order_generators(members: list[Member]) -> list[torch.Generator]:
+    """Each member's generator of data orders, seeded by its data seed (on the CPU, so a
+    seed gives the same orders on every device; a checkpoint saves their states)."""
+    return [torch.Generator().manual_seed(m.data_seed) for m in members]
+
+
+def epoch_order(gens: list[torch.Generator], n: int, device: torch.device) -> torch.Tensor:
+    """The next epoch's order of the ``n`` training examples of every member, ``[M, n]``."""
+    return torch.stack([torch.randperm(n, generator=g) for g in gens]).to(device)
 
 
 # Called after every whole epoch with its number (1, 2, ...) and a function giving every

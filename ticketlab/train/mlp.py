@@ -32,8 +32,9 @@ from ticketlab.train.members import (
     Progress,
     TrainResult,
     cohort_loss,
+    epoch_order,
     loss_and_correct,
-    member_stream,
+    order_generators,
     sign_flip_counts,
     with_history,
 )
@@ -244,7 +245,7 @@ def train_mlp(
     tensors = [p.requires_grad_() for p in params.values()]
     opt = optim.make_optimizer(tensors, cfg)
     schedule = optim.make_schedule(opt, cfg, steps_per_epoch) if optim.scheduled(cfg) else None
-    streams = [member_stream(m, pool.n, device) for m in members]
+    orders = order_generators(members)
     captured: list[Params | None] = [None] * len(members)
     history: History = []
     weight_keys = [k for k in params if k.endswith("weight")]
@@ -309,7 +310,7 @@ def train_mlp(
     for step in range(total):
         pos = step % steps_per_epoch
         if pos == 0:
-            order = torch.stack([s() for s in streams])
+            order = epoch_order(orders, pool.n, device)
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major)

@@ -40,7 +40,9 @@ from ticketlab.train.members import (
     Progress,
     TrainResult,
     cohort_loss,
+    epoch_order,
     loss_and_correct,
+    order_generators,
     sign_flip_counts,
     with_history,
 )
@@ -154,7 +156,7 @@ def train_modules(
     opt = optim.make_optimizer(tensors, cfg)
     schedule = optim.make_schedule(opt, cfg, steps_per_epoch)
     augment = _Augment(members, cfg.crop_pad, device) if cfg.augment == "crop_flip" else None
-    orders = [torch.Generator().manual_seed(m.data_seed) for m in members]
+    orders = order_generators(members)
     weight_keys = list(masks)
     start_sign = {k: params[k].detach().sign() for k in weight_keys}
     kept = torch.stack([masks[k].flatten(1).sum(1) for k in weight_keys], 1).to(dtype)
@@ -254,7 +256,7 @@ def train_modules(
     for step in range(first, total):
         pos = step % steps_per_epoch
         if pos == 0:
-            order = torch.stack([torch.randperm(pool.n, generator=g) for g in orders]).to(device)
+            order = epoch_order(orders, pool.n, device)
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major=False)

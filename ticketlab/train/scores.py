@@ -51,7 +51,9 @@ from ticketlab.train.members import (
     Member,
     Progress,
     cohort_loss,
+    epoch_order,
     loss_and_correct,
+    order_generators,
 )
 from ticketlab.train.pool import Pool
 
@@ -240,6 +242,23 @@ def _fit_error(
     return out
 
 
+def score_setting(train: TrainConfig, lr: float, epochs: int) -> TrainConfig:
+    """The setting scores train with: SGD with momentum 0.9 and weight decay 5e-4 at
+    ``lr`` for ``epochs`` (the authors' conv-net recipe; ``train_scores`` adds the cosine
+    schedule), at ``train``'s batch size and evaluation cadence."""
+    return dataclasses.replace(
+        train,
+        optimizer="sgd",
+        lr=lr,
+        momentum=0.9,
+        weight_decay=5e-4,
+        epochs=epochs,
+        steps=None,
+        milestones=[],
+        warmup_steps=0,
+    )
+
+
 def _cosine(total: int) -> Callable[[int], float]:
     return lambda step: 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
 
@@ -293,7 +312,7 @@ def train_scores(
     per_epoch = -(-pool.n // cfg.batch_size)
     opt = optim.make_optimizer(list(scores.values()), cfg)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(total))
-    orders = [torch.Generator().manual_seed(m.data_seed) for m in members]  # member_stream's
+    orders = order_generators(as_members)
     forward = _mlp_forward(spec) if isinstance(spec, MLPSpec) else vmap(spec.apply)
     evals: list[list[EvalPoint]] = [[] for _ in members]
 
@@ -377,7 +396,7 @@ def train_scores(
     for step in range(first, total):
         pos = step % per_epoch
         if pos == 0:
-            order = torch.stack([torch.randperm(pool.n, generator=g) for g in orders]).to(device)
+            order = epoch_order(orders, pool.n, device)
         assert order is not None
         idx = order[:, pos * cfg.batch_size : (pos + 1) * cfg.batch_size]
         xb, yb = pool.batch(idx, feature_major=False)
