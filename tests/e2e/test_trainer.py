@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -5,7 +7,8 @@ from ticketlab.config import PruneConfig, TrainConfig
 from ticketlab.data.datasets import Dataset
 from ticketlab.models.mlp import MLPSpec, init_params
 from ticketlab.pruning.magnitude import full_mask, prune
-from ticketlab.train.cohort import Member, train_cohort
+from ticketlab.store.files import FileCheckpoint
+from ticketlab.train.cohort import Member, Progress, train_cohort
 
 SPEC = MLPSpec((784, 300, 100, 10))
 CPU = torch.device("cpu")
@@ -224,3 +227,46 @@ def test_sparse_first_layer_evaluation_equals_the_dense_one(mnist_small: Dataset
             assert x.val_loss == pytest.approx(y.val_loss, rel=1e-12)
             assert x.test_loss == pytest.approx(y.test_loss, rel=1e-12)
             assert (x.val_acc, x.test_acc) == (y.val_acc, y.test_acc)
+
+
+class _Interrupt(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kernels", [(0.0, 0.0), (1.0, 1.0)], ids=["dense", "sparse"])
+def test_an_mlp_cohort_interrupted_mid_way_resumes_to_the_same_numbers(
+    mnist_small: Dataset, kernels: tuple[float, float], tmp_path: Path
+) -> None:
+    # Adam (moments to restore), a schedule, the interruption in the second epoch (32
+    # steps an epoch at batch 64 of 2,000 examples), late-resetting captures on both sides,
+    # members pruned 0-3 times (compaction and block-sparse layers on "sparse").
+    cfg = TrainConfig(
+        optimizer="adam", lr=1e-3, batch_size=64, epochs=2, eval_every=10, milestones=[1]
+    )
+    ms = members(mnist_small, 4)
+    for m, at in zip(ms, [3, 20, 35, 50], strict=True):
+        m.capture_step = at
+    straight = train_cohort(ms, SPEC, cfg, CPU, sparse_below=kernels)
+    checkpoint = FileCheckpoint(tmp_path / "checkpoints" / "cohort.pt")
+
+    def stop_at_40(p: Progress) -> None:
+        if p.step == 40 and p.val_acc:  # the evaluation at step 40: saved up to step 39
+            raise _Interrupt
+
+    with pytest.raises(_Interrupt):
+        train_cohort(
+            ms, SPEC, cfg, CPU, stop_at_40, checkpoint, sparse_below=kernels, checkpoint_every_s=0
+        )
+    saved = checkpoint.load()
+    assert saved is not None and saved["step"] == 39
+    resumed = train_cohort(
+        ms, SPEC, cfg, CPU, checkpoint=checkpoint, sparse_below=kernels, checkpoint_every_s=0
+    )
+    for a, b in zip(straight, resumed, strict=True):
+        assert all(torch.equal(a.weights[k], b.weights[k]) for k in a.weights)
+        assert a.captured is not None and b.captured is not None
+        assert all(torch.equal(a.captured[k], b.captured[k]) for k in a.captured)
+        assert a.evals == b.evals
+        assert [e.step for e in b.evals] == [0, 10, 20, 30, 40, 50, 60, 64]
+    with pytest.raises(ValueError, match="give one or the other"):
+        train_cohort(ms, SPEC, cfg, CPU, checkpoint=checkpoint, on_epoch=lambda e, w: False)

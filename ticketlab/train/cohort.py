@@ -49,9 +49,6 @@ TRAINERS: dict[type, Callable[..., list[TrainResult]]] = {
     MLPSpec: train_mlp,
     ModuleSpec: train_modules,
 }
-# Trainers that save their state mid-way; the MLP's trainings take a minute or so and
-# restart from their beginning.
-CHECKPOINTED = {train_modules}
 
 
 def train_cohort(
@@ -66,9 +63,7 @@ def train_cohort(
     """Train every member for ``cfg``'s steps and evaluate all on validation and test data
     at step 0, every ``cfg.eval_every`` steps and at the end. ``options`` go to the
     architecture's trainer (every trainer takes ``evaluate`` and ``dtype``; the MLP's also
-    its fast paths' switches). ``checkpoint`` lets a trainer that supports it save its state
-    mid-way and resume from it (``CHECKPOINTED``)."""
+    its fast paths' switches). With ``checkpoint`` the trainer saves its state mid-way and
+    resumes from it (``members.Saves``)."""
     trainer = TRAINERS[type(arch)]
-    if checkpoint is not None and trainer in CHECKPOINTED:
-        options["checkpoint"] = checkpoint
-    return trainer(members, arch, cfg, device, on_progress, **options)
+    return trainer(members, arch, cfg, device, on_progress, checkpoint=checkpoint, **options)

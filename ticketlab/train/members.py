@@ -3,6 +3,7 @@ reports, and how a member's data order is drawn."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
@@ -16,6 +17,7 @@ from ticketlab.pruning.magnitude import Mask
 
 EVAL_CHUNK = 4096
 PROGRESS_EVERY = 50  # steps between progress reports (besides evaluations)
+CHECKPOINT_EVERY_S = 300.0  # a training saves its state at most this often (wall seconds)
 
 
 @dataclass
@@ -98,6 +100,77 @@ class Checkpoint(Protocol):
     def clear(self) -> None: ...
 
 
+class Saves:
+    """A training's saves to ``checkpoint`` (none if it is None), at most every ``every_s``
+    wall seconds: the tensors that change (weights, buffers or scores, in the trainer's own
+    layout), the optimizer and its schedule, the epoch's data order, every generator's
+    state, the wall time so far, and what the trainer adds (its evaluations so far, captured
+    weights). A training restored from them ends as one never interrupted."""
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint | None,
+        every_s: float,
+        tensors: Params,
+        opt: torch.optim.Optimizer,
+        schedule: torch.optim.lr_scheduler.LRScheduler | None,
+        gens: list[torch.Generator],
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.every_s = every_s
+        self.tensors = tensors
+        self.opt = opt
+        self.schedule = schedule
+        self.gens = gens
+        self.last = time.perf_counter()
+
+    def restore(
+        self, device: torch.device
+    ) -> tuple[int, torch.Tensor | None, float, dict[str, Any]] | None:
+        """The saved step, epoch order, wall seconds and the trainer's additions, with the
+        tensors, optimizer, schedule and generators set back; None if nothing is saved."""
+        saved = self.checkpoint.load() if self.checkpoint is not None else None
+        if saved is None:
+            return None
+        with torch.no_grad():
+            for k, v in saved["tensors"].items():
+                self.tensors[k].copy_(v)
+        self.opt.load_state_dict(saved["optimizer"])
+        if self.schedule is not None:
+            self.schedule.load_state_dict(saved["schedule"])
+        for g, st in zip(self.gens, saved["generators"], strict=True):
+            g.set_state(st)
+        self.last = time.perf_counter()
+        order = saved["order"]
+        return (
+            saved["step"],
+            None if order is None else order.to(device),
+            saved["elapsed"],
+            saved["extra"],
+        )
+
+    def due(self) -> bool:
+        return self.checkpoint is not None and time.perf_counter() - self.last >= self.every_s
+
+    def save(
+        self, step: int, order: torch.Tensor | None, elapsed: float, extra: dict[str, Any]
+    ) -> None:
+        assert self.checkpoint is not None
+        self.checkpoint.save(
+            {
+                "step": step,
+                "tensors": {k: v.detach().cpu() for k, v in self.tensors.items()},
+                "optimizer": self.opt.state_dict(),
+                "schedule": None if self.schedule is None else self.schedule.state_dict(),
+                "order": None if order is None else order.cpu(),
+                "generators": [g.get_state() for g in self.gens],
+                "elapsed": elapsed,
+                "extra": extra,
+            }
+        )
+        self.last = time.perf_counter()
+
+
 def cohort_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """The sum over members of each member's mean cross-entropy, for ``logits``
     ``[members, B, classes]`` and labels ``y`` ``[members, B]``: no member's gradient
@@ -126,6 +199,15 @@ class CohortEval(NamedTuple):
 
 
 History = list[CohortEval]
+
+
+def history_state(history: History) -> list[list[Any]]:
+    """``history`` as a checkpoint keeps it: steps and tensors on the CPU."""
+    return [[h.step, *(t.cpu() for t in h[1:])] for h in history]
+
+
+def history_from(state: list[list[Any]], device: torch.device) -> History:
+    return [CohortEval(h[0], *(t.to(device) for t in h[1:])) for h in state]
 
 
 def sign_flip_counts(

@@ -23,16 +23,21 @@ from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.train import optim
 from ticketlab.train.compaction import plan_compaction
 from ticketlab.train.members import (
+    CHECKPOINT_EVERY_S,
     EVAL_CHUNK,
     PROGRESS_EVERY,
+    Checkpoint,
     CohortEval,
     EpochHook,
     History,
     Member,
     Progress,
+    Saves,
     TrainResult,
     cohort_loss,
     epoch_order,
+    history_from,
+    history_state,
     loss_and_correct,
     order_generators,
     sign_flip_counts,
@@ -181,6 +186,8 @@ def train_mlp(
     dtype: torch.dtype = torch.float32,
     sparse_eval_below: float | None = None,
     on_epoch: EpochHook | None = None,
+    checkpoint: Checkpoint | None = None,
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S,
 ) -> list[TrainResult]:
     """Train every member for ``cfg`` steps; evaluate all on validation and test data at
     step 0, every ``cfg.eval_every`` steps and at the end.
@@ -198,7 +205,12 @@ def train_mlp(
     ``evaluate=False`` (for benchmarks) skips every evaluation and returns results with no
     evaluation points. ``dtype`` is the floating type of weights and activations (float64
     lets tests compare the fast paths with the plain one far below float32 rounding).
-    ``on_epoch`` may end training early (see ``members.EpochHook``)."""
+    ``on_epoch`` may end training early (see ``members.EpochHook``). With ``checkpoint``,
+    the training state is saved every ``checkpoint_every_s`` seconds and a training that
+    finds a saved state continues from it (``members.Saves``); ``on_epoch`` keeps state of
+    its own, so it is not given with ``checkpoint``."""
+    if on_epoch is not None and checkpoint is not None:
+        raise ValueError("on_epoch keeps state a checkpoint does not save: give one or the other")
     start = time.perf_counter()
     n_layers = spec.n_layers
     full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}
@@ -304,10 +316,18 @@ def train_mlp(
     # bf16 for dense cohorts only: with block-sparse layers (fp32 only) the casts between
     # them made a bf16 step slower than an fp32 one (``ticketlab bench --bf16``).
     precision = cfg.precision if not layers else "fp32"
-    evaluate_at(0)
-    capture(0)
-    order = None
-    for step in range(total):
+    saves = Saves(checkpoint, checkpoint_every_s, params, opt, schedule, orders)
+    saved = saves.restore(device)
+    begin, order = 0, None
+    if saved is not None:
+        begin, order, elapsed, extra = saved
+        start -= elapsed
+        history[:] = history_from(extra["history"], device)
+        captured[:] = extra["captured"]
+    else:
+        evaluate_at(0)
+        capture(0)
+    for step in range(begin, total):
         pos = step % steps_per_epoch
         if pos == 0:
             order = epoch_order(orders, pool.n, device)
@@ -330,6 +350,9 @@ def train_mlp(
             on_progress(Progress(done, total, len(members)))
         if stop:
             break
+        if saves.due():
+            extra = {"history": history_state(history), "captured": captured}
+            saves.save(done, order, time.perf_counter() - start, extra)
 
     wall = time.perf_counter() - start
     weights = unstack(on_cpu(as_full()))

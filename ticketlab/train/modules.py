@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch.func import functional_call, vmap
@@ -30,6 +29,7 @@ from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
 from ticketlab.train.members import (
+    CHECKPOINT_EVERY_S,
     EVAL_CHUNK,
     PROGRESS_EVERY,
     Checkpoint,
@@ -38,9 +38,12 @@ from ticketlab.train.members import (
     History,
     Member,
     Progress,
+    Saves,
     TrainResult,
     cohort_loss,
     epoch_order,
+    history_from,
+    history_state,
     loss_and_correct,
     order_generators,
     sign_flip_counts,
@@ -49,7 +52,6 @@ from ticketlab.train.members import (
 from ticketlab.train.pool import Pool
 
 AUGMENT_SALT = 0x5EED_A06  # separates a member's augmentation draws from its data order
-CHECKPOINT_EVERY_S = 300.0  # a training saves its state at most this often (wall seconds)
 
 
 class _Augment:
@@ -214,45 +216,19 @@ def train_modules(
             if m.capture_step == step:
                 captured[i] = {k: v[i].cpu().clone() for k, v in now().items()}
 
-    def save(step: int, order: torch.Tensor | None) -> None:
-        assert checkpoint is not None
-        checkpoint.save(
-            {
-                "step": step,
-                "tensors": {k: v.detach().cpu() for k, v in now().items()},
-                "optimizer": opt.state_dict(),
-                "schedule": schedule.state_dict(),
-                "order": None if order is None else order.cpu(),
-                "generators": [g.get_state() for g in orders]
-                + ([g.get_state() for g in augment.gens] if augment is not None else []),
-                "history": [[h[0], *(t.cpu() for t in h[1:])] for h in history],
-                "captured": captured,
-            }
-        )
-
-    def restore(state: dict[str, Any]) -> tuple[int, torch.Tensor | None]:
-        with torch.no_grad():
-            for k, v in state["tensors"].items():
-                (params if k in params else buffers)[k].copy_(v)
-        opt.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        gens = orders + (augment.gens if augment is not None else [])
-        for g, st in zip(gens, state["generators"], strict=True):
-            g.set_state(st)
-        history[:] = [CohortEval(h[0], *(t.to(device) for t in h[1:])) for h in state["history"]]
-        captured[:] = state["captured"]
-        order = state["order"]
-        return state["step"], None if order is None else order.to(device)
-
     base.train()
-    saved = checkpoint.load() if checkpoint is not None else None
+    gens = orders + (augment.gens if augment is not None else [])
+    saves = Saves(checkpoint, checkpoint_every_s, params | buffers, opt, schedule, gens)
+    saved = saves.restore(device)
+    first, order = 0, None
     if saved is not None:
-        first, order = restore(saved)
+        first, order, elapsed, extra = saved
+        start -= elapsed
+        history[:] = history_from(extra["history"], device)
+        captured[:] = extra["captured"]
     else:
-        first, order = 0, None
         evaluate_at(0)
         capture(0)
-    last_save = time.perf_counter()
     for step in range(first, total):
         pos = step % steps_per_epoch
         if pos == 0:
@@ -279,9 +255,9 @@ def train_modules(
             on_progress(Progress(done, total, len(members)))
         if stop:
             break
-        if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
-            save(done, order)
-            last_save = time.perf_counter()
+        if saves.due():
+            extra = {"history": history_state(history), "captured": captured}
+            saves.save(done, order, time.perf_counter() - start, extra)
 
     weights = unstack(on_cpu(now()))
     wall = time.perf_counter() - start

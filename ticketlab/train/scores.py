@@ -44,12 +44,14 @@ from ticketlab.models.params import Params, stack
 from ticketlab.models.registry import Architecture
 from ticketlab.train import optim
 from ticketlab.train.members import (
+    CHECKPOINT_EVERY_S,
     EVAL_CHUNK,
     PROGRESS_EVERY,
     Checkpoint,
     EvalPoint,
     Member,
     Progress,
+    Saves,
     cohort_loss,
     epoch_order,
     loss_and_correct,
@@ -60,7 +62,6 @@ from ticketlab.train.pool import Pool
 METHODS = ("edgepopup", "biprop", "bernoulli")
 SAMPLES = 10  # sampled Bernoulli masks whose mean test accuracy is reported
 SAMPLE_SALT = 0x5A3B1E  # separates a member's mask samples from its data order
-CHECKPOINT_EVERY_S = 300.0  # a training saves its state at most this often (wall seconds)
 
 
 @dataclass
@@ -360,39 +361,15 @@ def train_scores(
         for i in range(len(members)):
             evals[i].append(EvalPoint(step, float(vl[i]), float(va[i]), float(tl[i]), float(ta[i])))
 
-    def save(step: int, order: torch.Tensor | None) -> None:
-        assert checkpoint is not None
-        checkpoint.save(
-            {
-                "step": step,
-                "scores": {k: v.detach().cpu() for k, v in scores.items()},
-                "optimizer": opt.state_dict(),
-                "schedule": schedule.state_dict(),
-                "order": None if order is None else order.cpu(),
-                "generators": [g.get_state() for g in orders + gens],
-                "evals": [[dataclasses.astuple(e) for e in ev] for ev in evals],
-            }
-        )
-
-    def restore(state: dict[str, Any]) -> tuple[int, torch.Tensor | None]:
-        with torch.no_grad():
-            for k, v in state["scores"].items():
-                scores[k].copy_(v)
-        opt.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        for g, st in zip(orders + gens, state["generators"], strict=True):
-            g.set_state(st)
-        evals[:] = [[EvalPoint(*e) for e in ev] for ev in state["evals"]]
-        order = state["order"]
-        return state["step"], None if order is None else order.to(device)
-
-    saved = checkpoint.load() if checkpoint is not None else None
+    saves = Saves(checkpoint, checkpoint_every_s, scores, opt, schedule, orders + gens)
+    saved = saves.restore(device)
+    first, order = 0, None
     if saved is not None:
-        first, order = restore(saved)
+        first, order, elapsed, extra = saved
+        start -= elapsed
+        evals[:] = [[EvalPoint(*e) for e in ev] for ev in extra["evals"]]
     else:
-        first, order = 0, None
         evaluate_at(0)
-    last_save = time.perf_counter()
     for step in range(first, total):
         pos = step % per_epoch
         if pos == 0:
@@ -417,9 +394,9 @@ def train_scores(
             evaluate_at(done)
         if on_progress is not None and done % PROGRESS_EVERY == 0:
             on_progress(Progress(done, total, len(members)))
-        if checkpoint is not None and time.perf_counter() - last_save >= checkpoint_every_s:
-            save(done, order)
-            last_save = time.perf_counter()
+        if saves.due():
+            extra = {"evals": [[dataclasses.astuple(e) for e in ev] for ev in evals]}
+            saves.save(done, order, time.perf_counter() - start, extra)
 
     sampled: list[float | None] = [None] * len(members)
     if method == "bernoulli" and evaluate:
