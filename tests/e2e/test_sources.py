@@ -9,6 +9,7 @@ from safetensors.torch import load_file
 
 import ticketlab
 from tests.helpers import TINY
+from ticketlab import api
 from ticketlab.cli import main
 
 
@@ -68,6 +69,21 @@ def test_mask_sources_train_at_imps_levels_with_their_sanity_checks(tmp_path: Pa
     assert "Weights remaining per tensor of each source" in md and "| snip-global | 3 |" in md
     assert (tmp_path / "run" / "figures" / "mask-sources.png").is_file()
     assert (tmp_path / "run" / "figures" / "mask-cost.png").is_file()
+    # A branch trains each source's ticket and checks on another dataset: the mask found on
+    # MNIST again (the same masks, so the same counts and units without inputs).
+    branch = api.branch(
+        tmp_path / "run", ["transfer.datasets=[fashion_mnist]"], rounds=[2], progress=False
+    )
+    moved = [r for r in branch.summaries() if r["source"]]
+    assert {r["dataset"] for r in moved} == {"fashion_mnist"}
+    assert {(r["source"], r["control"]) for r in moved} == {
+        (r["source"], r["control"]) for r in mine if r["round"] == 2
+    }
+    here = {(r["source"], r["control"]): r for r in mine if r["round"] == 2}
+    for r in moved:
+        there = here[(r["source"], r["control"])]
+        for field in ("weights_remaining_per_layer", "units_without_inputs", "init_seed"):
+            assert r[field] == there[field]
 
 
 def test_an_unknown_mask_source_is_refused_with_the_choices(tmp_path: Path, capsys) -> None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
 import torch
@@ -306,18 +306,19 @@ def last_level(cfg: Config) -> int:
 
 def round_keys(cfg: Config, r: int, seed: int) -> list[tuple[TrainingKey, TrainConfig]]:
     """Round ``r``'s trainings of ``seed``: IMP's ticket and controls on every dataset and
-    setting (up to ``prune.rounds``), and each mask source's ticket and sanity checks on the
-    main dataset (levels 1 to ``last_level``)."""
+    setting (up to ``prune.rounds``), and each mask source's ticket and sanity checks, also
+    on every dataset and setting (levels 1 to ``last_level``)."""
     out = []
-    main, label = cfg.data.dataset, cfg.train.label()
     for src in source_labels(cfg):
         if not 1 <= r <= (cfg.prune.rounds if src in SEARCHED else last_level(cfg)):
             continue
-        out.append((TrainingKey(r, seed, "ticket", None, main, label, src), cfg.train))
-        out += [
-            (TrainingKey(r, seed, "control", c, main, label, src), cfg.train)
-            for c in source_checks(cfg, src)
-        ]
+        for dataset, setting in trainings_of(cfg):
+            label = setting.label()
+            out.append((TrainingKey(r, seed, "ticket", None, dataset, label, src), setting))
+            out += [
+                (TrainingKey(r, seed, "control", c, dataset, label, src), setting)
+                for c in source_checks(cfg, src)
+            ]
     if r > cfg.prune.rounds:
         return out
     for dataset, setting in trainings_of(cfg):
@@ -570,7 +571,7 @@ class Experiment:
         planned = []
         for seed in self.cfg.seeds:
             todo = [(k, t) for k, t in round_keys(self.cfg, r, seed) if k.id not in done]
-            planned += self._plan_sources(r, seed, [k for k, _ in todo if k.source is not None])
+            planned += self._plan_sources(r, seed, [(k, t) for k, t in todo if k.source])
             keys = [(k, t) for k, t in todo if k.source is None]
             if not keys:
                 continue
@@ -607,15 +608,18 @@ class Experiment:
                 planned.append(_Planned(key, train, member, init_seed, mask_steps=spent))
         return planned
 
-    def _plan_sources(self, r: int, seed: int, keys: list[TrainingKey]) -> list[_Planned]:
+    def _plan_sources(
+        self, r: int, seed: int, keys: list[tuple[TrainingKey, TrainConfig]]
+    ) -> list[_Planned]:
         """Each mask source's ticket (the seed's initial weights under the mask the source
-        finds at level ``r``'s counts) and its sanity checks, in the data order of the
-        round's IMP trainings."""
+        finds at level ``r``'s counts) and its sanity checks, on every dataset and setting,
+        in the data order of the round's IMP trainings. The mask is found once, on the main
+        dataset; a check's mask and init are the same on every dataset."""
         if not keys:
             return []
         cfg, main = self.cfg, self.datasets[self.cfg.data.dataset]
-        planned = self._plan_chains(r, seed, [k for k in keys if k.source in SEARCHED])
-        keys = [k for k in keys if k.source not in SEARCHED]
+        planned = self._plan_chains(r, seed, [(k, t) for k, t in keys if k.source in SEARCHED])
+        keys = [(k, t) for k, t in keys if k.source not in SEARCHED]
         if not keys:
             return planned
         ticket = ticket_start(self.spec, cfg, seed)
@@ -626,7 +630,7 @@ class Experiment:
         pooled = [n for n in full if not (apart and n == output)]
         x, y = scoring_batch(main, cfg.experiment.source_batch_per_class, seed)
         order_seed = data_seed(cfg, seed, r)
-        for label in dict.fromkeys(k.source for k in keys):
+        for label in dict.fromkeys(k.source for k, _ in keys):
             assert label is not None
             name, scope = label.rsplit("-", 1)
             ctx = Context(
@@ -634,7 +638,7 @@ class Experiment:
             )
             found = find_mask(mask_source(name), ctx, full, counts, scope, pooled)
             cost = (found.seconds, found.passes)
-            for key in (k for k in keys if k.source == label):
+            for key, train in ((k, t) for k, t in keys if k.source == label):
                 init, mask, init_seed = ticket.weights, found.mask, ticket.init_seed
                 draw = derive_seed(seed, r, label, key.control)
                 if key.control == "random_mask":
@@ -644,16 +648,18 @@ class Experiment:
                     init = self.spec.init(cfg.model.init, init_seed, cfg.model.bn_init)
                 elif key.control == "inverted":
                     mask = inverted_mask(found, full, scope, pooled, draw)
-                member = Member(init, mask, main, order_seed)
-                planned.append(_Planned(key, cfg.train, member, init_seed, cost, 0))
+                member = Member(init, mask, self.datasets[key.dataset], order_seed)
+                planned.append(_Planned(key, train, member, init_seed, cost, 0))
         return planned
 
-    def _plan_chains(self, r: int, seed: int, keys: list[TrainingKey]) -> list[_Planned]:
-        """An IMP source's ticket at level ``r`` (the round's ticket start under the mask
-        its searches made) and its sanity checks, in the data order of the round's IMP
-        trainings."""
+    def _plan_chains(
+        self, r: int, seed: int, keys: list[tuple[TrainingKey, TrainConfig]]
+    ) -> list[_Planned]:
+        """A searched source's ticket at level ``r`` (the round's ticket start under the
+        mask its searches made) and its sanity checks, on every dataset and setting, in the
+        data order of the round's IMP trainings."""
         planned: list[_Planned] = []
-        for label in dict.fromkeys(k.source for k in keys):
+        for label in dict.fromkeys(k.source for k, _ in keys):
             assert label is not None
             mask = chain_mask(self.base, self.spec, self.cfg, seed, label, r)
             cost = chain_cost(self.base, seed, label, r)
@@ -664,7 +670,7 @@ class Experiment:
                     "into a new --out)"
                 )
             ticket = self._ticket_init(seed, r)
-            for key in (k for k in keys if k.source == label):
+            for key, train in ((k, t) for k, t in keys if k.source == label):
                 init, cmask, init_seed = ticket.weights, mask, ticket.init_seed
                 if key.control is not None:
                     init, cmask, init_seed = control_start(
@@ -672,7 +678,10 @@ class Experiment:
                     )
                 data = self.datasets[key.dataset]
                 member = Member(init, cmask, data, data_seed(self.cfg, seed, r))
-                planned.append(_Planned(key, self.cfg.train, member, init_seed, search=cost))
+                # A learned mask's frozen accuracy is of the main dataset, where it was learned.
+                main = key.dataset == self.cfg.data.dataset
+                own = cost if main else replace(cost, frozen_acc=None)
+                planned.append(_Planned(key, train, member, init_seed, search=own))
         return planned
 
     def _finish(self, r: int, planned: list[_Planned], results: list[TrainResult]) -> None:
