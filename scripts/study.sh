@@ -31,6 +31,12 @@
 #   scripts/study.sh scale          branches: the three transfer datasets x SGD lr 1e-2 at 3
 #                                   and 40 epochs, ticket vs reinit, scaled_reinit,
 #                                   reshuffle, signed_reshuffle, signed_constant
+#   scripts/study.sh criteria       the sources preset's IMP alone with Zhou et al.'s other
+#                                   criteria (magnitude_increase, large_final_same_sign),
+#                                   same seeds, checks and schedule: paired with the sources
+#                                   run's large_final IMP by `ticketlab report A B`
+#   scripts/study.sh precision      the trunk's config in fp32 and in bf16, one commit:
+#                                   scripts/precision_effect.py reads the two exports
 #   scripts/study.sh sources        the sources preset: IMP against every mask source
 #                                   (pruning at init, early-bird and PrAC IMP), with checks
 #   scripts/study.sh learned        edge-popup and biprop masks at the sources preset's IMP
@@ -88,6 +94,16 @@ for step in "$@"; do
         --set experiment.data_order=fixed --out runs/study2-fixed --quiet ;;
     supermasks)
       $tl supermasks runs/study2-trunk ;;
+    criteria)
+      for c in magnitude_increase large_final_same_sign; do
+        $tl run --preset sources --set "experiment.mask_sources=[]" \
+          --set "prune.criterion=$c" --out "runs/criterion-$c" --quiet
+      done ;;
+    precision)
+      for p in fp32 bf16; do
+        $tl run --preset seed "${seeds[@]}" --set "transfer.datasets=[]" \
+          --set "train.precision=$p" --out "runs/precision-$p" --quiet
+      done ;;
     length)
       adam3="{optimizer: adam, lr: 0.0012, batch_size: 128, epochs: 3, eval_every: 215}"
       adam40="{optimizer: adam, lr: 0.0012, batch_size: 128, epochs: 40, eval_every: 215}"
