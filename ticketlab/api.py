@@ -60,7 +60,15 @@ from ticketlab.experiments.lottery import (
     round_ticket,
     ticket_start,
 )
-from ticketlab.experiments.supermasks import DENSITIES, Supermask, dense_training
+from ticketlab.experiments.supermasks import (
+    DENSITIES,
+    KEEP_FRACTIONS,
+    LEARNED,
+    Supermask,
+    dense_training,
+    learned_groups,
+    learned_supermasks,
+)
 from ticketlab.experiments.supermasks import supermasks as find_supermasks
 from ticketlab.experiments.width import WidthPlan, cells, run_width
 from ticketlab.models.registry import architecture, display_model, import_path
@@ -530,11 +538,17 @@ def supermasks(
     densities: tuple[float, ...] | None = None,
     data_dir: str | Path | None = None,
     download: bool = True,
+    learned: tuple[str, ...] = (),
+    keep_fractions: tuple[float, ...] | None = None,
 ) -> list[Supermask]:
-    """One-shot supermasks (Zhou et al. 2019) for the run's seeds: each seed's dense network
+    """Supermasks (Zhou et al. 2019) for the run's seeds: each seed's dense network
     trained once more (round 0's initial weights and data order), then every criterion's
     mask at every density on its untrained initial weights (original and signed constant),
-    evaluated on the test split. Written to ``RUN/supermasks.json``; ``plot`` draws them."""
+    evaluated on the test split. With ``learned`` methods (edgepopup, biprop, bernoulli),
+    masks are also trained on the same frozen starts, edge-popup and biprop at each of
+    ``keep_fractions`` (default 0.5 0.3 0.1), one cohort each; a finished cohort is kept in
+    the file, so an interrupted call resumes after it. Written to ``RUN/supermasks.json``;
+    ``plot`` draws them."""
     rd = RunDir.open(run_path)
     cfg = rd.config
     unknown = [c for c in criteria or () if c not in PRUNE_CRITERIA]
@@ -543,9 +557,17 @@ def supermasks(
             f"supermasks: unknown criteria {', '.join(unknown)}; choose from "
             f"{', '.join(PRUNE_CRITERIA)}"
         )
-    bad = [d for d in densities or () if not 0 < d <= 1]
+    wrong = [m for m in learned if m not in LEARNED]
+    if wrong:
+        raise TicketlabError(
+            f"supermasks: unknown learned methods {', '.join(wrong)}; choose from "
+            f"{', '.join(LEARNED)}"
+        )
+    bad = [d for d in (*(densities or ()), *(keep_fractions or ())) if not 0 < d <= 1]
     if bad:
-        raise TicketlabError(f"supermasks: densities must lie in (0, 1], got {bad}")
+        raise TicketlabError(
+            f"supermasks: densities and keep fractions must lie in (0, 1], got {bad}"
+        )
     data = load_dataset(
         cfg.data,
         data_dir if data_dir is not None else rd.recorded_data_dir(),
@@ -559,8 +581,29 @@ def supermasks(
     found = find_supermasks(
         spec, cfg, data, trained, criteria or PRUNE_CRITERIA, densities or DENSITIES
     )
-    text = json.dumps([dataclasses.asdict(s) for s in found], indent=1) + "\n"
-    atomic_write_text(rd.path / SUPERMASKS_FILE, text)
+    path = rd.path / SUPERMASKS_FILE
+    before = json.loads(path.read_text()) if path.is_file() else []
+    # Learned rows of earlier calls stay (they cost score training); a group asked again
+    # is trained again only if some seed lacks it.
+    kept = [Supermask(**r) for r in before if r.get("learned")]
+
+    def write() -> None:
+        rows = [dataclasses.asdict(s) for s in [*found, *kept]]
+        atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
+
+    for method, keep in learned_groups(learned, keep_fractions or KEEP_FRACTIONS):
+
+        def mine(s: Supermask, method: str = method, keep: float | None = keep) -> bool:
+            return s.criterion == method and (keep is None or s.density == keep)
+
+        if {s.seed for s in kept if mine(s)} != set(cfg.seeds):
+            ck = rd.checkpoint(f"supermask-{method}-{keep}")
+            group = learned_supermasks(spec, cfg, data, list(cfg.seeds), device, (method, keep), ck)
+            kept = [s for s in kept if not mine(s)] + group
+            write()
+            ck.clear()
+    write()
+    found += kept
     plot(rd.path)
     return found
 

@@ -160,13 +160,18 @@ def cmd_supermasks(args: argparse.Namespace) -> int:
         tuple(args.densities) if args.densities else None,
         args.data_dir,
         not args.no_download,
+        learned=() if args.learned is None else tuple(args.learned or api.LEARNED),
+        keep_fractions=tuple(args.keep_fractions) if args.keep_fractions else None,
     )
-    best: dict[tuple[str, str, float], list[float]] = defaultdict(list)
+    # Bernoulli supermasks have no density asked: one line, at the mean density reached.
+    best: dict[tuple[str, str, float | None], list[api.Supermask]] = defaultdict(list)
     for s in found:
-        best[(s.criterion, s.start, s.density)].append(s.test_acc)
-    print(f"{'criterion':<24} {'start':<16} {'density':>8} {'test acc (mean over seeds)':>28}")
-    for (name, start, d), accs in best.items():
-        print(f"{name:<24} {start:<16} {d:>8.3g} {sum(accs) / len(accs) * 100:>27.2f}%")
+        best[(s.criterion, s.start, None if s.criterion == "bernoulli" else s.density)].append(s)
+    print(f"{'mask':<24} {'start':<16} {'kept':>8} {'test acc (mean over seeds)':>28}")
+    for (name, start, _), rows in best.items():
+        kept = sum(s.weights_remaining for s in rows) / len(rows)
+        acc = sum(s.test_acc for s in rows) / len(rows)
+        print(f"{name:<24} {start:<16} {kept:>8.3g} {acc * 100:>27.2f}%")
     print(Path(args.run_dir) / api.SUPERMASKS_FILE)
     return 0
 
@@ -535,8 +540,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Zhou et al. (2019): train each seed's dense network once more (round "
         "0's initial weights and data order), build every IMP criterion's mask at each "
         "density from its initial and final weights, apply it to the initial weights "
-        "(original values and signed constant) and evaluate without training. Writes "
-        "RUN_DIR/supermasks.json and a figure.",
+        "(original values and signed constant) and evaluate without training; with "
+        "--learned, also masks trained on those frozen starts (edge-popup, biprop, the "
+        "Bernoulli supermask). Writes RUN_DIR/supermasks.json and a figure.",
     )
     p.add_argument("run_dir", help="a run directory")
     p.add_argument(
@@ -547,6 +553,19 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         type=float,
         help="fractions of each tensor kept (default: 0.5 0.3 0.2 0.1 0.05 0.02 0.01)",
+    )
+    p.add_argument(
+        "--learned",
+        nargs="*",
+        choices=api.LEARNED,
+        help="also train masks on the same frozen starts with these methods (no value: all "
+        "of edgepopup biprop bernoulli); resumes after the last finished cohort",
+    )
+    p.add_argument(
+        "--keep-fractions",
+        nargs="+",
+        type=float,
+        help="edge-popup's and biprop's keep fractions (default: 0.5 0.3 0.1)",
     )
     p.add_argument("--data-dir", help="the folder holding the dataset (default: the run's)")
     p.add_argument("--no-download", action="store_true", help="never download missing data")

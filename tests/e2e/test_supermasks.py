@@ -32,6 +32,44 @@ def test_one_shot_supermasks_by_criterion(
 
 
 @pytest.mark.slow
+def test_learned_supermasks_on_the_same_frozen_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = ticketlab.load_config(preset_name="seed", overrides=TINY[1::2], seeds=[0, 1])
+    run = ticketlab.run(cfg, tmp_path / "run", make_figures=False)
+    args = ["supermasks", str(run.path), "--criteria", "large_final", "--densities", "0.5"]
+    learn = ["--learned", "edgepopup", "bernoulli", "--keep-fractions", "0.5"]
+    assert main([*args, *learn]) == 0
+    rows = json.loads((run.path / "supermasks.json").read_text())
+    learned = [r for r in rows if r["learned"]]
+    assert len(rows) - len(learned) == 2 * 2  # one-shot: seeds x starts
+    assert len(learned) == 2 * 2 * 2  # methods x seeds x starts
+    for r in learned:
+        if r["criterion"] == "edgepopup":  # half of every tensor, exactly as asked
+            assert abs(r["weights_remaining"] - 0.5) < 1e-3 and r["density"] == 0.5
+            assert r["sampled_test_acc"] is None
+        else:  # Bernoulli: no fraction asked, the density its thresholded mask reached
+            assert r["density"] == r["weights_remaining"] and 0 < r["density"] < 1
+            assert 0 <= r["sampled_test_acc"] <= 1
+    # Score training found masks far above chance (10%) on untrained weights.
+    assert all(r["test_acc"] > 0.2 for r in learned if r["criterion"] == "edgepopup")
+    assert (run.path / "figures" / "supermasks-oneshot.png").is_file()
+
+    # Asked again, finished cohorts are not trained again; other methods' rows stay.
+    def never(*a: object, **k: object) -> None:
+        raise AssertionError("trained a finished cohort again")
+
+    monkeypatch.setattr(ticketlab.api, "learned_supermasks", never)
+    again = ticketlab.api.supermasks(
+        run.path, ("large_final",), (0.5,), learned=("edgepopup",), keep_fractions=(0.5,)
+    )
+    assert sorted(map(str, (s for s in again if s.learned))) == sorted(
+        map(str, (ticketlab.api.Supermask(**r) for r in learned))
+    )
+    assert not list(run.path.rglob("*.pt"))  # no checkpoint left
+
+
+@pytest.mark.slow
 def test_the_dense_training_is_the_runs_round_zero(tmp_path: Path) -> None:
     """The supermasks retrain each seed's dense network: the same initial weights and data
     order as the run's round 0, so the same network (another cohort: equal within float

@@ -467,9 +467,9 @@ def supermask_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[
 
 
 def oneshot_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Path]:
-    """One-shot supermasks: untrained test accuracy against weights remaining, one curve per
-    criterion, a panel per start (original initial values, signed constant); mean over
-    seeds, band min-max."""
+    """Supermasks: untrained test accuracy against weights remaining, one curve per
+    criterion (learned masks dashed, Bernoulli supermasks as one star per seed), a panel per
+    start (original initial values, signed constant); mean over seeds, band min-max."""
     if not rows:
         return []
     starts = list(dict.fromkeys(r["start"] for r in rows))
@@ -478,6 +478,17 @@ def oneshot_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Pa
     for ax, start in zip(axes[0], starts, strict=True):
         for i, name in enumerate(criteria):
             mine = [r for r in rows if r["start"] == start and r["criterion"] == name]
+            color = _colour(i, len(criteria))
+            if name == "bernoulli":  # no density asked: each seed where its mask ended
+                ax.scatter(
+                    [r["weights_remaining"] * 100 for r in mine],
+                    [r["test_acc"] * 100 for r in mine],
+                    marker="*",
+                    s=40,
+                    color=color,
+                    label="bernoulli (learned, thresholded)",
+                )
+                continue
             levels = sorted({r["density"] for r in mine}, reverse=True)
             accs = [
                 np.array([r["test_acc"] for r in mine if r["density"] == d]) * 100 for d in levels
@@ -486,8 +497,9 @@ def oneshot_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Pa
                 np.mean([r["weights_remaining"] for r in mine if r["density"] == d]) * 100
                 for d in levels
             ]
-            color = _colour(i, len(criteria))
-            ax.plot(x, [a.mean() for a in accs], "-o", ms=3, color=color, label=name)
+            learned = any(r.get("learned") for r in mine)
+            style, label = ("--s", f"{name} (learned)") if learned else ("-o", name)
+            ax.plot(x, [a.mean() for a in accs], style, ms=3, color=color, label=label)
             if max(len(a) for a in accs) > 1:
                 ax.fill_between(
                     x,
