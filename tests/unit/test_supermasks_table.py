@@ -1,0 +1,34 @@
+"""The learned-against-one-shot table of scripts/supermasks_table.py, by hand."""
+
+import importlib.util
+from pathlib import Path
+
+spec = importlib.util.spec_from_file_location(
+    "supermasks_table", Path(__file__).parents[2] / "scripts" / "supermasks_table.py"
+)
+assert spec is not None and spec.loader is not None
+table = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(table)
+
+
+def test_learned_masks_are_set_against_large_final_paired_by_seed() -> None:
+    def row(criterion: str, seed: int, acc: float, learned: bool = False) -> dict:
+        return {
+            "criterion": criterion,
+            "seed": seed,
+            "start": "init",
+            "density": 0.5,
+            "test_acc": acc,
+            "weights_remaining": 0.5,
+            "learned": learned,
+        }
+
+    rows = [row("large_final", s, a) for s, a in enumerate([0.2, 0.3, 0.4])]
+    rows += [row("edgepopup", s, 0.9, True) for s in range(3)]
+    rows += [row("bernoulli", s, 0.5, True) for s in range(3)]  # no fraction: not compared
+    lines = table.comparisons(rows)
+    # Differences 70, 60, 50 pp: mean 60, sd 10, half-width t(0.975, 2) x 10 / sqrt(3) = 24.8.
+    assert "Holm over these 1 comparisons" in lines[0]
+    assert lines[3].startswith("| edgepopup | init | 50% | 3 | +60.0 | [+35.2, +84.8] |")
+    assert len(lines) == 4
+    assert table.comparisons([r for r in rows if not r["learned"]]) == []
