@@ -41,6 +41,11 @@
 #                                   (pruning at init, early-bird and PrAC IMP), with checks
 #   scripts/study.sh learned        edge-popup and biprop masks at the sources preset's IMP
 #                                   levels (10% among them), 3 seeds, against IMP
+#   scripts/study.sh learned-transfer  branch: the learned run's tickets (IMP's, edge-popup's,
+#                                   biprop's, with their checks) on FashionMNIST at the odd
+#                                   levels 1-9 (63% to 1.6%); step 0 is the mask frozen
+#   scripts/study.sh supermasks-learned  edge-popup and biprop at keep 0.5/0.3/0.1 and the
+#                                   Bernoulli supermask on the MNIST trunk's frozen starts
 #   scripts/study.sh sources-conv   LeNet-5 at the quick-conv scale: IMP, SNIP, SynFlow,
 #                                   random and early-bird (its 4 epochs allow a window of 2
 #                                   only: the rule's default 5 could never fire)
@@ -127,6 +132,11 @@ for step in "$@"; do
     learned)
       $tl run --preset sources --set "experiment.mask_sources=[edgepopup, biprop]" \
         --set "experiment.controls=[reinit]" --out runs/learned --quiet ;;
+    learned-transfer)
+      $tl branch runs/learned --name learned-fmnist --rounds 1-9:2 \
+        --set "transfer.datasets=[fashion_mnist]" --quiet ;;
+    supermasks-learned)
+      $tl supermasks runs/study2-trunk --learned ;;
     sources-conv)
       $tl run --preset quick-conv --set "experiment.mask_sources=[snip, synflow, random, earlybird]" \
         --set "experiment.controls=[reinit, random_mask, inverted]" \
