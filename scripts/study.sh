@@ -47,8 +47,9 @@
 #   scripts/study.sh supermasks-learned  edge-popup and biprop at keep 0.5/0.3/0.1 and the
 #                                   Bernoulli supermask on the MNIST trunk's frozen starts
 #   scripts/study.sh sources-conv   LeNet-5 at the quick-conv scale: IMP, SNIP, SynFlow,
-#                                   random and early-bird (its 4 epochs allow a window of 2
-#                                   only: the rule's default 5 could never fire)
+#                                   random, early-bird (its 4 epochs allow a window of 2
+#                                   only: the rule's default 5 could never fire) and
+#                                   edge-popup
 #   scripts/study.sh width          the strong-ticket width test, a first part: widths 1-8,
 #                                   twice the depth to 4, Kaiming normal, 5 epochs
 #   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
@@ -138,7 +139,8 @@ for step in "$@"; do
     supermasks-learned)
       $tl supermasks runs/study2-trunk --learned ;;
     sources-conv)
-      $tl run --preset quick-conv --set "experiment.mask_sources=[snip, synflow, random, earlybird]" \
+      $tl run --preset quick-conv \
+        --set "experiment.mask_sources=[snip, synflow, random, earlybird, edgepopup]" \
         --set "experiment.controls=[reinit, random_mask, inverted]" \
         --set experiment.earlybird_window=2 --out runs/sources-conv --quiet ;;
     width)
