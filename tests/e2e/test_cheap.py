@@ -84,6 +84,10 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
             assert r[field] == there[field]
         assert r["frozen_test_acc"] is None  # learned on MNIST: no frozen accuracy here
         assert r["es_test_acc"] != there["es_test_acc"]
+    assert main(["verify", str(branch.path)]) == 0
+    assert main(["report", str(branch.path)]) == 0
+    md = (branch.path / "report.md").read_text()
+    assert "## Mask sources against IMP" in md and "| FashionMNIST |" in md
     (d / "earlybird_round02.safetensors").unlink()
     assert main(["verify", str(tmp_path / "run")]) == 1
     assert main(["report", str(tmp_path / "run")]) == 0
@@ -146,3 +150,7 @@ def test_masks_learned_on_frozen_weights_at_imps_counts(tmp_path: Path) -> None:
             assert r[field] == there[field]
         assert r["frozen_test_acc"] is None  # learned on MNIST: no frozen accuracy here
         assert r["es_test_acc"] != there["es_test_acc"]
+    assert main(["verify", str(branch.path)]) == 0
+    assert main(["report", str(branch.path)]) == 0
+    md = (branch.path / "report.md").read_text()
+    assert "## Mask sources against IMP" in md and "| FashionMNIST |" in md
