@@ -1,6 +1,7 @@
 """The supermask table of a run's ``supermasks.json`` (``ticketlab supermasks``):
 
-    .venv/bin/python scripts/supermasks_table.py results/study2-trunk/supermasks.json
+    .venv/bin/python scripts/supermasks_table.py results/study2-trunk/supermasks.json \
+        [results/study2-trunk/export]
 
 Untrained test accuracy (%) by criterion (one-shot) or method (learned, with ``--learned``)
 and fraction of weights kept, mean over seeds with the range, for each start (original
@@ -8,11 +9,15 @@ initial values, signed constant); the Bernoulli supermask, which keeps what it l
 keep, on a line of its own. With learned masks, a second table: each learned method minus
 the one-shot ``large_final`` mask (IMP's criterion) at the same fraction and start, paired
 by seed, with 95% t intervals and Holm-adjusted p-values over that table's comparisons
-(one family).
+(one family). With the run's export, a third: each learned mask against the run's IMP
+ticket at the IMP level nearest its fraction (the same seed's initial weights), both the
+ticket's mask on those untrained weights (``supermask_acc``) and the trained ticket
+(``es_test_acc``), paired by seed, Holm over that table.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from collections import defaultdict
@@ -84,10 +89,61 @@ def comparisons(rows: list[dict]) -> list[str]:
     return lines
 
 
+def against_imp(rows: list[dict], export: Path) -> list[str]:
+    """Markdown lines: learned masks (original initial values, the ticket's own start) minus
+    the run's IMP ticket at the level nearest each fraction, untrained and trained."""
+    with (export / "trainings.csv").open() as f:
+        imp = [
+            r
+            for r in csv.DictReader(f)
+            if r["kind"] == "ticket" and not r["source"] and not r["branch"]
+        ]
+    levels = {int(r["round"]): float(r["weights_remaining"]) for r in imp}
+    by = {(int(r["round"]), int(r["seed"])): r for r in imp}
+    found = []
+    for r0 in dict.fromkeys(
+        (r["criterion"], r["density"])
+        for r in rows
+        if r.get("learned") and r["criterion"] != "bernoulli"
+    ):
+        method, keep = r0
+        level = min(levels, key=lambda lv: abs(levels[lv] - keep))
+        mine = {
+            r["seed"]: 100 * r["test_acc"]
+            for r in rows
+            if r.get("learned")
+            and (r["criterion"], r["density"], r["start"]) == (method, keep, "init")
+        }
+        seeds = sorted(s for s in mine if (level, s) in by)
+        for field, what in (("supermask_acc", "untrained"), ("es_test_acc", "trained")):
+            diffs = [mine[s] - 100 * float(by[(level, s)][field]) for s in seeds]
+            found.append((method, keep, level, levels[level], what, paired_test(diffs)))
+    if not found:
+        return []
+    adjusted = holm([t.p if t.p is not None else 1.0 for *_, t in found])
+    lines = [
+        "\nLearned mask on the untrained initial values minus the IMP ticket of the same seed at "
+        f"the nearest level (pp), untrained (its mask on the same weights) and trained; 95% t "
+        f"intervals; Holm over these {len(found)} comparisons (one family)\n",
+        "| method | kept | IMP level | IMP weights | ticket | difference | 95% interval | Holm p |",
+        "| --- | ---: | ---: | ---: | --- | ---: | --- | ---: |",
+    ]
+    for (method, keep, level, dens, what, t), p in zip(found, adjusted, strict=True):
+        ci = "none" if t.ci is None else f"[{t.ci[0]:+.1f}, {t.ci[1]:+.1f}]"
+        lines.append(
+            f"| {method} | {keep:.0%} | {level} | {dens:.1%} | {what} | {t.mean:+.1f} | {ci} "
+            f"| {p:.3g} |"
+        )
+    return lines
+
+
 def _mean_range(v: list[float]) -> str:
     return f"{sum(v) / len(v):.1f} [{min(v):.1f}, {max(v):.1f}]"
 
 
 if __name__ == "__main__":
     main(sys.argv[1])
-    print("\n".join(comparisons(json.loads(Path(sys.argv[1]).read_text()))))
+    found = json.loads(Path(sys.argv[1]).read_text())
+    print("\n".join(comparisons(found)))
+    if len(sys.argv) > 2:
+        print("\n".join(against_imp(found, Path(sys.argv[2]))))

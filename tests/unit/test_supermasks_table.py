@@ -32,3 +32,29 @@ def test_learned_masks_are_set_against_large_final_paired_by_seed() -> None:
     assert lines[3].startswith("| edgepopup | init | 50% | 3 | +60.0 | [+35.2, +84.8] |")
     assert len(lines) == 4
     assert table.comparisons([r for r in rows if not r["learned"]]) == []
+
+
+def test_learned_masks_against_the_imp_ticket_at_the_nearest_level(tmp_path: Path) -> None:
+    fields = ["round", "seed", "kind", "source", "branch", "weights_remaining"]
+    fields += ["supermask_acc", "es_test_acc"]
+    lines = [",".join(fields)]
+    for seed, (untrained, trained) in enumerate([(0.2, 0.97), (0.3, 0.98), (0.4, 0.96)]):
+        lines.append(f"3,{seed},ticket,,,0.512,{untrained},{trained}")
+        lines.append(f"4,{seed},ticket,,,0.41,0.5,0.5")  # a farther level: not used
+        lines.append(f"3,{seed},control,,,0.512,0.1,0.1")  # not IMP's ticket
+    (tmp_path / "trainings.csv").write_text("\n".join(lines) + "\n")
+    rows = [
+        {
+            "criterion": "edgepopup",
+            "density": 0.5,
+            "start": "init",
+            "seed": s,
+            "test_acc": 0.9,
+            "learned": True,
+        }
+        for s in range(3)
+    ]
+    out = table.against_imp(rows, tmp_path)
+    # Untrained: 90 minus 20, 30, 40 = 70, 60, 50 (mean 60); trained: -7, -8, -6 (mean -7).
+    assert out[3].startswith("| edgepopup | 50% | 3 | 51.2% | untrained | +60.0 | [+35.2, +84.8] |")
+    assert out[4].startswith("| edgepopup | 50% | 3 | 51.2% | trained | -7.0 |")
