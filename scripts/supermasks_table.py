@@ -28,30 +28,47 @@ from ticketlab.analysis.stats import holm, paired_test
 REFERENCE = "large_final"  # IMP's criterion: the one-shot mask learned masks are set against
 
 
+def labelled(rows: list[dict]) -> list[dict]:
+    """Each learned row's method named with its score learning rate (``edgepopup lr=1``),
+    so masks learned at two settings are two methods."""
+    return [
+        r | {"criterion": f"{r['criterion']} lr={r['score_lr']:g}"}
+        if r.get("learned") and r.get("score_lr") is not None
+        else r
+        for r in rows
+    ]
+
+
 def main(path: str) -> None:
-    rows = json.loads(Path(path).read_text())
+    rows = labelled(json.loads(Path(path).read_text()))
     by: dict[tuple[str, str, float], list[float]] = defaultdict(list)
     for r in rows:
         by[(r["start"], r["criterion"], r["density"])].append(r["test_acc"] * 100)
-    densities = sorted({r["density"] for r in rows if r["criterion"] != "bernoulli"}, reverse=True)
+    densities = sorted(
+        {r["density"] for r in rows if not r["criterion"].startswith("bernoulli")}, reverse=True
+    )
     seeds = len({r["seed"] for r in rows})
     for start in dict.fromkeys(r["start"] for r in rows):
         print(f"\n{start} ({seeds} seeds): mean [min, max]\n")
         print("| criterion | " + " | ".join(f"{d:.0%} kept" for d in densities) + " |")
         print("| --- |" + " ---: |" * len(densities))
-        for name in dict.fromkeys(r["criterion"] for r in rows if r["criterion"] != "bernoulli"):
+        for name in dict.fromkeys(
+            r["criterion"] for r in rows if not r["criterion"].startswith("bernoulli")
+        ):
             cells = [
                 _mean_range(by[(start, name, d)]) if by[(start, name, d)] else "" for d in densities
             ]
             learned = any(r.get("learned") for r in rows if r["criterion"] == name)
             print(f"| {name}{' (learned)' if learned else ''} | " + " | ".join(cells) + " |")
-        mine = [r for r in rows if r["criterion"] == "bernoulli" and r["start"] == start]
-        if mine:
+        for name in dict.fromkeys(
+            r["criterion"] for r in rows if r["criterion"].startswith("bernoulli")
+        ):
+            mine = [r for r in rows if r["criterion"] == name and r["start"] == start]
             kept = [r["weights_remaining"] * 100 for r in mine]
             acc = [r["test_acc"] * 100 for r in mine]
             sampled = [r["sampled_test_acc"] * 100 for r in mine]
             print(
-                f"\nBernoulli supermask ({len(mine)} seeds), thresholded at 0.5: "
+                f"\n{name} supermask ({len(mine)} seeds), thresholded at 0.5: "
                 f"{_mean_range(kept)}% of weights kept, {_mean_range(acc)}% test accuracy; "
                 f"mean of sampled masks {_mean_range(sampled)}%"
             )
@@ -63,7 +80,7 @@ def comparisons(rows: list[dict]) -> list[str]:
     acc = {(r["criterion"], r["start"], r["density"], r["seed"]): 100 * r["test_acc"] for r in rows}
     learned = [m for m in dict.fromkeys(r["criterion"] for r in rows if r.get("learned"))]
     found = []
-    for method in (m for m in learned if m != "bernoulli"):
+    for method in (m for m in learned if not m.startswith("bernoulli")):
         for start in dict.fromkeys(r["start"] for r in rows):
             for d in sorted({r["density"] for r in rows if r["criterion"] == method}, reverse=True):
                 seeds = sorted(
@@ -104,7 +121,7 @@ def against_imp(rows: list[dict], export: Path) -> list[str]:
     for r0 in dict.fromkeys(
         (r["criterion"], r["density"])
         for r in rows
-        if r.get("learned") and r["criterion"] != "bernoulli"
+        if r.get("learned") and not r["criterion"].startswith("bernoulli")
     ):
         method, keep = r0
         level = min(levels, key=lambda lv: abs(levels[lv] - keep))
@@ -143,7 +160,7 @@ def _mean_range(v: list[float]) -> str:
 
 if __name__ == "__main__":
     main(sys.argv[1])
-    found = json.loads(Path(sys.argv[1]).read_text())
+    found = labelled(json.loads(Path(sys.argv[1]).read_text()))
     print("\n".join(comparisons(found)))
     if len(sys.argv) > 2:
         print("\n".join(against_imp(found, Path(sys.argv[2]))))

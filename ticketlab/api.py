@@ -540,14 +540,18 @@ def supermasks(
     download: bool = True,
     learned: tuple[str, ...] = (),
     keep_fractions: tuple[float, ...] | None = None,
+    score_lr: float | None = None,
+    score_epochs: int | None = None,
 ) -> list[Supermask]:
     """Supermasks (Zhou et al. 2019) for the run's seeds: each seed's dense network
     trained once more (round 0's initial weights and data order), then every criterion's
     mask at every density on its untrained initial weights (original and signed constant),
     evaluated on the test split. With ``learned`` methods (edgepopup, biprop, bernoulli),
     masks are also trained on the same frozen starts, edge-popup and biprop at each of
-    ``keep_fractions`` (default 0.5 0.3 0.1), one cohort each; a finished cohort is kept in
-    the file, so an interrupted call resumes after it. Written to ``RUN/supermasks.json``;
+    ``keep_fractions`` (default 0.5 0.3 0.1), one cohort each, scores trained at
+    ``score_lr`` for ``score_epochs`` (default: the run's ``experiment`` keys); a finished
+    cohort is kept in the file (rows of other methods and settings too), so an interrupted
+    call resumes after it. Written to ``RUN/supermasks.json``;
     ``plot`` draws them."""
     rd = RunDir.open(run_path)
     cfg = rd.config
@@ -563,6 +567,14 @@ def supermasks(
             f"supermasks: unknown learned methods {', '.join(wrong)}; choose from "
             f"{', '.join(LEARNED)}"
         )
+    if score_lr is not None and not score_lr > 0:
+        raise TicketlabError(f"supermasks: the score learning rate must be > 0, got {score_lr}")
+    if score_epochs is not None and score_epochs < 1:
+        raise TicketlabError(f"supermasks: score epochs must be >= 1, got {score_epochs}")
+    setting = (
+        cfg.experiment.score_lr if score_lr is None else score_lr,
+        cfg.experiment.score_epochs if score_epochs is None else score_epochs,
+    )
     bad = [d for d in (*(densities or ()), *(keep_fractions or ())) if not 0 < d <= 1]
     if bad:
         raise TicketlabError(
@@ -585,7 +597,13 @@ def supermasks(
     before = json.loads(path.read_text()) if path.is_file() else []
     # Learned rows of earlier calls stay (they cost score training); a group asked again
     # is trained again only if some seed lacks it.
-    kept = [Supermask(**r) for r in before if r.get("learned")]
+    # Rows written before the setting was recorded were trained at the run's own keys.
+    own = {"score_lr": cfg.experiment.score_lr, "score_epochs": cfg.experiment.score_epochs}
+    kept = [
+        Supermask(**(r | {k: v for k, v in own.items() if r.get(k) is None}))
+        for r in before
+        if r.get("learned")
+    ]
 
     def write() -> None:
         rows = [dataclasses.asdict(s) for s in [*found, *kept]]
@@ -594,11 +612,14 @@ def supermasks(
     for method, keep in learned_groups(learned, keep_fractions or KEEP_FRACTIONS):
 
         def mine(s: Supermask, method: str = method, keep: float | None = keep) -> bool:
-            return s.criterion == method and (keep is None or s.density == keep)
+            same = (s.score_lr, s.score_epochs) == setting
+            return same and s.criterion == method and (keep is None or s.density == keep)
 
         if {s.seed for s in kept if mine(s)} != set(cfg.seeds):
-            ck = rd.checkpoint(f"supermask-{method}-{keep}")
-            group = learned_supermasks(spec, cfg, data, list(cfg.seeds), device, (method, keep), ck)
+            ck = rd.checkpoint(f"supermask-{method}-{keep}-{setting[0]:g}-{setting[1]}")
+            group = learned_supermasks(
+                spec, cfg, data, list(cfg.seeds), device, (method, keep), setting, ck
+            )
             kept = [s for s in kept if not mine(s)] + group
             write()
             ck.clear()

@@ -162,11 +162,14 @@ def cmd_supermasks(args: argparse.Namespace) -> int:
         not args.no_download,
         learned=() if args.learned is None else tuple(args.learned or api.LEARNED),
         keep_fractions=tuple(args.keep_fractions) if args.keep_fractions else None,
+        score_lr=args.score_lr,
+        score_epochs=args.score_epochs,
     )
     # Bernoulli supermasks have no density asked: one line, at the mean density reached.
     best: dict[tuple[str, str, float | None], list[api.Supermask]] = defaultdict(list)
     for s in found:
-        best[(s.criterion, s.start, None if s.criterion == "bernoulli" else s.density)].append(s)
+        name = s.criterion if s.score_lr is None else f"{s.criterion} lr={s.score_lr:g}"
+        best[(name, s.start, None if s.criterion == "bernoulli" else s.density)].append(s)
     print(f"{'mask':<24} {'start':<16} {'kept':>8} {'test acc (mean over seeds)':>28}")
     for (name, start, _), rows in best.items():
         kept = sum(s.weights_remaining for s in rows) / len(rows)
@@ -566,6 +569,16 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         type=float,
         help="edge-popup's and biprop's keep fractions (default: 0.5 0.3 0.1)",
+    )
+    p.add_argument(
+        "--score-lr",
+        type=float,
+        help="the learned masks' score learning rate (default: the run's experiment.score_lr)",
+    )
+    p.add_argument(
+        "--score-epochs",
+        type=int,
+        help="epochs of score training (default: the run's experiment.score_epochs)",
     )
     p.add_argument("--data-dir", help="the folder holding the dataset (default: the run's)")
     p.add_argument("--no-download", action="store_true", help="never download missing data")

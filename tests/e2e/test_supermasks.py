@@ -45,6 +45,7 @@ def test_learned_supermasks_on_the_same_frozen_starts(
     assert len(rows) - len(learned) == 2 * 2  # one-shot: seeds x starts
     assert len(learned) == 2 * 2 * 2  # methods x seeds x starts
     for r in learned:
+        assert (r["score_lr"], r["score_epochs"]) == (1.0, 10)  # the run's score setting
         if r["criterion"] == "edgepopup":  # half of every tensor, exactly as asked
             assert abs(r["weights_remaining"] - 0.5) < 1e-3 and r["density"] == 0.5
             assert r["sampled_test_acc"] is None
@@ -67,6 +68,12 @@ def test_learned_supermasks_on_the_same_frozen_starts(
         map(str, (ticketlab.api.Supermask(**r) for r in learned))
     )
     assert not list(run.path.rglob("*.pt"))  # no checkpoint left
+    # Another score setting is another method: trained, beside the rows of the first.
+    monkeypatch.undo()
+    assert main([*args, "--learned", "bernoulli", "--score-lr", "100", "--score-epochs", "1"]) == 0
+    rows = json.loads((run.path / "supermasks.json").read_text())
+    settings = {(r["criterion"], r["score_lr"]) for r in rows if r["learned"]}
+    assert settings == {("edgepopup", 1.0), ("bernoulli", 1.0), ("bernoulli", 100.0)}
 
 
 @pytest.mark.slow

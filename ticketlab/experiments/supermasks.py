@@ -50,6 +50,8 @@ class Supermask:
     weights_remaining: float
     learned: bool = False  # a mask trained on the frozen start (``criterion``: the method)
     sampled_test_acc: float | None = None  # Bernoulli: mean over sampled masks
+    score_lr: float | None = None  # a learned mask's score setting
+    score_epochs: int | None = None
 
 
 def start_weights(init: Params, mask: Params, start: str) -> Params:
@@ -121,12 +123,13 @@ def learned_supermasks(
     seeds: list[int],
     device: torch.device,
     group: tuple[str, float | None],
+    setting: tuple[float, int],
     checkpoint: Checkpoint | None = None,
 ) -> list[Supermask]:
     """One cohort of learned supermasks: ``group``'s method (at its keep fraction, every
     tensor keeping that share) on each seed's initial weights from both starts, weights
-    frozen, scores trained with the run's score setting (``experiment.score_lr``,
-    ``score_epochs``) in the data order of the run's round 0. ``test_acc`` is the frozen
+    frozen, scores trained at ``setting``'s learning rate for its epochs (``score_setting``)
+    in the data order of the run's round 0. ``test_acc`` is the frozen
     network under the final mask (Bernoulli: thresholded at 0.5, with the mean of sampled
     masks beside it)."""
     method, keep = group
@@ -143,8 +146,8 @@ def learned_supermasks(
             weights = start_weights(init, full, start)
             members.append(ScoreMember(weights, scores, counts, data, data_seed(cfg, seed, 0)))
             ids.append((seed, start))
-    ex = cfg.experiment
-    train = score_setting(cfg.train, ex.score_lr, ex.score_epochs)
+    lr, epochs = setting
+    train = score_setting(cfg.train, lr, epochs)
     results = train_scores(members, spec, train, method, device, checkpoint=checkpoint)
     out = []
     for (seed, start), res in zip(ids, results, strict=True):
@@ -153,5 +156,7 @@ def learned_supermasks(
         )
         asked = keep if keep is not None else kept
         acc = res.evals[-1].test_acc
-        out.append(Supermask(seed, method, asked, start, acc, kept, True, res.sampled_test_acc))
+        out.append(
+            Supermask(seed, method, asked, start, acc, kept, True, res.sampled_test_acc, lr, epochs)
+        )
     return out
