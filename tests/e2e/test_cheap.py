@@ -69,25 +69,6 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
     # Resumed: nothing left to do. The searches' files are checked like any mask.
     assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
     assert main(["verify", str(tmp_path / "run")]) == 0
-    # A branch carries the learned masks to another dataset, as it does IMP's tickets.
-    branch = api.branch(
-        tmp_path / "run", ["transfer.datasets=[fashion_mnist]"], rounds=[1], progress=False
-    )
-    moved = [r for r in branch.summaries() if r["source"] and r["kind"] == "ticket"]
-    assert {(r["source"], r["seed"], r["dataset"]) for r in moved} == {
-        (s, seed, "fashion_mnist") for s in ("edgepopup", "biprop") for seed in (0, 1)
-    }
-    own = {(r["source"], r["seed"]): r for r in mine if r["round"] == 1}
-    for r in moved:
-        there = own[(r["source"], r["seed"])]
-        for field in ("weights_remaining_per_layer", "units_without_inputs", "search_steps"):
-            assert r[field] == there[field]
-        assert r["frozen_test_acc"] is None  # learned on MNIST: no frozen accuracy here
-        assert r["es_test_acc"] != there["es_test_acc"]
-    assert main(["verify", str(branch.path)]) == 0
-    assert main(["report", str(branch.path)]) == 0
-    md = (branch.path / "report.md").read_text()
-    assert "## Mask sources against IMP" in md and "| FashionMNIST |" in md
     (d / "earlybird_round02.safetensors").unlink()
     assert main(["verify", str(tmp_path / "run")]) == 1
     assert main(["report", str(tmp_path / "run")]) == 0
