@@ -147,7 +147,7 @@ def learned_supermasks(
             members.append(ScoreMember(weights, scores, counts, data, data_seed(cfg, seed, 0)))
             ids.append((seed, start))
     lr, epochs = setting
-    train = score_setting(cfg.train, lr, epochs)
+    train = score_setting(cfg.train, lr, epochs, method)
     results = train_scores(members, spec, train, method, device, checkpoint=checkpoint)
     out = []
     for (seed, start), res in zip(ids, results, strict=True):

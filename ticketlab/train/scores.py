@@ -243,16 +243,20 @@ def _fit_error(
     return out
 
 
-def score_setting(train: TrainConfig, lr: float, epochs: int) -> TrainConfig:
-    """The setting scores train with: SGD with momentum 0.9 and weight decay 5e-4 at
-    ``lr`` for ``epochs`` (the authors' conv-net recipe; ``train_scores`` adds the cosine
-    schedule), at ``train``'s batch size and evaluation cadence."""
+def score_setting(
+    train: TrainConfig, lr: float, epochs: int, method: str = "edgepopup"
+) -> TrainConfig:
+    """The setting scores train with: SGD with momentum 0.9 at ``lr`` for ``epochs``
+    (``train_scores`` adds the cosine schedule), at ``train``'s batch size and evaluation
+    cadence; weight decay 5e-4 for edge-popup's and biprop's scores (hidden-networks'
+    recipe: only their order matters), none for Bernoulli logits (Zhou et al.'s code: decay
+    would pull every logit to 0, every mask probability to one half)."""
     return dataclasses.replace(
         train,
         optimizer="sgd",
         lr=lr,
         momentum=0.9,
-        weight_decay=5e-4,
+        weight_decay=0.0 if method == "bernoulli" else 5e-4,
         epochs=epochs,
         steps=None,
         milestones=[],
