@@ -46,6 +46,7 @@
 #                                   levels 1-9 (63% to 1.6%); step 0 is the mask frozen
 #   scripts/study.sh supermasks-learned  edge-popup and biprop at keep 0.5/0.3/0.1 and the
 #                                   Bernoulli supermask on the MNIST trunk's frozen starts
+#                                   (Bernoulli again at Zhou et al.'s lr 100)
 #   scripts/study.sh sources-conv   LeNet-5 at the quick-conv scale: IMP, SNIP, SynFlow,
 #                                   random, early-bird (its 4 epochs allow a window of 2
 #                                   only: the rule's default 5 could never fire) and
@@ -137,7 +138,8 @@ for step in "$@"; do
       $tl branch runs/learned --name learned-fmnist --rounds 1-9:2 \
         --set "transfer.datasets=[fashion_mnist]" --quiet ;;
     supermasks-learned)
-      $tl supermasks runs/study2-trunk --learned ;;
+      $tl supermasks runs/study2-trunk --learned
+      $tl supermasks runs/study2-trunk --learned bernoulli --score-lr 100 ;;
     sources-conv)
       $tl run --preset quick-conv \
         --set "experiment.mask_sources=[snip, synflow, random, earlybird, edgepopup]" \
