@@ -16,6 +16,7 @@ from ticketlab.train.scores import (
     ScoreMember,
     effective,
     kaiming_uniform_scores,
+    score_setting,
     top_k_mask,
     train_scores,
 )
@@ -152,3 +153,14 @@ def test_score_training_resumed_from_a_checkpoint_ends_as_if_never_interrupted(
         assert all(torch.equal(a.mask[k], b.mask[k]) for k in a.mask)
         assert [e.test_acc for e in a.evals] == [e.test_acc for e in b.evals]
         assert a.sampled_test_acc == b.sampled_test_acc
+
+
+def test_bernoulli_logits_train_without_weight_decay() -> None:
+    """Decay pulls every logit towards 0 and every mask probability towards one half (at Zhou
+    et al.'s lr 100 it held the masks there); edge-popup's and biprop's scores keep it, as
+    only their order matters."""
+    train = TrainConfig(batch_size=60, epochs=3, eval_every=50)
+    assert score_setting(train, 100.0, 10, "bernoulli").weight_decay == 0.0
+    for method in ("edgepopup", "biprop"):
+        got = score_setting(train, 1.0, 10, method)
+        assert (got.weight_decay, got.momentum, got.optimizer, got.epochs) == (5e-4, 0.9, "sgd", 10)
