@@ -22,7 +22,7 @@ from ticketlab.experiments.lottery import data_seed, ticket_start
 from ticketlab.experiments.seeds import derive_seed
 from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture
-from ticketlab.pruning.magnitude import full_mask
+from ticketlab.pruning.magnitude import density, full_mask
 from ticketlab.pruning.scores import criterion, keep_counts, select_layerwise
 from ticketlab.train.cohort import Member, train_cohort
 from ticketlab.train.evaluate import evaluate
@@ -94,9 +94,7 @@ def supermasks(
             scores = criterion(name, {k: final[k].cpu() for k in full}, init)
             for d in densities:
                 mask = select_layerwise(scores, full, keep_counts(full, d), seed)
-                kept = sum(int(m.sum()) for m in mask.values()) / sum(
-                    m.numel() for m in mask.values()
-                )
+                kept = density(mask)
                 for start in STARTS:
                     weights = start_weights(init, mask, start)
                     for k, m in mask.items():
@@ -151,9 +149,7 @@ def learned_supermasks(
     results = train_scores(members, spec, train, method, device, checkpoint=checkpoint)
     out = []
     for (seed, start), res in zip(ids, results, strict=True):
-        kept = sum(int(m.sum()) for m in res.mask.values()) / sum(
-            m.numel() for m in res.mask.values()
-        )
+        kept = density(res.mask)
         asked = keep if keep is not None else kept
         acc = res.evals[-1].test_acc
         out.append(

@@ -201,13 +201,33 @@ class CohortEval(NamedTuple):
 History = list[CohortEval]
 
 
-def history_state(history: History) -> list[list[Any]]:
-    """``history`` as a checkpoint keeps it: steps and tensors on the CPU."""
-    return [[h.step, *(t.cpu() for t in h[1:])] for h in history]
+def save_cohort(
+    saves: Saves,
+    step: int,
+    order: torch.Tensor | None,
+    elapsed: float,
+    history: History,
+    captured: list[Params | None],
+) -> None:
+    """A weight-training cohort's save: ``Saves``' state plus its evaluations so far (steps
+    and tensors on the CPU) and its late-resetting copies."""
+    state = [[h.step, *(t.cpu() for t in h[1:])] for h in history]
+    saves.save(step, order, elapsed, {"history": state, "captured": captured})
 
 
-def history_from(state: list[list[Any]], device: torch.device) -> History:
-    return [CohortEval(h[0], *(t.to(device) for t in h[1:])) for h in state]
+def resume_cohort(
+    saves: Saves, device: torch.device, history: History, captured: list[Params | None]
+) -> tuple[int, torch.Tensor | None, float] | None:
+    """What ``save_cohort`` saved, restored (``history`` and ``captured`` filled in place):
+    the step to continue from, the epoch's order and the wall seconds so far; None if
+    nothing is saved."""
+    saved = saves.restore(device)
+    if saved is None:
+        return None
+    step, order, elapsed, extra = saved
+    history[:] = [CohortEval(h[0], *(t.to(device) for t in h[1:])) for h in extra["history"]]
+    captured[:] = extra["captured"]
+    return step, order, elapsed
 
 
 def sign_flip_counts(

@@ -36,10 +36,10 @@ from ticketlab.train.members import (
     TrainResult,
     cohort_loss,
     epoch_order,
-    history_from,
-    history_state,
     loss_and_correct,
     order_generators,
+    resume_cohort,
+    save_cohort,
     sign_flip_counts,
     with_history,
 )
@@ -317,13 +317,11 @@ def train_mlp(
     # them made a bf16 step slower than an fp32 one (``ticketlab bench --bf16``).
     precision = cfg.precision if not layers else "fp32"
     saves = Saves(checkpoint, checkpoint_every_s, params, opt, schedule, orders)
-    saved = saves.restore(device)
+    saved = resume_cohort(saves, device, history, captured)
     begin, order = 0, None
     if saved is not None:
-        begin, order, elapsed, extra = saved
+        begin, order, elapsed = saved
         start -= elapsed
-        history[:] = history_from(extra["history"], device)
-        captured[:] = extra["captured"]
     else:
         evaluate_at(0)
         capture(0)
@@ -351,8 +349,7 @@ def train_mlp(
         if stop:
             break
         if saves.due():
-            extra = {"history": history_state(history), "captured": captured}
-            saves.save(done, order, time.perf_counter() - start, extra)
+            save_cohort(saves, done, order, time.perf_counter() - start, history, captured)
 
     wall = time.perf_counter() - start
     weights = unstack(on_cpu(as_full()))

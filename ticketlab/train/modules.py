@@ -42,10 +42,10 @@ from ticketlab.train.members import (
     TrainResult,
     cohort_loss,
     epoch_order,
-    history_from,
-    history_state,
     loss_and_correct,
     order_generators,
+    resume_cohort,
+    save_cohort,
     sign_flip_counts,
     with_history,
 )
@@ -219,13 +219,11 @@ def train_modules(
     base.train()
     gens = orders + (augment.gens if augment is not None else [])
     saves = Saves(checkpoint, checkpoint_every_s, params | buffers, opt, schedule, gens)
-    saved = saves.restore(device)
+    saved = resume_cohort(saves, device, history, captured)
     first, order = 0, None
     if saved is not None:
-        first, order, elapsed, extra = saved
+        first, order, elapsed = saved
         start -= elapsed
-        history[:] = history_from(extra["history"], device)
-        captured[:] = extra["captured"]
     else:
         evaluate_at(0)
         capture(0)
@@ -256,8 +254,7 @@ def train_modules(
         if stop:
             break
         if saves.due():
-            extra = {"history": history_state(history), "captured": captured}
-            saves.save(done, order, time.perf_counter() - start, extra)
+            save_cohort(saves, done, order, time.perf_counter() - start, history, captured)
 
     weights = unstack(on_cpu(now()))
     wall = time.perf_counter() - start
