@@ -638,16 +638,20 @@ class Experiment:
             )
             found = find_mask(mask_source(name), ctx, full, counts, scope, pooled)
             cost = (found.seconds, found.passes)
+            starts: dict[str | None, tuple[Params, Mask, int]] = {}  # the same on every dataset
             for key, train in ((k, t) for k, t in keys if k.source == label):
-                init, mask, init_seed = ticket.weights, found.mask, ticket.init_seed
-                draw = derive_seed(seed, r, label, key.control)
-                if key.control == "random_mask":
-                    mask = random_mask_like(found.mask, draw)
-                elif key.control == "reinit":
-                    init_seed = draw
-                    init = self.spec.init(cfg.model.init, init_seed, cfg.model.bn_init)
-                elif key.control == "inverted":
-                    mask = inverted_mask(found, full, scope, pooled, draw)
+                if key.control not in starts:
+                    init, mask, init_seed = ticket.weights, found.mask, ticket.init_seed
+                    draw = derive_seed(seed, r, label, key.control)
+                    if key.control == "random_mask":
+                        mask = random_mask_like(found.mask, draw)
+                    elif key.control == "reinit":
+                        init_seed = draw
+                        init = self.spec.init(cfg.model.init, init_seed, cfg.model.bn_init)
+                    elif key.control == "inverted":
+                        mask = inverted_mask(found, full, scope, pooled, draw)
+                    starts[key.control] = (init, mask, init_seed)
+                init, mask, init_seed = starts[key.control]
                 member = Member(init, mask, self.datasets[key.dataset], order_seed)
                 planned.append(_Planned(key, train, member, init_seed, cost, 0))
         return planned
@@ -670,12 +674,15 @@ class Experiment:
                     "into a new --out)"
                 )
             ticket = self._ticket_init(seed, r)
+            checks: dict[str, tuple[Params, Mask, int]] = {}  # the same on every dataset
             for key, train in ((k, t) for k, t in keys if k.source == label):
                 init, cmask, init_seed = ticket.weights, mask, ticket.init_seed
                 if key.control is not None:
-                    init, cmask, init_seed = control_start(
-                        self.spec, self.cfg, key.control, ticket, mask, seed, r
-                    )
+                    if key.control not in checks:
+                        checks[key.control] = control_start(
+                            self.spec, self.cfg, key.control, ticket, mask, seed, r
+                        )
+                    init, cmask, init_seed = checks[key.control]
                 data = self.datasets[key.dataset]
                 member = Member(init, cmask, data, data_seed(self.cfg, seed, r))
                 # A learned mask's frozen accuracy is of the main dataset, where it was learned.
