@@ -53,6 +53,9 @@
 #                                   edge-popup
 #   scripts/study.sh width          the strong-ticket width test, a first part: widths 1-8,
 #                                   twice the depth to 4, Kaiming normal, 5 epochs
+#   scripts/study.sh width-conv     the width test on Conv-2 (CIFAR-10, quick-conv's data
+#                                   and setting without augmentation), widths 1-8: a GPU's
+#                                   work (docs/guide/width.md says what it takes)
 #   scripts/study.sh specific       branches of both trunks: each one's tickets trained on
 #                                   both datasets, Adam and SGD, against re-init, every
 #                                   fourth round
@@ -148,6 +151,8 @@ for step in "$@"; do
     width)
       $tl width --out runs/width --widths 1 2 4 8 --deep-widths 1 2 4 \
         --inits kaiming_normal --epochs 5 --quiet ;;
+    width-conv)
+      $tl width --out runs/width-conv2 --model conv2 --widths 1 2 4 8 --device cuda --quiet ;;
     specific)
       for pair in study2-trunk:mnist:fashion_mnist study2-fmnist-trunk:fashion_mnist:mnist; do
         IFS=: read -r run own other <<< "$pair"

@@ -650,6 +650,7 @@ def width(
     total)`` is told of each cell as it starts."""
     out = Path(out)
     plan = plan or WidthPlan()
+    plan.check()
     train = train or Config().train
     data = data or DataConfig()
     dev = devices.resolve(device)

@@ -19,7 +19,7 @@ import ticketlab.api as api
 import ticketlab.sweeps as sweeps
 from ticketlab.analysis.verdicts import ticket_layers
 from ticketlab.bench import format_bench
-from ticketlab.config import PRESETS, Config, DataConfig, display_setting, load_config
+from ticketlab.config import PRESETS, Config, display_setting, load_config
 from ticketlab.errors import TicketlabError, install_hint
 from ticketlab.store.rundir import RunDir
 from ticketlab.tracking import TRACKERS, make_tracker
@@ -180,23 +180,29 @@ def cmd_supermasks(args: argparse.Namespace) -> int:
 
 
 def cmd_width(args: argparse.Namespace) -> int:
+    mlp = args.model == "mlp"
+    deep = args.deep_widths if args.deep_widths is not None else ([1, 2, 4, 8] if mlp else [])
     plan = api.WidthPlan(
         seeds=tuple(args.seeds),
         base=tuple(args.base),
         widths=tuple(args.widths),
-        deep_widths=tuple(args.deep_widths),
+        deep_widths=tuple(deep),
         methods=tuple(args.methods),
         keeps=tuple(args.keeps),
         inits=tuple(args.inits),
         epochs=args.epochs,
         score_lr=args.score_lr,
         fit=not args.no_fit,
+        model=args.model,
     )
-    train = Config().train
-    data = DataConfig()
+    # The MLP: the seed preset's data and setting. Conv-N: quick-conv's (CIFAR-10 as stored,
+    # its subsets and SGD setting) without augmentation, which score training does not do.
+    preset = Config() if mlp else PRESETS["quick-conv"]()
+    train = preset.train if mlp else dataclasses.replace(preset.train, augment="none")
+    data = preset.data
     if args.subset is not None:  # small runs (tests, trials)
         n = args.subset
-        data = DataConfig(train_subset=n, val_size=max(1, n // 2), test_subset=n)
+        data = dataclasses.replace(data, train_subset=n, val_size=max(1, n // 2), test_subset=n)
         train = dataclasses.replace(train, eval_every=max(1, n // 200))
     if args.target_epochs is not None:
         train = dataclasses.replace(train, epochs=args.target_epochs)
@@ -587,13 +593,21 @@ def build_parser() -> argparse.ArgumentParser:
         "width",
         help="the strong-ticket width test: subnetworks of wide random networks",
         description="Does a wide enough random network hide a subnetwork as accurate as a "
-        "trained narrow one? Trains the target (784-100-100-10) per seed, then edge-popup "
-        "and biprop subnetworks of frozen random networks of each width (same depth and twice "
-        "the depth) at each keep fraction and at the parameter-matched one, random-mask "
-        "baselines untrained and trained, and edge-popup fitted to the target's logits. "
-        "Writes OUT/width.json, width-run.json and width.md; the same command resumes.",
+        "trained narrow one? Trains the target (784-100-100-10, or Conv-N on CIFAR-10) per "
+        "seed, then edge-popup and biprop subnetworks of frozen random networks of each width "
+        "(same depth and, for the MLP, twice the depth) at each keep fraction and at the "
+        "parameter-matched one, random-mask baselines untrained and trained, and edge-popup "
+        "fitted to the target's logits. Writes OUT/width.json, width-run.json and width.md; "
+        "the same command resumes.",
     )
     p.add_argument("--out", required=True, help="folder for the rows and the page")
+    p.add_argument(
+        "--model",
+        choices=["mlp", "conv2", "conv4", "conv6"],
+        default="mlp",
+        help="mlp (MNIST, the seed setting) or Conv-N with width multipliers (CIFAR-10, "
+        "quick-conv's data and setting without augmentation)",
+    )
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds (0 1 2)")
     p.add_argument(
         "--base", type=int, nargs="+", default=[100, 100], help="target's hidden widths (100 100)"
@@ -606,7 +620,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="multiples of the base widths at the same depth (1 2 4 8 16)",
     )
     p.add_argument(
-        "--deep-widths", type=int, nargs="*", default=[1, 2, 4, 8], help="widths at twice the depth"
+        "--deep-widths",
+        type=int,
+        nargs="*",
+        help="widths at twice the depth (MLP only; default 1 2 4 8, none for Conv-N)",
     )
     p.add_argument(
         "--methods", nargs="+", default=["edgepopup", "biprop"], help="edgepopup and/or biprop"
@@ -621,8 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=20, help="epochs of score training")
     p.add_argument("--score-lr", type=float, default=1.0, help="the scores' learning rate")
     p.add_argument("--no-fit", action="store_true", help="skip the logit-fitting variant")
-    p.add_argument("--target-epochs", type=int, help="the target's epochs (default: 10)")
-    p.add_argument("--subset", type=int, help="train and test on this many MNIST examples")
+    p.add_argument("--target-epochs", type=int, help="the target's epochs (default: 10; Conv-N: 4)")
+    p.add_argument("--subset", type=int, help="train and test on this many examples")
     p.add_argument("--device", help="auto (CUDA if available), cpu or cuda")
     p.add_argument("--data-dir", help="folder holding MNIST (else $TICKETLAB_DATA, cache)")
     p.add_argument("--quiet", action="store_true", help="no line per cell")

@@ -48,3 +48,31 @@ def test_a_width_folder_of_another_plan_is_refused(tmp_path: Path, capsys) -> No
     (out / "width-run.json").write_text(json.dumps({"plan": {}, "train": {}, "data": {}}))
     assert main(["width", "--out", str(out), *TINY]) == 2
     assert "holds a width test of another plan" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_width_test_of_a_conv_net_widens_channels_and_fits_logits(tmp_path: Path) -> None:
+    out = tmp_path / "conv"
+    args = [
+        *("width", "--out", str(out), "--model", "conv2", "--seeds", "0", "1"),
+        *("--widths", "1", "--keeps", "0.5", "--inits", "signed_constant"),
+        *("--methods", "edgepopup", "--epochs", "1", "--subset", "128"),
+        *("--target-epochs", "1", "--quiet"),
+    ]
+    assert main(args) == 0
+    rows = json.loads((out / "width.json").read_text())
+    # Target; random mask untrained and trained; edge-popup at 0.5 and matched (all of
+    # Conv-2 at width 1); the logit fit: 6 cells, 2 seeds each.
+    assert len({r["cell"] for r in rows}) == 6 and len(rows) == 12
+    conv2 = 3 * 64 * 9 + 64 * 64 * 9 + 64 * 16 * 16 * 256 + 256 * 256 + 256 * 10
+    assert {r["kept_weights"] for r in rows if r["kind"] == "target"} == {conv2}
+    assert {tuple(r["hidden"]) for r in rows} == {(64, 64, 256, 256)}
+    half = next(r for r in rows if r["kind"] == "subnetwork" and not r["matched"])
+    assert abs(half["kept_weights"] - conv2 / 2) <= 5  # per-tensor rounding
+    fits = [r for r in rows if r["kind"] == "fit"]
+    assert len(fits) == 2 and all(r["fit_mse"] > 0 for r in fits)
+    meta = json.loads((out / "width-run.json").read_text())
+    assert meta["plan"]["model"] == "conv2" and meta["data"]["dataset"] == "cifar10"
+    assert meta["train"]["augment"] == "none"
+    # Twice the depth is not a Conv-N plan: refused with what to give instead.
+    assert main([*args[:2], str(tmp_path / "deep"), *args[3:], "--deep-widths", "1"]) == 2

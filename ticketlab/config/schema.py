@@ -120,7 +120,7 @@ class ModelConfig:
     """``name``: a registered model (``lenet_300_100``, ``lenet5``, ``conv2/4/6``,
     ``resnetD``, ``vggD``; see ``models/registry.py``) or an import path
     ``package.module:factory`` to a function returning a ``torch.nn.Module``. ``hidden`` is
-    the MLP's hidden sizes, ``width`` a ResNet's width multiplier."""
+    the MLP's hidden sizes, ``width`` a ResNet's or Conv-N's width multiplier."""
 
     name: str = _key(
         default="lenet_300_100",
@@ -133,7 +133,10 @@ class ModelConfig:
     hidden: list[int] = _key(factory=lambda: [300, 100], doc="the MLP's hidden layer sizes")
     width: int = _key(
         default=1,
-        doc="a ResNet's width multiplier (16 x width channels in its first stage)",
+        doc=(
+            "a width multiplier: a ResNet's first stage has 16 x width channels; Conv-N's "
+            "channels and hidden units are all times width"
+        ),
     )
     init: str = _key(
         default="pytorch_default",

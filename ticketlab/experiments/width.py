@@ -19,6 +19,11 @@ target network. Here:
   target network's logits (mean squared error) instead of the labels; its output error on
   the test split against width.
 
+Conv nets (``model``: ``conv2``, ``conv4`` or ``conv6``): the target is Conv-N, the random
+networks Conv-N with every channel count and hidden unit count times c (Ramanujan et al.
+2020's ``width_mult``), at the same depth only (twice the depth is the MLP theorems'
+construction; a deeper Conv-N is another model, not a doubled one).
+
 Every number is a row (``Row``) of one seed; ``cells`` lists what a plan trains, so a run
 resumes by skipping the rows it has. Widths are not paired by seed in any meaningful way,
 so the page compares each cell with the target by Welch's interval over seeds
@@ -31,15 +36,16 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import pairwise
 
 import torch
 
-from ticketlab.config import TrainConfig
+from ticketlab.config import ModelConfig, TrainConfig
 from ticketlab.data.datasets import Dataset
+from ticketlab.errors import ConfigError
 from ticketlab.experiments.seeds import derive_seed
-from ticketlab.models.mlp import MLPSpec, init_params
+from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.params import Params
+from ticketlab.models.registry import Architecture, architecture
 from ticketlab.pruning.magnitude import full_mask, random_mask_like
 from ticketlab.train.cohort import Checkpoint, Member, train_cohort
 from ticketlab.train.evaluate import evaluate
@@ -51,6 +57,7 @@ from ticketlab.train.scores import (
 )
 
 INITS = ("kaiming_normal", "signed_constant")
+CONV = ("conv2", "conv4", "conv6")
 MATCHED = "matched"  # the keep fraction of a cell with as many kept weights as the target
 
 
@@ -66,6 +73,18 @@ class WidthPlan:
     epochs: int = 20
     score_lr: float = 1.0
     fit: bool = True  # edge-popup fitted to the target's logits, first init, every keep
+    model: str = "mlp"  # hidden widths ``base``, or a Conv-N of CONV (``base`` unused)
+
+    def check(self) -> None:
+        if self.model != "mlp" and self.model not in CONV:
+            raise ConfigError(
+                f"width test model {self.model!r}: choose mlp or one of {', '.join(CONV)}"
+            )
+        if self.model != "mlp" and self.deep_widths:
+            raise ConfigError(
+                f"width test of {self.model}: twice the depth is built for the MLP only; "
+                "give no deep widths (--deep-widths with no value)"
+            )
 
 
 @dataclass(frozen=True)
@@ -110,14 +129,35 @@ def hidden_of(plan: WidthPlan, depth: int, width: int) -> list[int]:
     return [w * width for w in plan.base for _ in range(times)]
 
 
-def weights_of(sizes: list[int]) -> int:
-    return sum(a * b for a, b in pairwise(sizes))
+def base_depth(plan: WidthPlan) -> int:
+    """Hidden layers of the target: the MLP's base widths, or Conv-N's N convolutions and
+    two hidden fully connected layers."""
+    return len(plan.base) if plan.model == "mlp" else int(plan.model[4:]) + 2
+
+
+def arch_of(plan: WidthPlan, depth: int, width: int, data: Dataset) -> Architecture:
+    """The network of a cell (the target: ``base_depth``, width 1)."""
+    if plan.model == "mlp":
+        return MLPSpec((data.input_dim, *hidden_of(plan, depth, width), data.num_classes))
+    return architecture(ModelConfig(name=plan.model, width=width), data.shape, data.num_classes)
+
+
+def hidden_units(spec: Architecture) -> list[int]:
+    """Each hidden layer's width: output channels of a convolution, units of a linear one."""
+    shapes = spec.shapes()
+    return [shapes[k][0] for k in spec.weight_names()[:-1]]
+
+
+def weights_of(spec: Architecture) -> int:
+    shapes = spec.shapes()
+    return sum(math.prod(shapes[k]) for k in spec.weight_names())
 
 
 def cells(plan: WidthPlan) -> list[Cell]:
     """Everything the plan trains, target first, cheapest widths first."""
+    plan.check()
     out = [Cell("target")]
-    shapes = [(len(plan.base), c) for c in plan.widths]
+    shapes = [(base_depth(plan), c) for c in plan.widths]
     shapes += [(2 * len(plan.base), c) for c in plan.deep_widths]
     for depth, c in sorted(shapes, key=lambda s: (s[1], s[0])):
         for init in plan.inits:
@@ -132,16 +172,19 @@ def cells(plan: WidthPlan) -> list[Cell]:
     return out
 
 
-def frozen_weights(spec: MLPSpec, init: str, seed: int) -> Params:
-    """Kaiming normal or signed Kaiming constant weights, zero biases."""
+def frozen_weights(spec: Architecture, init: str, seed: int) -> Params:
+    """Kaiming normal N(0, 2/fan_in) or signed Kaiming constant +-sqrt(2/fan_in) weights
+    (fan_in: a unit's inputs, a convolution's in-channels x kernel size), zero biases."""
     g = torch.Generator().manual_seed(seed)
+    weights = set(spec.weight_names())
     out: Params = {}
-    for i in range(spec.n_layers):
-        fan_in, fan_out = spec.sizes[i], spec.sizes[i + 1]
-        std = math.sqrt(2.0 / fan_in)
-        w = torch.randn(fan_out, fan_in, generator=g) * std
-        out[f"fc{i + 1}.weight"] = w if init == "kaiming_normal" else w.sign() * std
-        out[f"fc{i + 1}.bias"] = torch.zeros(fan_out)
+    for k, shape in spec.shapes().items():
+        if k not in weights:
+            out[k] = torch.zeros(shape)
+            continue
+        std = math.sqrt(2.0 / math.prod(shape[1:]))
+        w = torch.randn(shape, generator=g) * std
+        out[k] = w if init == "kaiming_normal" else w.sign() * std
     return out
 
 
@@ -162,9 +205,10 @@ def run_width(
     filled on the way: the target cell trains them; ``fit`` cells need them (a resumed run
     trains them again, unsaved)."""
     targets = {} if targets is None else targets
-    in_dim, classes = data.input_dim, data.num_classes
-    target_spec = MLPSpec((in_dim, *plan.base, classes))
-    target_weights = weights_of(list(target_spec.sizes))
+    target_spec = arch_of(plan, base_depth(plan), 1, data)
+    target_weights = weights_of(target_spec)
+    # The target starts as its model's runs do: the seed preset's MLP, quick-conv's Conv-N.
+    target_init = "pytorch_default" if plan.model == "mlp" else "kaiming_normal"
     score_cfg = score_setting(train, plan.score_lr, plan.epochs)
     every = cells(plan)
     fits_left = any((c.key, s) not in done for c in every if c.kind == "fit" for s in plan.seeds)
@@ -184,7 +228,7 @@ def run_width(
             need = seeds
             members = [
                 Member(
-                    init_params(target_spec, "pytorch_default", derive_seed(s, "width-target")),
+                    target_spec.init(target_init, derive_seed(s, "width-target")),
                     full_mask(target_spec),
                     data,
                     derive_seed(s, "width-data"),
@@ -198,14 +242,13 @@ def run_width(
                 targets[s] = res.weights
                 if (cell.key, s) not in done:
                     acc = res.early_stop.test_acc
-                    rows.append(
-                        _row(cell, s, list(plan.base), 1.0, False, target_weights, acc, None, wall)
-                    )
+                    base = hidden_units(target_spec)
+                    rows.append(_row(cell, s, base, 1.0, False, target_weights, acc, None, wall))
             save(rows)
             continue
-        hidden = hidden_of(plan, cell.depth, cell.width)
-        spec = MLPSpec((in_dim, *hidden, classes))
-        total = weights_of(list(spec.sizes))
+        spec = arch_of(plan, cell.depth, cell.width, data)
+        hidden = hidden_units(spec)
+        total = weights_of(spec)
         matched = cell.keep == MATCHED
         keep = min(1.0, target_weights / total) if matched else float(cell.keep)
         counts = {k: round(keep * math.prod(spec.shapes()[k])) for k in spec.weight_names()}

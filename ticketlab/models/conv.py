@@ -6,6 +6,8 @@ layers of 256 and 256 units and the output layer. LeNet-5 (LeCun et al. 1998): 5
 convolutions of 6 and 16 channels, each followed by 2x2 max-pooling, then 120, 84 and the
 output layer (the first convolution is padded to keep 28x28 inputs at LeCun's 32x32 scale).
 Both take any input shape; the first fully connected layer's width follows from it.
+Conv-N takes a width multiplier, as Ramanujan et al. 2020's ``width_mult`` (hidden-networks'
+conv nets): every convolution's channels and both hidden fully connected layers times it.
 """
 
 from __future__ import annotations
@@ -40,18 +42,19 @@ class ConvNet(nn.Module):
         return self.fc_out(self.classifier(self.features(x)))
 
 
-def conv_n(n: int, input_shape: tuple[int, ...], classes: int) -> ConvNet:
-    """Frankle & Carbin's Conv-``n`` (n = 2, 4 or 6)."""
+def conv_n(n: int, input_shape: tuple[int, ...], classes: int, width: int = 1) -> ConvNet:
+    """Frankle & Carbin's Conv-``n`` (n = 2, 4 or 6), its channels and hidden units times
+    ``width``."""
     if n not in (2, 4, 6):
         raise ValueError(f"Conv-{n}: n must be 2, 4 or 6")
     layers: list[nn.Module] = []
     channels = input_shape[0]
-    for width in (64, 128, 256)[: n // 2]:
+    for out in (64, 128, 256)[: n // 2]:
         for _ in range(2):
-            layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU()]
-            channels = width
+            layers += [nn.Conv2d(channels, out * width, 3, padding=1), nn.ReLU()]
+            channels = out * width
         layers.append(nn.MaxPool2d(2))
-    return ConvNet(nn.Sequential(*layers), [256, 256], input_shape, classes)
+    return ConvNet(nn.Sequential(*layers), [256 * width, 256 * width], input_shape, classes)
 
 
 def lenet5(input_shape: tuple[int, ...], classes: int) -> ConvNet:

@@ -45,7 +45,7 @@ def _named(name: str, width: int) -> Factory | None:
         return lambda input_shape, num_classes: lenet5(input_shape, num_classes)
     if m := re.fullmatch(r"conv([246])", name):
         n = int(m.group(1))
-        return lambda input_shape, num_classes: conv_n(n, input_shape, num_classes)
+        return lambda input_shape, num_classes: conv_n(n, input_shape, num_classes, width)
     if m := re.fullmatch(r"resnet(\d+)", name):
         depth = int(m.group(1))
         return lambda input_shape, num_classes: ResNet(depth, width, input_shape, num_classes)
@@ -157,15 +157,20 @@ class ModuleSpec:
         module = self._template().get_submodule(name.rsplit(".", 1)[0])
         return "fc" if isinstance(module, nn.Linear) else "conv"
 
-    def apply(self, state: Params, x: torch.Tensor) -> torch.Tensor:
-        """One network's logits for ``x`` from its ``state`` (parameters and buffers), batch
-        norm in eval mode (running statistics), as pruning-at-init scores need."""
+    def eval_net(self) -> nn.Module:
+        """The module, in eval mode, that ``apply`` runs (built on first use; call it before
+        ``vmap(apply)``, which refuses the random draws of a module's construction)."""
         net = self.__dict__.get("_eval")
         if net is None:
             with torch.random.fork_rng(devices=[]):
                 net = self.build().eval()
             object.__setattr__(self, "_eval", net)
-        return functional_call(net, state, (x,))
+        return net
+
+    def apply(self, state: Params, x: torch.Tensor) -> torch.Tensor:
+        """One network's logits for ``x`` from its ``state`` (parameters and buffers), batch
+        norm in eval mode (running statistics), as pruning-at-init scores need."""
+        return functional_call(self.eval_net(), state, (x,))
 
     def signature(self) -> str:
         """Hash of the tensors' names and shapes: a changed module is not resumed into a run

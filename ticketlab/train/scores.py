@@ -220,6 +220,15 @@ def _mlp_forward(spec: MLPSpec) -> Callable[[Params, torch.Tensor], torch.Tensor
     return forward
 
 
+def _batched(spec: Architecture) -> Callable[[Params, torch.Tensor], torch.Tensor]:
+    """The cohort's logits from stacked states: the MLP's batched products, or the module
+    under ``vmap`` (its network built first, outside it)."""
+    if isinstance(spec, MLPSpec):
+        return _mlp_forward(spec)
+    spec.eval_net()
+    return vmap(spec.apply)
+
+
 @torch.no_grad()
 def _fit_error(
     spec: Architecture,
@@ -318,7 +327,7 @@ def train_scores(
     opt = optim.make_optimizer(list(scores.values()), cfg)
     schedule = torch.optim.lr_scheduler.LambdaLR(opt, _cosine(total))
     orders = order_generators(as_members)
-    forward = _mlp_forward(spec) if isinstance(spec, MLPSpec) else vmap(spec.apply)
+    forward = _batched(spec)
     evals: list[list[EvalPoint]] = [[] for _ in members]
 
     near = {k: Near.unknown(len(members)) for k in scores}  # each k-th largest |score|
@@ -326,7 +335,7 @@ def train_scores(
     if teachers is not None:
         t_spec, nets = teachers
         teacher_state = {k: v.to(device, dtype) for k, v in stack(nets).items()}
-        teach = _mlp_forward(t_spec) if isinstance(t_spec, MLPSpec) else vmap(t_spec.apply)
+        teach = _batched(t_spec)
 
     def network(sample: bool) -> tuple[Params, dict[str, torch.Tensor]]:
         state, masks = dict(frozen), {}
