@@ -3,6 +3,7 @@ difference in the ticket-minus-control gap, from the exports of two runs that di
 in ``train.precision``:
 
     .venv/bin/python scripts/precision_effect.py FP32_EXPORT BF16_EXPORT [--control reinit]
+        [--levels A-B] [--names fp32 bf16]
 
 Each export is a run's ``export`` folder (``ticketlab export``). At every level (round) of
 the main dataset and setting, per seed: gap = ticket minus control (test accuracy at early
@@ -14,6 +15,11 @@ The verdict is the rule "trust bf16 for such studies only if every level's 95% i
 within +-1 pp and the pooled one within +-0.3 pp". It is an intersection-union test (every
 condition must hold), so its error rate needs no multiplicity correction; the per-level
 intervals are therefore plain 95% intervals, not adjusted for the number of levels.
+
+``--levels A-B`` applies the rule to those levels only, and pools over them (e.g. the
+levels a study's report pools: no disconnected network). ``--names`` labels the two runs
+when they differ in something else (two fp32 runs of different summation order give the
+reference: how far runs differ with no change of precision at all).
 """
 
 from __future__ import annotations
@@ -60,13 +66,18 @@ def gaps(rows: list[dict[str, Any]], control: str) -> dict[int, dict[int, float]
 
 
 def effects(
-    fp32: list[dict[str, Any]], bf16: list[dict[str, Any]], control: str = "reinit"
+    fp32: list[dict[str, Any]],
+    bf16: list[dict[str, Any]],
+    control: str = "reinit",
+    levels: range | None = None,
 ) -> list[Effect]:
-    """Per level (rounds both runs trained, seeds both have), then pooled (last)."""
+    """Per level (rounds both runs trained, seeds both have; within ``levels`` if given),
+    then pooled over them (last)."""
     a, b = gaps(fp32, control), gaps(bf16, control)
     diffs = {
         lv: {s: b[lv][s] - a[lv][s] for s in sorted(set(a[lv]) & set(b[lv]))}
         for lv in sorted(set(a) & set(b))
+        if levels is None or lv in levels
     }
     out = [Effect(lv, paired_test(list(d.values()))) for lv, d in diffs.items()]
     pooled, _, _ = pooled_test(diffs, list(diffs))
@@ -78,7 +89,7 @@ def read(export: Path) -> list[dict[str, Any]]:
         return list(csv.DictReader(f))
 
 
-def markdown(found: list[Effect], control: str) -> str:
+def markdown(found: list[Effect], control: str, names: tuple[str, str] = ("fp32", "bf16")) -> str:
     levels, pooled = found[:-1], found[-1]
     trusted = all(e.within(LEVEL_BOUND) for e in levels) and pooled.within(POOLED_BOUND)
 
@@ -90,8 +101,8 @@ def markdown(found: list[Effect], control: str) -> str:
         return f"| {where} | {e.test.n} | {e.test.mean:+.2f} | {ci} | {inside} |"
 
     lines = [
-        f"bf16 minus fp32 in the ticket-minus-{control} gap (pp, test accuracy at early "
-        "stopping), paired by seed, 95% t intervals (per level unadjusted: the rule is an "
+        f"{names[1]} minus {names[0]} in the ticket-minus-{control} gap (pp, test accuracy "
+        "at early stopping), paired by seed, 95% t intervals (per level unadjusted: the rule is an "
         "intersection-union test)",
         "",
         "| level | seeds | mean | 95% interval | within bound |",
@@ -100,11 +111,11 @@ def markdown(found: list[Effect], control: str) -> str:
         "",
         f"Bounds: +-{LEVEL_BOUND} pp at every level, +-{POOLED_BOUND} pp pooled. "
         + (
-            "Every interval lies within its bound: by this rule bf16 can be trusted for such "
-            "studies."
+            f"Every interval lies within its bound: by this rule {names[1]} can be trusted for "
+            "such studies."
             if trusted
-            else "Not every interval lies within its bound: by this rule bf16 cannot be "
-            "trusted for such studies (an interval past a bound is not evidence of a "
+            else f"Not every interval lies within its bound: by this rule {names[1]} cannot "
+            "be trusted for such studies (an interval past a bound is not evidence of a "
             "difference; it fails to rule one out)."
         ),
     ]
@@ -116,8 +127,15 @@ def main() -> None:
     ap.add_argument("fp32", type=Path)
     ap.add_argument("bf16", type=Path)
     ap.add_argument("--control", default="reinit")
+    ap.add_argument("--levels", help="A-B: only these levels, pooled over them")
+    ap.add_argument("--names", nargs=2, default=["fp32", "bf16"], help="the runs' labels")
     args = ap.parse_args()
-    print(markdown(effects(read(args.fp32), read(args.bf16), args.control), args.control))
+    levels = None
+    if args.levels is not None:
+        lo, _, hi = args.levels.partition("-")
+        levels = range(int(lo), int(hi or lo) + 1)
+    found = effects(read(args.fp32), read(args.bf16), args.control, levels)
+    print(markdown(found, args.control, tuple(args.names)))
 
 
 if __name__ == "__main__":

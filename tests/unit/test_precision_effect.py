@@ -45,3 +45,14 @@ def test_the_effect_pairs_gaps_by_seed_and_the_rule_needs_every_interval_inside(
     assert pooled.test.mean == pytest.approx((0.3 + 0.05 + 0.3) / 3)
     text = pe.markdown([level1, level2, pooled], "reinit")
     assert "bf16 cannot be trusted" in text and "| 1 | 3 | +0.33 | [-0.38, +1.05] | no |" in text
+
+
+def test_a_level_range_limits_the_rule_and_the_pool() -> None:
+    fp32 = rows({1: [0.90, 0.91, 0.92], 2: [0.90, 0.90, 0.90], 3: [0.9, 0.9, 0.9]}, 0.88)
+    bf16 = rows({1: [0.905, 0.91, 0.925], 2: [0.901, 0.903, 0.902], 3: [0.5, 0.9, 0.7]}, 0.88)
+    level1, level2, pooled = pe.effects(fp32, bf16, levels=range(1, 3))
+    assert (level1.level, level2.level) == (1, 2)  # level 3 (-40, 0, -20 pp) left out
+    # Pooled over levels 1-2 only: per seed (0.5 + 0.1) / 2, (0 + 0.3) / 2, (0.5 + 0.2) / 2.
+    assert pooled.test.mean == pytest.approx((0.30 + 0.15 + 0.35) / 3)
+    text = pe.markdown([level1, level2, pooled], "reinit", ("fp32 at A", "fp32 at B"))
+    assert text.startswith("fp32 at B minus fp32 at A in the ticket-minus-reinit gap")
