@@ -24,9 +24,11 @@ def main() -> None:
     parser.add_argument("--split", type=int, default=7)
     args = parser.parse_args()
     db = sqlite3.connect(args.run / "metrics.sqlite")
+    columns = {c[1] for c in db.execute("PRAGMA table_info(trainings)")}
+    kernels = "kernels" if "kernels" in columns else "NULL"  # not recorded by older runs
     rows = db.execute(
-        "SELECT round, weights_remaining, wall_time_s, cohort_size, finished_at, kernels, "
-        "dataset FROM trainings ORDER BY round"
+        "SELECT round, weights_remaining, wall_time_s, cohort_size, finished_at, "
+        f"{kernels}, dataset FROM trainings ORDER BY round"
     ).fetchall()
     if not rows:
         raise SystemExit(f"{args.run}: no trainings recorded yet")
