@@ -162,7 +162,8 @@ for step in "$@"; do
           --set "transfer.datasets=[$own]" --set "transfer.settings=[$sgd]" --quiet
       done ;;
     records)
-      for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk study2-fixed; do
+      for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk \
+        study2-fixed precision-fp32 precision-bf16; do
         [ -f "runs/$run/config.yaml" ] || continue
         rm -rf "results/$run"
         $tl report "runs/$run" >/dev/null
