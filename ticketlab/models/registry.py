@@ -121,51 +121,45 @@ class ModuleSpec:
     def build(self) -> nn.Module:
         return call_factory(self.factory, self.input_shape, self.num_classes)
 
-    def _template(self) -> nn.Module:
+    def eval_net(self) -> nn.Module:
+        """One built module, in eval mode, kept with the spec: what the names, shapes and
+        kinds are read from and what ``apply`` runs (built on first use, the global random
+        state untouched; call it before ``vmap(apply)``, which refuses the random draws of
+        a module's construction)."""
         cached = self.__dict__.get("_net")
         if cached is None:
             with torch.random.fork_rng(devices=[]):
-                cached = self.build()
+                cached = self.build().eval()
             object.__setattr__(self, "_net", cached)
         return cached
 
     def shapes(self) -> dict[str, Shape]:
         """Every tensor of the network's state (parameters and buffers)."""
-        return {k: tuple(v.shape) for k, v in self._template().state_dict().items()}
+        return {k: tuple(v.shape) for k, v in self.eval_net().state_dict().items()}
 
     def parameter_names(self) -> list[str]:
-        return [k for k, _ in self._template().named_parameters()]
+        return [k for k, _ in self.eval_net().named_parameters()]
 
     def weight_names(self) -> list[str]:
         """The prunable weights (Conv and Linear), in the order the module registers them."""
         return [
             f"{name}.weight"
-            for name, m in self._template().named_modules()
+            for name, m in self.eval_net().named_modules()
             if isinstance(m, PRUNABLE)
         ]
 
     def output_name(self) -> str:
         """The last Linear layer's weight: the output layer."""
         linear = [
-            f"{n}.weight" for n, m in self._template().named_modules() if isinstance(m, nn.Linear)
+            f"{n}.weight" for n, m in self.eval_net().named_modules() if isinstance(m, nn.Linear)
         ]
         return linear[-1] if linear else self.weight_names()[-1]
 
     def kind(self, name: str) -> str:
         if name == self.output_name():
             return "output"
-        module = self._template().get_submodule(name.rsplit(".", 1)[0])
+        module = self.eval_net().get_submodule(name.rsplit(".", 1)[0])
         return "fc" if isinstance(module, nn.Linear) else "conv"
-
-    def eval_net(self) -> nn.Module:
-        """The module, in eval mode, that ``apply`` runs (built on first use; call it before
-        ``vmap(apply)``, which refuses the random draws of a module's construction)."""
-        net = self.__dict__.get("_eval")
-        if net is None:
-            with torch.random.fork_rng(devices=[]):
-                net = self.build().eval()
-            object.__setattr__(self, "_eval", net)
-        return net
 
     def apply(self, state: Params, x: torch.Tensor) -> torch.Tensor:
         """One network's logits for ``x`` from its ``state`` (parameters and buffers), batch
@@ -224,8 +218,8 @@ def architecture(cfg: ModelConfig, input_shape: Shape, num_classes: int) -> Arch
         )
     spec = ModuleSpec(cfg.name, factory, tuple(input_shape), num_classes)
     try:
-        with torch.random.fork_rng(devices=[]), torch.no_grad():
-            net = spec.build().eval()
+        net = spec.eval_net()  # kept: the spec reads its shapes from it
+        with torch.no_grad():
             out = net(torch.zeros(1, *input_shape))
     except (RuntimeError, ValueError) as e:
         raise ConfigError(
