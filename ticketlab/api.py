@@ -650,7 +650,6 @@ def width(
     total)`` is told of each cell as it starts."""
     out = Path(out)
     plan = plan or WidthPlan()
-    plan.check()
     train = train or Config().train
     data = data or DataConfig()
     dev = devices.resolve(device)

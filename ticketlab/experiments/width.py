@@ -75,7 +75,7 @@ class WidthPlan:
     fit: bool = True  # edge-popup fitted to the target's logits, first init, every keep
     model: str = "mlp"  # hidden widths ``base``, or a Conv-N of CONV (``base`` unused)
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if self.model != "mlp" and self.model not in CONV:
             raise ConfigError(
                 f"width test model {self.model!r}: choose mlp or one of {', '.join(CONV)}"
@@ -155,7 +155,6 @@ def weights_of(spec: Architecture) -> int:
 
 def cells(plan: WidthPlan) -> list[Cell]:
     """Everything the plan trains, target first, cheapest widths first."""
-    plan.check()
     out = [Cell("target")]
     shapes = [(base_depth(plan), c) for c in plan.widths]
     shapes += [(2 * len(plan.base), c) for c in plan.deep_widths]
