@@ -4,7 +4,7 @@
 
 For each round: the weights remaining, the round's span (from the last ``finished_at`` of the
 round before to its own last ``finished_at``; round 0 has none) and each cohort's
-``wall_time_s`` (a cohort is the trainings of one round and one ``cohort_size`` and
+``wall_time_s`` (a cohort is the trainings of one round sharing a ``cohort_size`` and a
 ``wall_time_s``). Then the sums of the cohorts' times for the rounds before ``--split`` and
 from it on (the seed preset's dense and sparse parts), which is how the performance page
 reads a timed run.
@@ -28,15 +28,17 @@ def main() -> None:
     kernels = "kernels" if "kernels" in columns else "NULL"  # not recorded by older runs
     rows = db.execute(
         "SELECT round, weights_remaining, wall_time_s, cohort_size, finished_at, "
-        f"{kernels}, dataset FROM trainings ORDER BY round"
+        f"{kernels} FROM trainings ORDER BY round"
     ).fetchall()
     if not rows:
         raise SystemExit(f"{args.run}: no trainings recorded yet")
     rounds: dict[int, dict] = {}
-    for r, w, wall, size, finished, kernels, dataset in rows:
-        entry = rounds.setdefault(r, {"w": w, "cohorts": {}, "end": finished, "kernels": kernels})
+    for r, w, wall, size, finished, kernels in rows:
+        entry = rounds.setdefault(
+            r, {"w": w, "cohorts": set(), "end": finished, "kernels": kernels}
+        )
         entry["end"] = max(entry["end"], finished)
-        entry["cohorts"][(size, round(wall, 3))] = dataset
+        entry["cohorts"].add((size, round(wall, 3)))
     print("| round | weights | round span | cohorts (size: wall s) | kernels (first cohort) |")
     print("| ---: | ---: | ---: | --- | --- |")
     before = after = 0.0
