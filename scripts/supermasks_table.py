@@ -24,19 +24,15 @@ from collections import defaultdict
 from pathlib import Path
 
 from ticketlab.analysis.stats import holm, paired_test
+from ticketlab.experiments.supermasks import Supermask
 
 REFERENCE = "large_final"  # IMP's criterion: the one-shot mask learned masks are set against
 
 
 def labelled(rows: list[dict]) -> list[dict]:
-    """Each learned row's method named with its score learning rate (``edgepopup lr=1``),
-    so masks learned at two settings are two methods."""
-    return [
-        r | {"criterion": f"{r['criterion']} lr={r['score_lr']:g}"}
-        if r.get("learned") and r.get("score_lr") is not None
-        else r
-        for r in rows
-    ]
+    """Each row's criterion replaced by its label (``Supermask.label``: a learned method
+    with its score learning rate, so masks learned at two settings are two methods)."""
+    return [r | {"criterion": Supermask(**r).label} for r in rows]
 
 
 def main(path: str) -> None:

@@ -168,8 +168,7 @@ def cmd_supermasks(args: argparse.Namespace) -> int:
     # Bernoulli supermasks have no density asked: one line, at the mean density reached.
     best: dict[tuple[str, str, float | None], list[api.Supermask]] = defaultdict(list)
     for s in found:
-        name = s.criterion if s.score_lr is None else f"{s.criterion} lr={s.score_lr:g}"
-        best[(name, s.start, None if s.criterion == "bernoulli" else s.density)].append(s)
+        best[(s.label, s.start, None if s.criterion == "bernoulli" else s.density)].append(s)
     print(f"{'mask':<24} {'start':<16} {'kept':>8} {'test acc (mean over seeds)':>28}")
     for (name, start, _), rows in best.items():
         kept = sum(s.weights_remaining for s in rows) / len(rows)

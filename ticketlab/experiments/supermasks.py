@@ -53,6 +53,12 @@ class Supermask:
     score_lr: float | None = None  # a learned mask's score setting
     score_epochs: int | None = None
 
+    @property
+    def label(self) -> str:
+        """The mask's name in tables: a learned method with its score learning rate
+        (``edgepopup lr=1``), so masks learned at two settings are two methods."""
+        return self.criterion if self.score_lr is None else f"{self.criterion} lr={self.score_lr:g}"
+
 
 def start_weights(init: Params, mask: Params, start: str) -> Params:
     """The untrained weights a supermask is applied to: the initial values, or for
