@@ -10,6 +10,12 @@ masks are not part of the exports). Both trunks start from the same initial weig
 draw the same data order per seed and round, so records of the two pair by seed and level.
 The page's pooled tests are one Holm family, its per-level tests another; disconnected
 levels are left out of a pooled test of a ticket against its re-init and reported apart.
+
+Training length: the MNIST trunk's ``length-*`` branches (its tickets on FashionMNIST and
+CIFAR-10 under Adam and SGD lr 1e-2, 3 and 40 epochs, against re-init, signed re-init and
+reshuffle). A dataset enters once all its trainings are recorded. Its pooled tests are a
+third Holm family: the section's own, so that adding a dataset does not move the other
+sections' p-values.
 """
 
 from __future__ import annotations
@@ -17,12 +23,17 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from ticketlab.analysis.stats import Ratio, Test, adjust, fieller, pooled_test
 from ticketlab.analysis.verdicts import (
     Comparison,
     Options,
+    arm,
     compare,
     correct_levels,
     correct_pooled,
@@ -35,6 +46,12 @@ NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 ADAM, SGD = "adam lr=0.0012, 10 epochs", "sgd lr=0.01, 3 epochs"
 SETTINGS = {ADAM: "Adam, 10 epochs", SGD: "SGD lr 1e-2, 3 epochs"}
 OVERLAP = RESULTS / "study2-overlap.csv"
+LENGTH_DATASETS = {"fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10"}
+LENGTHS = {  # optimiser: (3 epochs, 40 epochs)
+    "Adam lr 1.2e-3": ("adam lr=0.0012, 3 epochs", "adam lr=0.0012, 40 epochs"),
+    "SGD lr 1e-2": ("sgd lr=0.01, 3 epochs", "sgd lr=0.01, 40 epochs"),
+}
+LENGTH_ARMS = ("ticket", "reinit", "signed_reinit", "reshuffle")
 
 
 def rows_of(found_on: str) -> list[dict[str, Any]]:
@@ -101,6 +118,146 @@ def write_overlap(runs_dir: Path) -> None:
         w = csv.DictWriter(f, fieldnames=list(out[0]))
         w.writeheader()
         w.writerows(out)
+
+
+def length_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]] | None:
+    """The training-length records of ``dataset`` among ``rows`` (the four settings, ticket
+    and its three controls), or None while any is missing (the branch is running)."""
+    settings = {s for pair in LENGTHS.values() for s in pair}
+    mine = [r for r in rows if r["dataset"] == dataset and r["setting"] in settings]
+    done = {(r["setting"], r["round"], r["seed"], arm(r)) for r in mine}
+    seeds = {r["seed"] for r in rows}
+    rounds = {r["round"] for r in rows}
+    want = len(settings) * len(LENGTH_ARMS) * len(rounds) * len(seeds)
+    return mine if len(done) == want else None
+
+
+def test_cell(t: Test, p_adj: float | None) -> str:
+    if t.ci is None:
+        return "n/a"
+    lo, hi = (pp(v) for v in t.ci)
+    return f"{pp(t.mean)} [{lo}, {hi}], p {format_p(p_adj if p_adj is not None else t.p)}"
+
+
+@dataclass
+class Length:
+    """The training-length tables of the datasets whose records are complete."""
+
+    tests: list[tuple[str, str, str, str, Test]]  # dataset, setting, what, metric, test
+    p_adj: list[float | None]  # Holm over ``tests``
+    shares: list[tuple[str, str, list[int], Ratio]]  # dataset, optimiser, rounds, 40 over 3
+    ends: list[tuple[str, str, dict[str, float], float]]  # dataset, setting, arm: acc, late
+
+
+def length_tables(done: dict[str, list[dict[str, Any]]]) -> Length:
+    """Does the high-lr advantage survive training for 40 epochs? Per dataset: the ticket
+    against each control at 3 and 40 epochs (accuracy at early stopping and sign flips at
+    the end, at equal steps for the arms of a setting), the change of the ticket's lead over
+    re-init from 3 to 40 epochs, the share of the 3-epoch lead left at 40 (Fieller), and
+    where each arm ends up (mean accuracy over the levels pooled; the share of trainings
+    whose lowest validation loss is in the last fifth)."""
+    tests: list[tuple[str, str, str, str, Test]] = []
+    shares: list[tuple[str, str, list[int], Ratio]] = []
+    ends: list[tuple[str, str, dict[str, float], float]] = []
+    for ds, rows in done.items():
+        by: dict[tuple[str, str, str], Comparison] = {}
+        for metric in ("es_test_acc", "sign_flip_final"):
+            for c in compare(rows, metric, Options()):
+                by[(metric, c.setting, c.control)] = c
+                tests.append((ds, c.setting, f"ticket - {c.control}", metric, c.pooled))
+        for label, (short, long_) in LENGTHS.items():
+            c3, c40 = by[("es_test_acc", short, "reinit")], by[("es_test_acc", long_, "reinit")]
+            rounds = sorted(set(c3.pooled_rounds) & set(c40.pooled_rounds))
+            change = {r: {s: c40.diffs[r][s] - c3.diffs[r][s] for s in c3.diffs[r]} for r in rounds}
+            test, used, seeds = pooled_test(change, rounds)
+            tests.append((ds, label, "lead over reinit, 40 minus 3 epochs", "es_test_acc", test))
+            lead3 = [sum(c3.diffs[r][s] for r in used) / len(used) for s in seeds]
+            lead40 = [sum(c40.diffs[r][s] for r in used) / len(used) for s in seeds]
+            shares.append((ds, label, used, fieller(lead40, lead3)))
+            for setting in (short, long_):
+                mine = [r for r in rows if r["setting"] == setting]
+                accs = {
+                    a: float(
+                        np.mean(
+                            [r["es_test_acc"] for r in mine if arm(r) == a and r["round"] in used]
+                        )
+                    )
+                    for a in LENGTH_ARMS
+                }
+                late = float(np.mean([r["es_step"] > 0.8 * r["steps"] for r in mine]))
+                ends.append((ds, setting, accs, late))
+    p_of = iter(adjust([t.p for *_, t in tests if t.p is not None], "holm"))
+    p_adj = [next(p_of) if t.p is not None else None for *_, t in tests]
+    return Length(tests, p_adj, shares, ends)
+
+
+def length_section() -> list[str]:
+    trunk = rows_of("mnist")
+    done = {ds: length_rows(trunk, ds) for ds in LENGTH_DATASETS}
+    out = ["## Training length", ""]
+    running = [LENGTH_DATASETS[ds] for ds, rows in done.items() if rows is None]
+    if running:
+        out += [f"Not yet complete (the branch runs): {', '.join(running)}.", ""]
+    got = length_tables({ds: rows for ds, rows in done.items() if rows is not None})
+    if not got.tests:
+        return out
+    n = sum(p is not None for p in got.p_adj)
+    out += [
+        "The MNIST trunk's tickets trained 3 and 40 epochs on each dataset (rounds 0, 4, ..., "
+        "20), against re-init, signed re-init and reshuffle. Differences in pp, paired by "
+        "seed, pooled over the connected pruned levels (disconnected ones left out); every p "
+        f"is Holm-adjusted over this section's {n} pooled tests (its own family; it grows as "
+        "datasets complete).",
+        "",
+        "### Ticket minus control",
+        "",
+    ]
+    lines = [
+        [
+            LENGTH_DATASETS[ds],
+            setting,
+            what,
+            "accuracy" if metric == "es_test_acc" else "sign flips",
+            test_cell(t, p),
+        ]
+        for (ds, setting, what, metric, t), p in zip(got.tests, got.p_adj, strict=True)
+    ]
+    out.append(table(["dataset", "setting", "difference", "of", "pp"], lines))
+    out += [
+        "### The 3-epoch lead over re-init left at 40 epochs",
+        "",
+        "The ticket's lead at 40 epochs over its lead at 3 (both against re-init, per seed "
+        "averaged over the levels pooled), with its 95% Fieller interval.",
+        "",
+    ]
+    shares = []
+    for ds, label, rounds, r in got.shares:
+        share = (
+            f"{r.estimate:.0%} [{r.ci[0]:.0%}, {r.ci[1]:.0%}]"
+            if r.ci is not None
+            else f"{r.estimate:.0%} (unbounded: the 3-epoch lead is not resolved from zero)"
+        )
+        shares.append([LENGTH_DATASETS[ds], label, f"{rounds[0]}-{rounds[-1]}", share])
+    out.append(table(["dataset", "optimiser", "rounds", "share left"], shares))
+    out += [
+        "### Where each arm ends up",
+        "",
+        "Mean test accuracy at early stopping (%) over the levels pooled and the seeds, and "
+        "the share of the setting's trainings (every level) whose lowest validation loss "
+        "falls in the last fifth of training (still improving when it ends).",
+        "",
+    ]
+    ends = [
+        [
+            LENGTH_DATASETS[ds],
+            setting,
+            *(f"{accs[a] * 100:.2f}" for a in LENGTH_ARMS),
+            f"{late:.0%}",
+        ]
+        for ds, setting, accs, late in got.ends
+    ]
+    out.append(table(["dataset", "setting", *LENGTH_ARMS, "minimum in the last fifth"], ends))
+    return out
 
 
 def main(argv: list[str]) -> None:
@@ -226,6 +383,7 @@ def main(argv: list[str]) -> None:
         out.append(
             table(["round", "weights", "comparison", "Jaccard [range]", "chance", "pairs"], lines)
         )
+    out += ["", *length_section()]
     sys.stdout.write("\n".join(out))
 
 
