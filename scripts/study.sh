@@ -163,8 +163,11 @@ for step in "$@"; do
       done ;;
     records)
       for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk \
-        study2-fixed precision-fp32 precision-bf16; do
+        study2-fixed precision-fp32 precision-bf16 sources-conv learned sources \
+        criterion-magnitude_increase criterion-large_final_same_sign; do
         [ -f "runs/$run/config.yaml" ] || continue
+        # Only finished runs become records (a branch may still be running beside them).
+        grep -q '"outcome": "complete"' "runs/$run/run.json" || continue
         rm -rf "results/$run"
         $tl report "runs/$run" >/dev/null
         $tl export "runs/$run" --to "results/$run/export" >/dev/null
