@@ -45,6 +45,9 @@ def test_top_k_is_exact_per_member_with_ties_to_the_lower_index() -> None:
     scores = torch.tensor([[3.0, 1.0, 3.0, 2.0], [1.0, 1.0, 1.0, 1.0]])
     mask = top_k_mask(scores, torch.tensor([2, 3]))
     assert mask.tolist() == [[True, False, True, False], [True, True, True, False]]
+    # The training step's floating mask is the same selection, as 1 and 0.
+    as_float = top_k_mask(scores, torch.tensor([2, 3]), dtype=torch.float32)
+    assert as_float.dtype == torch.float32 and torch.equal(as_float.bool(), mask)
 
 
 def test_top_k_from_a_previous_threshold_is_the_same_selection() -> None:
@@ -59,6 +62,8 @@ def test_top_k_from_a_previous_threshold_is_the_same_selection() -> None:
     assert torch.equal(top_k_mask(scores, keep, near), want)
     assert torch.equal(top_k_mask(scores + 1e-4, keep, near), top_k_mask(scores + 1e-4, keep))
     assert int(want[2].sum()) == 2540
+    near = Near([first * 1.001, 0.9, 0.5], [first * 0.001, 0.01, 0.0])
+    assert torch.equal(top_k_mask(scores, keep, near, torch.float32).bool(), want)
 
 
 def test_edgepopup_passes_dl_dweff_times_w_times_sign_s_to_every_score() -> None:

@@ -162,7 +162,7 @@ def score_rows(
 
                 def select(stacked: dict = stacked, counts: dict = counts) -> None:
                     for k in names:
-                        top_k_mask(stacked[k], counts[k])
+                        top_k_mask(stacked[k], counts[k], dtype=torch.float32)
 
                 rows.append(
                     ScoreRow(

@@ -107,9 +107,16 @@ class Near:
         return cls([math.nan] * members, [math.nan] * members)
 
 
-def top_k_mask(scores: torch.Tensor, keep: torch.Tensor, near: Near | None = None) -> torch.Tensor:
+def top_k_mask(
+    scores: torch.Tensor,
+    keep: torch.Tensor,
+    near: Near | None = None,
+    dtype: torch.dtype = torch.bool,
+) -> torch.Tensor:
     """``[M, ...]`` masks keeping each member's ``keep[i]`` largest ``scores`` (exactly;
-    equal scores to the lower flat index).
+    equal scores to the lower flat index), of ``dtype``: a floating mask (1 kept, 0 not)
+    is what the training step multiplies by, and CPU kernels compare into it, count it and
+    multiply by it several times faster than a boolean one.
 
     Each member's k-th largest value is a selection, not a sort (a sort of LeNet-300-100's
     first layer cost 8x as much). With ``near`` (updated in place) the selection first
@@ -117,42 +124,63 @@ def top_k_mask(scores: torch.Tensor, keep: torch.Tensor, near: Near | None = Non
     last move, counted by two comparisons; it falls back to all the scores when the k-th
     largest left the band."""
     flat = scores.detach().flatten(1)
-    n = flat.shape[1]
-    out = torch.zeros_like(flat, dtype=torch.bool)
+    out = torch.empty_like(flat, dtype=dtype)
+    count = _counter(dtype, flat.shape[1])
     for i, k in enumerate(keep.tolist()):
-        row = flat[i]
-        if k >= n:
-            out[i] = True
-            continue
-        if k <= 0:
-            continue
-        kth = None
-        if near is not None and near.moved[i] == near.moved[i]:  # not NaN: known
-            width = max(4 * near.moved[i], abs(near.at[i]) * 1e-6, 1e-30)
-            lo, hi = near.at[i] - width, near.at[i] + width
-            above_hi = int(torch.count_nonzero(row > hi))
-            band = row[(row >= lo) & (row <= hi)]
-            if above_hi < k <= above_hi + len(band):
-                kth = torch.kthvalue(band, len(band) - (k - above_hi) + 1).values
-        if kth is None:
-            kth = torch.kthvalue(row, n - k + 1).values
-        if near is not None:
-            value = float(kth)
-            if near.at[i] == near.at[i]:
-                near.moved[i] = abs(value - near.at[i])
-            near.at[i] = value
-        above, tied = row > kth, row == kth
-        room = k - int(torch.count_nonzero(above))
-        ties = int(torch.count_nonzero(tied))
-        out[i] = above | (tied if room == ties else tied & (tied.cumsum(0) <= room))
+        _select(flat[i], k, out[i], count, near, i)
     return out.view_as(scores)
 
 
+def _select(
+    row: torch.Tensor,
+    k: int,
+    dst: torch.Tensor,
+    count: Callable[[torch.Tensor], int],
+    near: Near | None,
+    i: int,
+) -> None:
+    """One member's top-k of ``row`` into ``dst`` (``top_k_mask``; ``near`` at index i)."""
+    n = row.numel()
+    if k >= n or k <= 0:
+        dst.fill_(k > 0)
+        return
+    kth = None
+    if near is not None and near.moved[i] == near.moved[i]:  # not NaN: known
+        width = max(4 * near.moved[i], abs(near.at[i]) * 1e-6, 1e-30)
+        lo, hi = near.at[i] - width, near.at[i] + width
+        above_hi = row > hi
+        n_above = int(torch.count_nonzero(above_hi))
+        band = row[(row >= lo).logical_and_(above_hi.logical_not_())]
+        if n_above < k <= n_above + len(band):
+            kth = torch.kthvalue(band, len(band) - (k - n_above) + 1).values
+    if kth is None:
+        kth = torch.kthvalue(row, n - k + 1).values
+    if near is not None:
+        value = float(kth)
+        if near.at[i] == near.at[i]:
+            near.moved[i] = abs(value - near.at[i])
+        near.at[i] = value
+    torch.ge(row, kth, out=dst)
+    if count(dst) != k:  # ties at the k-th value: lower indices first
+        above, tied = row > kth, row == kth
+        room = k - int(torch.count_nonzero(above))
+        dst.copy_(above | (tied & (tied.cumsum(0) <= room)))
+
+
+def _counter(dtype: torch.dtype, n: int) -> Callable[[torch.Tensor], int]:
+    """How to count a mask's kept entries: a float32 sum is exact below 2^24 entries."""
+    if dtype == torch.bool:
+        return lambda m: int(torch.count_nonzero(m))
+    if dtype == torch.float64 or n < 2**24:
+        return lambda m: int(m.sum())
+    return lambda m: int(m.sum(dtype=torch.float64))
+
+
 class _Straight(torch.autograd.Function):
-    """``base x hard`` forward; backward, the gradient to the scores passes straight
-    through the hard mask: ``grad x base x d(soft)/d(score)`` (``through``, precomputed).
-    One product each way, where the same through autograd's elementwise operators took
-    five."""
+    """``base x hard`` forward (``hard`` a 0/1 mask of ``base``'s dtype); backward, the
+    gradient to the scores passes straight through the hard mask: ``grad x base x
+    d(soft)/d(score)`` (``through``, precomputed). One product each way, where the same
+    through autograd's elementwise operators took five."""
 
     @staticmethod
     def forward(  # type: ignore[override]
@@ -163,7 +191,7 @@ class _Straight(torch.autograd.Function):
         through: torch.Tensor,
     ) -> torch.Tensor:
         ctx.save_for_backward(through)
-        return base * hard.to(base.dtype)
+        return base * hard
 
     @staticmethod
     def backward(  # type: ignore[override]
@@ -173,6 +201,28 @@ class _Straight(torch.autograd.Function):
         return grad * through, None, None, None
 
 
+@dataclass
+class Scratch:
+    """What a step of edge-popup or biprop writes for one masked tensor, kept from step to
+    step (fresh memory of a cohort's first layer costs more to fault in than to fill): the
+    mask, the slope (which becomes the straight-through factor), and for biprop the
+    effective magnitudes times signs (``base``) and the frozen weights' magnitudes and
+    signs, computed once."""
+
+    mask: torch.Tensor
+    slope: torch.Tensor
+    base: torch.Tensor | None = None
+    magnitude: torch.Tensor | None = None
+    sign: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, frozen: torch.Tensor, method: str) -> Scratch:
+        mask, slope = torch.empty_like(frozen), torch.empty_like(frozen)
+        if method == "biprop":
+            return cls(mask, slope, torch.empty_like(frozen), frozen.abs(), frozen.sign())
+        return cls(mask, slope)
+
+
 def effective(
     method: str,
     frozen: torch.Tensor,
@@ -180,42 +230,59 @@ def effective(
     keep: torch.Tensor,
     gens: list[torch.Generator] | None = None,
     near: Near | None = None,
+    scratch: Scratch | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The weights the network uses, ``[M, ...]``, with the gradient to ``scores`` of each
-    method (module docstring), and the hard mask. ``bernoulli`` samples member i's mask
-    with ``gens[i]``; ``near`` speeds up the top-k (``top_k_mask``)."""
-    with torch.no_grad():
-        if method == "bernoulli":
-            assert gens is not None
+    method (module docstring), and the hard mask (0/1 in ``frozen``'s dtype). ``bernoulli``
+    samples member i's mask with ``gens[i]``; ``near`` speeds up the top-k
+    (``top_k_mask``); ``scratch`` (``Scratch.of(frozen, method)``) is reused."""
+    if method == "bernoulli":
+        assert gens is not None
+        with torch.no_grad():
             p = torch.sigmoid(scores)
             hard = torch.stack(
                 [torch.bernoulli(pi, generator=g) for pi, g in zip(p, gens, strict=True)]
-            ).bool()
-            slope = p * (1 - p)  # d sigmoid / d logit
-        else:
-            hard = top_k_mask(scores.abs(), keep, near)
-            slope = scores.sign()  # d |s| / d s
-        base = frozen
-        if method == "biprop":
-            kept = torch.count_nonzero(hard.flatten(1), 1).clamp(min=1)
-            gain = (frozen.abs() * hard).flatten(1).sum(1) / kept
-            base = gain.view(-1, *[1] * (frozen.dim() - 1)) * frozen.sign()
-        through = base * slope
-    return _Straight.apply(scores, base, hard, through), hard
+            )
+            through = frozen * (p * (1 - p))  # d sigmoid / d logit
+        return _Straight.apply(scores, frozen, hard, through), hard
+    with torch.no_grad():
+        # Member by member, so that its scores, mask and slope stay in cache between the
+        # selection and the products (a cohort's first layer does not fit).
+        sc = scratch or Scratch.of(frozen, method)
+        s = scores.detach()
+        count = _counter(frozen.dtype, frozen[0].numel())
+        for i, k in enumerate(keep.tolist()):
+            mask, slope = sc.mask[i], sc.slope[i]
+            _select(s[i].abs().view(-1), k, mask.view(-1), count, near, i)
+            torch.sign(s[i], out=slope)  # d |s| / d s
+            if sc.base is None:  # edge-popup: through = W x sign(s)
+                slope.mul_(frozen[i])
+                continue
+            # biprop: base = g x sign(W), g the mean |W| of the kept weights; through =
+            # base x sign(s).
+            assert sc.magnitude is not None and sc.sign is not None
+            kept = mask.sum().clamp(min=1)
+            gain = torch.dot(sc.magnitude[i].view(-1), mask.view(-1)) / kept
+            torch.mul(sc.sign[i], gain, out=sc.base[i])
+            slope.mul_(sc.base[i])
+    base = frozen if sc.base is None else sc.base
+    return _Straight.apply(scores, base, sc.mask, sc.slope), sc.mask
 
 
 def _mlp_forward(spec: MLPSpec) -> Callable[[Params, torch.Tensor], torch.Tensor]:
     """The cohort's logits ``[M, B, classes]`` as batched products (what ``vmap`` of the
-    MLP's ``apply`` computes, without its copies)."""
+    MLP's ``apply`` computes, without its copies). Activations are feature-major,
+    ``[M, features, B]``, so that each weight's gradient comes out in the weight's own
+    layout (batch-major products give it transposed, and the step then pays a copy)."""
 
     def forward(state: Params, x: torch.Tensor) -> torch.Tensor:
-        h = x.flatten(2)
+        h = x.flatten(2).transpose(1, 2)
         for i in range(1, spec.n_layers + 1):
             w, b = state[f"fc{i}.weight"], state[f"fc{i}.bias"]
-            h = torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+            h = torch.baddbmm(b.unsqueeze(2), w, h)
             if i < spec.n_layers:
                 h = h.relu()
-        return h
+        return h.transpose(1, 2)
 
     return forward
 
@@ -331,6 +398,7 @@ def train_scores(
     evals: list[list[EvalPoint]] = [[] for _ in members]
 
     near = {k: Near.unknown(len(members)) for k in scores}  # each k-th largest |score|
+    scratch = {k: Scratch.of(frozen[k], method) for k in scores if method != "bernoulli"}
     teach, teacher_state = None, {}
     if teachers is not None:
         t_spec, nets = teachers
@@ -344,7 +412,9 @@ def train_scores(
                 masks[k] = s.detach() > 0
                 state[k] = frozen[k] * masks[k]
                 continue
-            state[k], masks[k] = effective(method, frozen[k], s, keep[k], gens, near[k])
+            state[k], masks[k] = effective(
+                method, frozen[k], s, keep[k], gens, near[k], scratch.get(k)
+            )
         return state, masks
 
     @torch.no_grad()
@@ -422,7 +492,7 @@ def train_scores(
     wall = time.perf_counter() - start
     return [
         ScoreResult(
-            {k: v[i].cpu() for k, v in final.items()},
+            {k: v[i].bool().cpu() for k, v in final.items()},
             {k: v[i].detach().cpu() for k, v in scores.items()},
             evals[i],
             wall,
