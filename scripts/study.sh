@@ -53,6 +53,11 @@
 #                                   edge-popup
 #   scripts/study.sh width          the strong-ticket width test, a first part: widths 1-8,
 #                                   twice the depth to 4, Kaiming normal, 5 epochs
+#   scripts/study.sh width-pilot    the 20 epochs at widths 1 and 2 (and twice the
+#                                   depth at 1): is the first part's 5 epochs too short?
+#                                   Fixed before running: 5 epochs stand if every
+#                                   edge-popup and biprop cell (mean of 3 seeds) gains less
+#                                   than 1 pp from 5 to 20 epochs
 #   scripts/study.sh width-conv     the width test on Conv-2 (CIFAR-10, quick-conv's data
 #                                   and setting without augmentation), widths 1-8: a GPU's
 #                                   work (docs/guide/width.md says what it takes)
@@ -151,6 +156,9 @@ for step in "$@"; do
     width)
       $tl width --out runs/width --widths 1 2 4 8 --deep-widths 1 2 4 \
         --inits kaiming_normal --epochs 5 --quiet ;;
+    width-pilot)
+      $tl width --out runs/width-pilot --widths 1 2 --deep-widths 1 \
+        --inits kaiming_normal --epochs 20 --quiet ;;
     width-conv)
       $tl width --out runs/width-conv2 --model conv2 --widths 1 2 4 8 --device cuda --quiet ;;
     specific)
