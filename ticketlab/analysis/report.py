@@ -347,7 +347,7 @@ def document(
             ),
         ]
     for p in parts:
-        blocks += _search_blocks(p.rows, f"{p.label}: " if many else "")
+        blocks += _search_blocks(p.rows, p.main, f"{p.label}: " if many else "")
     shares = [(p, g) for p in parts for g in gap_shares(p.acc)]
     if shares:
         blocks += [
@@ -465,11 +465,21 @@ def document(
     return blocks
 
 
-def _search_blocks(rows: list[dict[str, Any]], where: str) -> list[Block]:
+def _search_blocks(rows: list[dict[str, Any]], main: str, where: str) -> list[Block]:
     """What the searched sources' searches cost per level: the one that made the mask (its
     epochs, steps against a full round's, examples), the steps up to the level against
-    IMP's, and a learned mask's frozen accuracy; means over seeds."""
-    mine = [r for r in rows if r["kind"] == "ticket" and r.get("search_steps") is not None]
+    IMP's, and a learned mask's frozen accuracy; means over seeds. From the run's own
+    tickets on its ``main`` dataset, where the searches ran (a branch's or a transfer's
+    ticket carries the search's cost but trains another schedule, and has no frozen
+    accuracy)."""
+    mine = [
+        r
+        for r in rows
+        if r["kind"] == "ticket"
+        and r.get("search_steps") is not None
+        and r["dataset"] == main
+        and not r.get("branch")
+    ]
     if not mine:
         return []
     table = []
