@@ -135,3 +135,10 @@ def test_masks_learned_on_frozen_weights_at_imps_counts(tmp_path: Path) -> None:
     assert main(["report", str(branch.path)]) == 0
     md = (branch.path / "report.md").read_text()
     assert "## Mask sources against IMP" in md and "| FashionMNIST |" in md
+    # The run's own report, with its branch: each source against IMP on each dataset, and
+    # the cost of the searches from the run's own tickets (a branch's have no frozen
+    # accuracy).
+    assert main(["report", str(tmp_path / "run")]) == 0
+    md = (tmp_path / "run" / "report.md").read_text()
+    for source in ("edgepopup", "biprop"):
+        assert f"| {source} | MNIST |" in md and f"| {source} | FashionMNIST |" in md

@@ -317,9 +317,16 @@ def document(
             (
                 "table",
                 (
-                    [*lead, "source", "pooled verdict", "per level"],
+                    [*lead, "source", "dataset", "setting", "pooled verdict", "per level"],
                     [
-                        [*cells(p, c), c.first, c.headline(), c.levels()]
+                        [
+                            *cells(p, c),
+                            c.first,
+                            display(c.dataset),
+                            display_setting(c.setting),
+                            c.headline(),
+                            c.levels(),
+                        ]
                         for p in parts
                         for c in p.sources
                     ],
