@@ -1,7 +1,10 @@
 """Helpers shared by the test layers: a tiny run's overrides and record readers."""
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -63,3 +66,15 @@ class NegativeFirst:
 
     def scores(self, ctx: Context, mask: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {k: -ctx.params[k] for k in mask}
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` as a module (scripts are not a package), registered under its
+    name so that its dataclasses resolve."""
+    path = Path(__file__).parents[1] / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

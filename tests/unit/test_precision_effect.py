@@ -1,19 +1,12 @@
 """The bf16-against-fp32 rule of scripts/precision_effect.py on a hand-computed case."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    "precision_effect", Path(__file__).parents[2] / "scripts" / "precision_effect.py"
-)
-assert spec is not None and spec.loader is not None
-pe = importlib.util.module_from_spec(spec)
-sys.modules["precision_effect"] = pe
-spec.loader.exec_module(pe)
+from tests.helpers import load_script
+
+pe = load_script("precision_effect")
 
 
 def rows(tickets: dict[int, list[float]], reinit: float) -> list[dict]:

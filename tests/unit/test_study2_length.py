@@ -1,18 +1,10 @@
 """The training-length tables of scripts/study2_answers.py on a hand-computed case."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-spec = importlib.util.spec_from_file_location(
-    "study2_answers", Path(__file__).parents[2] / "scripts" / "study2_answers.py"
-)
-assert spec is not None and spec.loader is not None
-sa = importlib.util.module_from_spec(spec)
-sys.modules["study2_answers"] = sa
-spec.loader.exec_module(sa)
+from tests.helpers import load_script
+
+sa = load_script("study2_answers")
 
 ADAM3, ADAM40 = sa.LENGTHS["Adam lr 1.2e-3"]
 SGD3, SGD40 = sa.LENGTHS["SGD lr 1e-2"]

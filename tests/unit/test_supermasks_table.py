@@ -1,14 +1,10 @@
 """The learned-against-one-shot table of scripts/supermasks_table.py, by hand."""
 
-import importlib.util
 from pathlib import Path
 
-spec = importlib.util.spec_from_file_location(
-    "supermasks_table", Path(__file__).parents[2] / "scripts" / "supermasks_table.py"
-)
-assert spec is not None and spec.loader is not None
-table = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(table)
+from tests.helpers import load_script
+
+table = load_script("supermasks_table")
 
 
 def test_learned_masks_are_set_against_large_final_paired_by_seed() -> None:
