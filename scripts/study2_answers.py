@@ -65,11 +65,16 @@ def pp(x: float) -> str:
 
 
 def cell(c: Comparison | None) -> str:
-    if c is None or c.pooled.ci is None:
+    """A comparison's pooled test: its mean, interval and family-adjusted p."""
+    return "n/a" if c is None else test_text(c.pooled, c.pooled_p_adj)
+
+
+def test_text(t: Test, p_adj: float | None) -> str:
+    """A test's mean and interval in pp, and its p (adjusted, where given)."""
+    if t.ci is None:
         return "n/a"
-    t = c.pooled
     lo, hi = (pp(v) for v in t.ci)
-    return f"{pp(t.mean)} [{lo}, {hi}], p {format_p(c.pooled_p_adj or t.p)}"
+    return f"{pp(t.mean)} [{lo}, {hi}], p {format_p(p_adj if p_adj is not None else t.p)}"
 
 
 def table(header: list[str], rows: list[list[str]]) -> str:
@@ -130,13 +135,6 @@ def length_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]
     rounds = {r["round"] for r in rows}
     want = len(settings) * len(LENGTH_ARMS) * len(rounds) * len(seeds)
     return mine if len(done) == want else None
-
-
-def test_cell(t: Test, p_adj: float | None) -> str:
-    if t.ci is None:
-        return "n/a"
-    lo, hi = (pp(v) for v in t.ci)
-    return f"{pp(t.mean)} [{lo}, {hi}], p {format_p(p_adj if p_adj is not None else t.p)}"
 
 
 @dataclass
@@ -218,7 +216,7 @@ def length_section() -> list[str]:
             setting,
             what,
             "accuracy" if metric == "es_test_acc" else "sign flips",
-            test_cell(t, p),
+            test_text(t, p),
         ]
         for (ds, setting, what, metric, t), p in zip(got.tests, got.p_adj, strict=True)
     ]
