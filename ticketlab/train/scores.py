@@ -485,10 +485,10 @@ def train_scores(
     if method == "bernoulli" and evaluate:
         accs = torch.stack([accuracy(network(sample=True)[0], "test")[1] for _ in range(SAMPLES)])
         sampled = accs.mean(0).tolist()
-    _, final = network(sample=False)
+    state, final = network(sample=False)  # the masks it ends with (buffers: read once)
     fit: list[float | None] = [None] * len(members)
     if teachers is not None:
-        fit = _fit_error(spec, network(sample=False)[0], teachers, members, dtype)
+        fit = _fit_error(spec, state, teachers, members, dtype)
     wall = time.perf_counter() - start
     return [
         ScoreResult(
