@@ -34,6 +34,7 @@ from ticketlab.analysis.figures import (
     sign_flip_figure,
     sources_figure,
     supermask_figure,
+    width_figure,
 )
 from ticketlab.analysis.masks import OverlapRow, keep_maps, overlaps
 from ticketlab.analysis.overlap import Overlap
@@ -698,7 +699,9 @@ def width(
     for i, cell in enumerate(cells_run):
         if on_cell is not None:
             on_cell(cell.key, i, total)
-    atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble))
+    # The figure once, at the end (a few seconds to draw); the page then links it.
+    figure = bool(width_figure(width_page.cells(rows), out / "width"))
+    atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble, figure=figure))
     return rows
 
 

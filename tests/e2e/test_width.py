@@ -34,6 +34,7 @@ def test_the_width_test_runs_every_cell_and_resumes(tmp_path: Path) -> None:
     assert next(r["hidden"] for r in rows if r["cell"].startswith("subnetwork/4/1/")) == [8] * 4
     page = (out / "width.md").read_text()
     assert "Welch's unpaired 95% interval" in page and "| subnetwork of the frozen" in page
+    assert "](width.png)" in page and (out / "width.png").stat().st_size > 10_000
     meta = json.loads((out / "width-run.json").read_text())
     assert meta["plan"]["widths"] == [1, 2] and meta["invocations"][0]["git_commit"]
     # The same command again: nothing to train, nothing added.

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.ticker import NullFormatter
 
+from ticketlab.analysis.width import Cell
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
 from ticketlab.models.registry import display_model
@@ -522,4 +523,67 @@ def oneshot_figure(rows: list[dict[str, Any]], title: str, out: Path) -> list[Pa
     seeds = len({r["seed"] for r in rows})
     fig.suptitle(f"{title}; mean of {seeds_text(seeds)}{band(seeds)}", fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return _save(fig, out)
+
+
+WIDTH_SERIES = {  # (kind, method): label and colour in the width figure
+    ("subnetwork", "edgepopup"): ("edge-popup subnetwork", "#2ca02c"),
+    ("subnetwork", "biprop"): ("biprop subnetwork", "#9467bd"),
+    ("fit", "edgepopup"): ("edge-popup fitted to the target's logits", "#17becf"),
+    ("random_trained", ""): ("random mask, weights trained", "#1f77b4"),
+}
+
+
+def width_figure(cells: Sequence[Cell], out: Path) -> list[Path]:
+    """The width test: each series' accuracy minus the trained target's against width (log
+    scale), one panel per depth and keep fraction, Welch 95% intervals as bars and the 1 pp
+    line. Untrained random masks (at chance) are left to the page's table."""
+    shown = [c for c in cells if (c.kind, c.method) in WIDTH_SERIES]
+    if not shown:
+        return []
+    depths = sorted({c.depth for c in shown})
+    keeps = sorted({c.keep for c in shown}, key=lambda k: (k == "matched", k))
+    fig, axes = plt.subplots(
+        len(depths), len(keeps), figsize=(4.2 * len(keeps), 3.6 * len(depths)), squeeze=False
+    )
+    widths = sorted({c.width for c in shown})
+    for ax, (depth, keep) in zip(axes.flat, [(d, k) for d in depths for k in keeps], strict=True):
+        mine = [c for c in shown if c.depth == depth and c.keep == keep]
+        series = sorted({(c.kind, c.method, c.init) for c in mine})
+        for i, (kind, method, init) in enumerate(series):
+            label, color = WIDTH_SERIES[(kind, method)]
+            pts = sorted(
+                (c for c in mine if (c.kind, c.method, c.init) == (kind, method, init)),
+                key=lambda c: c.width,
+            )
+            # Nudged sideways so that equal cells' bars do not hide each other.
+            x = np.array([c.width for c in pts]) * 2 ** (0.05 * (i - (len(series) - 1) / 2))
+            y = np.array([c.diff.mean * 100 for c in pts])
+            lo = np.array([c.diff.ci[0] * 100 if c.diff.ci else np.nan for c in pts])
+            hi = np.array([c.diff.ci[1] * 100 if c.diff.ci else np.nan for c in pts])
+            ax.errorbar(
+                x,
+                y,
+                yerr=np.vstack([y - lo, hi - y]),
+                fmt="-o" if "signed" not in init else "--s",
+                ms=3,
+                capsize=2,
+                color=color,
+                label=f"{label}, {init}",
+            )
+        ax.axhline(0, color="black", lw=0.8)
+        ax.axhline(-1, color="gray", lw=0.8, ls=":")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(widths, labels=[f"{w}x" for w in widths])
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlabel("hidden width (x the target's)")
+        ax.set_ylabel("accuracy minus target (pp)")
+        ax.set_title(f"{depth} hidden layers, keep {keep}", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=6, loc="best")
+    fig.suptitle(
+        "Subnetworks of random networks against the trained target: mean over seeds, "
+        "Welch 95% intervals; dotted: 1 pp below"
+    )
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     return _save(fig, out)

@@ -9,10 +9,11 @@ page says so). A cell "comes within 1 pp" of the target when its whole interval 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from ticketlab.analysis.stats import welch
+from ticketlab.analysis.stats import Test, welch
 
 KINDS = {
     "subnetwork": "subnetwork of the frozen random network",
@@ -26,10 +27,54 @@ def _pp(x: float) -> str:
     return f"{x * 100:+.2f}"
 
 
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the test (a series at one width) against the target: the mean over its
+    seeds and Welch's interval for its difference from the target's."""
+
+    kind: str
+    method: str
+    init: str
+    depth: int
+    keep: str  # the keep fraction as written, or "matched"
+    width: int
+    rows: list[dict[str, Any]]
+    diff: Test
+
+    @property
+    def series(self) -> tuple[str, str, str, int, str]:
+        return (self.kind, self.method, self.init, self.depth, self.keep)
+
+    @property
+    def label(self) -> str:
+        return KINDS[self.kind] + (f", {self.method}" if self.method else "") + f", {self.init}"
+
+    @property
+    def within(self) -> bool:
+        """Shown within 1 pp of the target: the whole interval above -1 pp."""
+        return self.diff.ci is not None and self.diff.ci[0] > -0.01
+
+
+def cells(rows: list[dict[str, Any]]) -> list[Cell]:
+    """Every cell but the target's, by series and then width."""
+    target = [r["test_acc"] for r in rows if r["kind"] == "target"]
+
+    def series(r: dict[str, Any]) -> tuple[str, str, str, int, str]:
+        keep = "matched" if r["matched"] else f"{r['keep']:g}"
+        return (r["kind"], r["method"], r["init"], r["depth"], keep)
+
+    mine = sorted((r for r in rows if r["kind"] != "target"), key=lambda r: (series(r), r["width"]))
+    out = []
+    for key, group in groupby(mine, key=lambda r: (*series(r), r["width"])):
+        cell_rows = list(group)
+        diff = welch([r["test_acc"] for r in cell_rows], target)
+        out.append(Cell(*key, rows=cell_rows, diff=diff))
+    return out
+
+
 def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[str]]:
     """The page's table (header, rows) and one sentence per series: the narrowest width at
     which the cell's interval lies above -1 pp, if any."""
-    target = [r["test_acc"] for r in rows if r["kind"] == "target"]
     header = [
         "cell",
         "depth",
@@ -41,31 +86,23 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[
         "minus target (pp), Welch 95%",
     ]
     out, sentences = [], []
-
-    def series(r: dict[str, Any]) -> tuple[str, str, str, int, str]:
-        keep = "matched" if r["matched"] else f"{r['keep']:g}"
-        return (r["kind"], r["method"], r["init"], r["depth"], keep)
-
-    mine = sorted((r for r in rows if r["kind"] != "target"), key=lambda r: (series(r), r["width"]))
-    for key, group in groupby(mine, key=series):
+    for key, group in groupby(cells(rows), key=lambda c: c.series):
         kind, method, init, depth, keep = key
         within = None
-        for width, cell in groupby(group, key=lambda r: r["width"]):
-            cell_rows = list(cell)
-            accs = [r["test_acc"] for r in cell_rows]
-            t = welch(accs, target)
+        for c in group:
+            accs = [r["test_acc"] for r in c.rows]
+            t = c.diff
             ci = "" if t.ci is None else f" [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
-            if within is None and t.ci is not None and t.ci[0] > -0.01:
-                within = width
-            label = KINDS[kind] + (f", {method}" if method else "") + f", {init}"
-            kept = sum(r["kept_weights"] for r in cell_rows) // len(cell_rows)
-            fit = [r["fit_mse"] for r in cell_rows if r.get("fit_mse") is not None]
+            if within is None and c.within:
+                within = c.width
+            kept = sum(r["kept_weights"] for r in c.rows) // len(c.rows)
+            fit = [r["fit_mse"] for r in c.rows if r.get("fit_mse") is not None]
             out.append(
                 [
-                    label,
+                    c.label,
                     str(depth),
-                    f"{width}x",
-                    keep if keep != "matched" else f"matched ({cell_rows[0]['keep']:.3g})",
+                    f"{c.width}x",
+                    keep if keep != "matched" else f"matched ({c.rows[0]['keep']:.3g})",
                     f"{kept:,}",
                     str(len(accs)),
                     f"{sum(accs) / len(accs) * 100:.2f}"
@@ -83,7 +120,8 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[
     return header, out, sentences
 
 
-def markdown(rows: list[dict[str, Any]], preamble: str) -> str:
+def markdown(rows: list[dict[str, Any]], preamble: str, figure: bool = False) -> str:
+    """The page; ``figure``: link ``width.png`` (drawn beside it once the run is done)."""
     target = [r["test_acc"] for r in rows if r["kind"] == "target"]
     header, body, sentences = table(rows)
     lines = [
@@ -94,6 +132,7 @@ def markdown(rows: list[dict[str, Any]], preamble: str) -> str:
         f"Target: {len(target)} seeds, test accuracy at early stopping "
         + (f"{sum(target) / len(target) * 100:.2f}%." if target else "not trained yet."),
         "",
+        *(["![Accuracy minus the target's against width](width.png)", ""] if figure else []),
         "Each cell's difference from the target is Welch's unpaired 95% interval over seeds "
         "(widths are different networks: no pairing by seed applies), one interval per cell "
         "with no correction for their number. A cell comes within 1 pp when its whole "
