@@ -29,9 +29,9 @@
 #                                   Adam and SGD lr 1e-2 x 3 and 40 epochs (the pilot's
 #                                   choice), ticket vs reinit, signed_reinit, reshuffle
 #   scripts/study.sh scale          branches: the three transfer datasets x SGD lr 1e-2 at 3
-#                                   and 40 epochs, ticket vs scaled_reinit, signed_reshuffle,
-#                                   signed_constant (and reinit, reshuffle: from the length
-#                                   branches, trained here for MaxGroup only)
+#                                   and 40 epochs, ticket vs reinit, scaled_reinit,
+#                                   reshuffle, signed_reshuffle, signed_constant (after
+#                                   `length`: what its branches trained is not trained again)
 #   scripts/study.sh criteria       the sources preset's IMP alone with Zhou et al.'s other
 #                                   criteria (magnitude_increase, large_final_same_sign),
 #                                   same seeds, checks and schedule: paired with the sources
@@ -132,16 +132,11 @@ for step in "$@"; do
       done ;;
     scale)
       sgd40="{optimizer: sgd, lr: 0.01, batch_size: 128, epochs: 40, eval_every: 215}"
-      # FashionMNIST and CIFAR-10 already train ticket, reinit and reshuffle in these two
-      # settings in their length branches (same trunk, masks and seeds): here only the new
-      # controls. MaxGroup has no length branch, so it trains all five.
-      new="[scaled_reinit, signed_reshuffle, signed_constant]"
-      all="[reinit, scaled_reinit, reshuffle, signed_reshuffle, signed_constant]"
       for ds in fashion_mnist cifar10 maxgroup; do
-        controls=$new; [ "$ds" = maxgroup ] && controls=$all
         $tl branch runs/study2-trunk --name "scale-$ds" --rounds 0-20:4 \
           --set "transfer.datasets=[$ds]" --set "transfer.settings=[$sgd, $sgd40]" \
-          --set "experiment.controls=$controls" --quiet
+          --set "experiment.controls=[reinit, scaled_reinit, reshuffle, signed_reshuffle, signed_constant]" \
+          --quiet
       done ;;
     sources)
       $tl run --preset sources --out runs/sources --quiet ;;
