@@ -16,6 +16,13 @@ CIFAR-10 under Adam and SGD lr 1e-2, 3 and 40 epochs, against re-init, signed re
 reshuffle). A dataset enters once all its trainings are recorded. Its pooled tests are a
 third Holm family: the section's own, so that adding a dataset does not move the other
 sections' p-values.
+
+Scale against values against positions: the ticket against ``reinit``, ``scaled_reinit``,
+``reshuffle``, ``signed_reshuffle`` and ``signed_constant`` under SGD lr 1e-2 at 3 and 40
+epochs on the three transfer datasets (the ``scale-*`` branches, with the arms the length
+branches already trained in those settings), the steps from re-init to the ticket one
+property at a time, and each control's share of the ticket's lead over re-init. A fourth
+Holm family, entered per dataset once complete.
 """
 
 from __future__ import annotations
@@ -32,12 +39,15 @@ import numpy as np
 from ticketlab.analysis.stats import Ratio, Test, adjust, fieller, pooled_test
 from ticketlab.analysis.verdicts import (
     Comparison,
+    GapShare,
     Options,
     arm,
     compare,
+    compare_arms,
     correct_levels,
     correct_pooled,
     format_p,
+    gap_shares,
 )
 
 RESULTS = Path(__file__).parents[1] / "results"
@@ -52,6 +62,19 @@ LENGTHS = {  # optimiser: (3 epochs, 40 epochs)
     "SGD lr 1e-2": ("sgd lr=0.01, 3 epochs", "sgd lr=0.01, 40 epochs"),
 }
 LENGTH_ARMS = ("ticket", "reinit", "signed_reinit", "reshuffle")
+SCALE_DATASETS = {"fashion_mnist": "FashionMNIST", "cifar10": "CIFAR-10", "maxgroup": "MaxGroup"}
+SCALE_ARMS = (
+    *("ticket", "reinit", "scaled_reinit", "reshuffle", "signed_reshuffle", "signed_constant"),
+)
+# From re-init to the ticket one property of the kept starting values at a time: each step's
+# arm keeps what the one before kept and one thing more. The steps add up to the ticket's
+# lead over re-init (per seed and level, exactly).
+SCALE_STEPS = (
+    ("scaled_reinit", "reinit", "scale: a fresh draw at the ticket's RMS"),
+    ("reshuffle", "scaled_reinit", "distribution: the ticket's own values, positions random"),
+    ("signed_reshuffle", "reshuffle", "signs: each value's sign at its position"),
+    ("ticket", "signed_reshuffle", "magnitudes: each magnitude at its position"),
+)
 
 
 def rows_of(found_on: str) -> list[dict[str, Any]]:
@@ -258,6 +281,118 @@ def length_section() -> list[str]:
     return out
 
 
+def scale_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]] | None:
+    """The scale-against-values records of ``dataset`` (SGD lr 1e-2 at 3 and 40 epochs, the
+    ticket and the five controls, from the length and scale branches alike), or None while
+    any is missing."""
+    settings = set(LENGTHS["SGD lr 1e-2"])
+    mine = [
+        r
+        for r in rows
+        if r["dataset"] == dataset and r["setting"] in settings and arm(r) in SCALE_ARMS
+    ]
+    done = {(r["setting"], r["round"], r["seed"], arm(r)) for r in mine}
+    want = len(settings) * len(SCALE_ARMS) * len({r["round"] for r in rows})
+    return mine if len(done) == want * len({r["seed"] for r in rows}) else None
+
+
+@dataclass
+class Scale:
+    """The scale tables of the datasets whose records are complete."""
+
+    tests: list[tuple[str, str, str, Comparison]]  # dataset, setting, what, comparison
+    p_adj: list[float | None]  # Holm over the tests' pooled p-values
+    shares: list[GapShare]  # each control's share of the ticket's lead over re-init
+
+
+def scale_tables(done: dict[str, list[dict[str, Any]]]) -> Scale:
+    """Which property of the kept starting values carries the ticket's lead under high-lr
+    SGD? Per dataset and length: the ticket against each control, the steps from re-init
+    to the ticket (``SCALE_STEPS``; the last is a ticket-minus-control test already), and
+    the share of the ticket's lead over re-init each control closes (Fieller)."""
+    tests: list[tuple[str, str, str, Comparison]] = []
+    shares: list[GapShare] = []
+    for ds, rows in done.items():
+        against = compare(rows, "es_test_acc", Options())
+        tests += [(ds, c.setting, f"ticket - {c.control}", c) for c in against]
+        for first, second, _ in SCALE_STEPS[:-1]:
+            for c in compare_arms(rows, first, second, "es_test_acc", Options()):
+                tests.append((ds, c.setting, f"{first} - {second}", c))
+        shares += gap_shares(against, "reinit")
+    p_of = iter(adjust([c.pooled.p for *_, c in tests if c.pooled.p is not None], "holm"))
+    p_adj = [next(p_of) if c.pooled.p is not None else None for *_, c in tests]
+    return Scale(tests, p_adj, shares)
+
+
+def scale_section() -> list[str]:
+    trunk = rows_of("mnist")
+    done = {ds: scale_rows(trunk, ds) for ds in SCALE_DATASETS}
+    out = ["## Scale against values against positions", ""]
+    running = [SCALE_DATASETS[ds] for ds, rows in done.items() if rows is None]
+    if running:
+        out += [f"Not yet complete (the branch runs): {', '.join(running)}.", ""]
+    got = scale_tables({ds: rows for ds, rows in done.items() if rows is not None})
+    if not got.tests:
+        return out
+    n = sum(p is not None for p in got.p_adj)
+    out += [
+        "The MNIST trunk's tickets trained under SGD lr 1e-2 for 3 and 40 epochs (rounds 0, "
+        "4, ..., 20) against re-init, re-init at the ticket's scale, reshuffle, signed "
+        "reshuffle and signed constant. Accuracy differences in pp, paired by seed, pooled "
+        "over the connected pruned levels; every p is Holm-adjusted over this section's "
+        f"{n} pooled tests (its own family).",
+        "",
+        "### From re-init to the ticket, one property at a time",
+        "",
+        "Each row's arm keeps what the row above kept and one property more; the four "
+        "differences add up to the ticket's lead over re-init.",
+        "",
+    ]
+    by = {
+        (ds, setting, what): (c, p)
+        for (ds, setting, what, c), p in zip(got.tests, got.p_adj, strict=True)
+    }
+    lines = []
+    for ds in (d for d in SCALE_DATASETS if done[d] is not None):
+        for setting in LENGTHS["SGD lr 1e-2"]:
+            for first, second, what in SCALE_STEPS:
+                label = f"ticket - {second}" if first == "ticket" else f"{first} - {second}"
+                c, p = by[(ds, setting, label)]
+                lines.append([SCALE_DATASETS[ds], setting, what, test_text(c.pooled, p)])
+            c, p = by[(ds, setting, "ticket - reinit")]
+            lines.append(
+                [SCALE_DATASETS[ds], setting, "all: ticket - reinit", test_text(c.pooled, p)]
+            )
+    out.append(table(["dataset", "setting", "step", "pp"], lines))
+    out += ["### Ticket minus each control", ""]
+    lines = [
+        [SCALE_DATASETS[ds], setting, what, test_text(c.pooled, p)]
+        for (ds, setting, what, c), p in zip(got.tests, got.p_adj, strict=True)
+        if what.startswith("ticket - ")
+    ]
+    out.append(table(["dataset", "setting", "difference", "pp"], lines))
+    out += [
+        "### Share of the ticket's lead over re-init each control closes",
+        "",
+        "(control - reinit) / (ticket - reinit), per seed averaged over the levels pooled, "
+        "with its 95% Fieller interval. A control beyond 100% leads re-init by more than "
+        "the ticket does; below 0%, it trails re-init.",
+        "",
+    ]
+    lines = [
+        [
+            SCALE_DATASETS[g.dataset],
+            g.setting,
+            g.control,
+            f"{g.rounds[0]}-{g.rounds[-1]}",
+            g.describe(),
+        ]
+        for g in got.shares
+    ]
+    out.append(table(["dataset", "setting", "control", "rounds", "share closed"], lines))
+    return out
+
+
 def main(argv: list[str]) -> None:
     if "--overlap" in argv:
         write_overlap(Path(argv[argv.index("--overlap") + 1]))
@@ -381,7 +516,7 @@ def main(argv: list[str]) -> None:
         out.append(
             table(["round", "weights", "comparison", "Jaccard [range]", "chance", "pairs"], lines)
         )
-    out += ["", *length_section()]
+    out += ["", *length_section(), *scale_section()]
     sys.stdout.write("\n".join(out))
 
 
