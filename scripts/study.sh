@@ -58,7 +58,8 @@
 #                                   depth at 1): is the first part's 5 epochs too short?
 #                                   Fixed before running: 5 epochs stand if every
 #                                   edge-popup and biprop cell (mean of 3 seeds) gains less
-#                                   than 1 pp from 5 to 20 epochs
+#                                   than 1 pp from 5 to 20 epochs (scripts/width_pilot.py
+#                                   runs/width runs/width-pilot says)
 #   scripts/study.sh width-conv     the width test on Conv-2 (CIFAR-10, quick-conv's data
 #                                   and setting without augmentation), widths 1-8: a GPU's
 #                                   work (docs/guide/width.md says what it takes)
