@@ -633,6 +633,9 @@ def supermasks(
 WIDTH_ROWS = "width.json"
 WIDTH_RUN = "width-run.json"
 WIDTH_PAGE = "width.md"
+# The plan's lists of cells: a later invocation into the same folder may give others (every
+# cell's rows depend on the cell, the seed and the rest of the plan only).
+WIDTH_GROWS = ("widths", "deep_widths", "inits", "keeps", "methods")
 
 
 def width(
@@ -647,8 +650,10 @@ def width(
     """The strong-ticket width test (``experiments/width.py``) into the folder ``out``:
     every row in ``width.json`` (written after each cell, so the same call resumes), the
     plan, training setting, versions and commit in ``width-run.json``, the page in
-    ``width.md``. A folder made with another plan is refused. ``on_cell(key, done,
-    total)`` is told of each cell as it starts."""
+    ``width.md``. A folder made with another plan is refused, but for the lists of cells
+    (``WIDTH_GROWS``): a later call may add widths, inits, keep fractions or methods, and
+    trains only the cells the folder lacks. ``on_cell(key, done, total)`` is told of each
+    cell as it starts."""
     out = Path(out)
     plan = plan or WidthPlan()
     train = train or Config().train
@@ -665,15 +670,26 @@ def width(
     )
     meta = out / WIDTH_RUN
     before = json.loads(meta.read_text()) if meta.is_file() else identity
-    if {k: before.get(k) for k in identity} != identity:
+
+    def fixed(ident: dict[str, Any]) -> dict[str, Any]:
+        """What every invocation into one folder shares: all but the cells' lists."""
+        plan_ = {k: v for k, v in (ident.get("plan") or {}).items() if k not in WIDTH_GROWS}
+        return {k: ident.get(k) for k in identity} | {"plan": plan_}
+
+    if fixed(before) != fixed(identity):
         raise TicketlabError(
             f"{out} holds a width test of another plan, training setting or data; give "
-            "another folder, or the same options as before to resume it"
+            f"another folder, or the same options as before to resume it (only "
+            f"{', '.join('--' + k.replace('_', '-') for k in WIDTH_GROWS)} may change)"
         )
     out.mkdir(parents=True, exist_ok=True)
     runs = before.get("invocations", [])
     runs.append(
-        {"started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **environment(dev)}
+        {
+            "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "plan": identity["plan"],
+            **environment(dev),
+        }
     )
     atomic_write_text(meta, json.dumps(identity | {"invocations": runs}, indent=1) + "\n")
     path = out / WIDTH_ROWS

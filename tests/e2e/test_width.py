@@ -41,6 +41,16 @@ def test_the_width_test_runs_every_cell_and_resumes(tmp_path: Path) -> None:
     assert main(["width", "--out", str(out), *TINY]) == 0
     assert len(json.loads((out / "width.json").read_text())) == 44
     assert len(json.loads((out / "width-run.json").read_text())["invocations"]) == 2
+    # A wider plan into the same folder trains only its new cells (7 at width 3, two seeds),
+    # and leaves the rows there untouched.
+    at = TINY.index("--widths") + 3  # after "--widths 1 2"
+    wider = [*TINY[:at], "3", *TINY[at:]]
+    assert main(["width", "--out", str(out), *wider]) == 0
+    grown = json.loads((out / "width.json").read_text())
+    assert grown[:44] == rows and len(grown) == 58
+    assert {r["width"] for r in grown[44:]} == {3}
+    # The training length is not a list of cells: another one is refused.
+    assert main(["width", "--out", str(out), *TINY, "--epochs", "2"]) == 2
 
 
 def test_a_width_folder_of_another_plan_is_refused(tmp_path: Path, capsys) -> None:
@@ -48,7 +58,8 @@ def test_a_width_folder_of_another_plan_is_refused(tmp_path: Path, capsys) -> No
     out.mkdir()
     (out / "width-run.json").write_text(json.dumps({"plan": {}, "train": {}, "data": {}}))
     assert main(["width", "--out", str(out), *TINY]) == 2
-    assert "holds a width test of another plan" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "holds a width test of another plan" in err and "only --widths, --deep-widths" in err
 
 
 @pytest.mark.slow
