@@ -52,14 +52,14 @@
 #                                   random, early-bird (its 4 epochs allow a window of 2
 #                                   only: the rule's default 5 could never fire) and
 #                                   edge-popup
-#   scripts/study.sh width          the strong-ticket width test, a first part: widths 1-8,
-#                                   twice the depth to 4, Kaiming normal, 5 epochs
-#   scripts/study.sh width-pilot    the 20 epochs at widths 1 and 2 (and twice the
-#                                   depth at 1): is the first part's 5 epochs too short?
-#                                   Fixed before running: 5 epochs stand if every
-#                                   edge-popup and biprop cell (mean of 3 seeds) gains less
-#                                   than 1 pp from 5 to 20 epochs (scripts/width_pilot.py
-#                                   runs/width runs/width-pilot says)
+#   scripts/study.sh width          the strong-ticket width test, the 20 epochs
+#                                   (the pilot's verdict): widths 1-8, twice the depth to 4,
+#                                   Kaiming normal; its first cells were the pilot's
+#   scripts/study.sh width-pilot    the pilot's short arm: 5 epochs at widths 1 and 2 (and
+#                                   twice the depth at 1). Fixed before running: 5 epochs
+#                                   stand if every edge-popup and biprop cell (mean of 3
+#                                   seeds) gains less than 1 pp from 5 to 20 epochs
+#                                   (scripts/width_pilot.py runs/width-5ep runs/width says)
 #   scripts/study.sh width-conv     the width test on Conv-2 (CIFAR-10, quick-conv's data
 #                                   and setting without augmentation), widths 1-8: a GPU's
 #                                   work (docs/guide/width.md says what it takes)
@@ -157,10 +157,11 @@ for step in "$@"; do
         --set experiment.earlybird_window=2 --out runs/sources-conv --quiet ;;
     width)
       $tl width --out runs/width --widths 1 2 4 8 --deep-widths 1 2 4 \
-        --inits kaiming_normal --epochs 5 --quiet ;;
-    width-pilot)
-      $tl width --out runs/width-pilot --widths 1 2 --deep-widths 1 \
         --inits kaiming_normal --epochs 20 --quiet ;;
+    width-pilot)
+      $tl width --out runs/width-5ep --widths 1 2 --deep-widths 1 \
+        --inits kaiming_normal --epochs 5 --quiet
+      .venv/bin/python scripts/width_pilot.py runs/width-5ep runs/width ;;
     width-conv)
       $tl width --out runs/width-conv2 --model conv2 --widths 1 2 4 8 --device cuda --quiet ;;
     specific)

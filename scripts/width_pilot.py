@@ -1,6 +1,6 @@
 """The width test's pilot rule, fixed before running (``scripts/study.sh width-pilot``):
 
-    .venv/bin/python scripts/width_pilot.py runs/width runs/width-pilot
+    .venv/bin/python scripts/width_pilot.py runs/width-5ep runs/width
 
 The first part of the width test trains scores for 5 epochs; the issue's 20 epochs cost four
 times as much. The pilot trains the same cells for 20 epochs at widths 1 and 2 (twice the
