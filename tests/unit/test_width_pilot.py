@@ -34,4 +34,7 @@ def test_the_rule_takes_the_largest_mean_gain_over_the_seeds_both_runs_have() ->
     )
     long[0]["test_acc"] = 0.915  # the subnetwork: 0.91 -> 0.92, a gain of 1 pp, not less
     assert wp.verdict(wp.gains(short, long)).startswith("5 epochs do not stand")
+    # Without the fit's short rows: the gain of 1 pp still decides; below it, the rule waits.
+    assert wp.verdict(wp.gains(short[:2], long)).startswith("5 epochs do not stand")
+    long[0]["test_acc"] = 0.905
     assert wp.verdict(wp.gains(short[:2], long)).startswith("waiting")
