@@ -19,3 +19,16 @@ def test_the_study_answers_page_is_what_its_script_makes_from_the_records() -> N
     study = " ".join((ROOT / "results/study.md").read_text().split())
     for quoted in ("[+0.26, +0.36]", "[+8.21, +13.97]", "[-0.20, +0.26]", "92% [79%, 108%]"):
         assert quoted in study and quoted in made
+
+
+def test_the_deciding_experiments_answers_page_is_what_its_script_makes() -> None:
+    made = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/study2_answers.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert made == (ROOT / "results/study2-answers.md").read_text()
+    study2 = " ".join((ROOT / "results/study2.md").read_text().split())
+    for quoted in ("+1.63 [+0.77, +2.50]", "13% [5%, 26%]"):
+        assert quoted in study2 and quoted in " ".join(made.split())
