@@ -188,7 +188,13 @@ for step in "$@"; do
         if [ -f "runs/$run/supermasks.json" ]; then cp "runs/$run/supermasks.json" "results/$run/"; fi
         cp "runs/$run"/figures/*.png "results/$run/figures/"
         git rev-parse HEAD > "results/$run/commit.txt"
-      done ;;
+      done
+      # The width test: its rows, page, plan and figure (drawn once the command completes).
+      if [ -f runs/width/width.png ]; then
+        rm -rf results/width && mkdir -p results/width
+        cp runs/width/width.json runs/width/width.md runs/width/width-run.json \
+          runs/width/width.png results/width/
+      fi ;;
     *)
       echo "unknown step $step (trunk fixed transfer transfer-fill signs magnitudes fc" \
         "records)" >&2
