@@ -549,6 +549,9 @@ def width_figure(cells: Sequence[Cell], out: Path) -> list[Path]:
     widths = sorted({c.width for c in shown})
     for ax, (depth, keep) in zip(axes.flat, [(d, k) for d in depths for k in keeps], strict=True):
         mine = [c for c in shown if c.depth == depth and c.keep == keep]
+        if not mine:  # e.g. a keep fraction given at one depth only
+            ax.set_axis_off()
+            continue
         series = sorted({(c.kind, c.method, c.init) for c in mine})
         for i, (kind, method, init) in enumerate(series):
             label, color = WIDTH_SERIES[(kind, method)]
