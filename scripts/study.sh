@@ -60,6 +60,8 @@
 #                                   stand if every edge-popup and biprop cell (mean of 3
 #                                   seeds) gains less than 1 pp from 5 to 20 epochs
 #                                   (scripts/width_pilot.py runs/width-5ep runs/width says)
+#   scripts/study.sh width-full     the rest of the plan into runs/width: width 16,
+#                                   twice the depth at 8, signed constant (on a GPU)
 #   scripts/study.sh width-conv     the width test on Conv-2 (CIFAR-10, quick-conv's data
 #                                   and setting without augmentation), widths 1-8: a GPU's
 #                                   work (docs/guide/width.md says what it takes)
@@ -162,6 +164,12 @@ for step in "$@"; do
       $tl width --out runs/width-5ep --widths 1 2 --deep-widths 1 \
         --inits kaiming_normal --epochs 5 --quiet
       .venv/bin/python scripts/width_pilot.py runs/width-5ep runs/width ;;
+    width-full)
+      # The whole MLP plan into the same folder (it adds the cells runs/width lacks):
+      # width 16, twice the depth at 8, signed Kaiming constant. A GPU's work: on this CPU
+      # about 40 more core-hours at 20 epochs.
+      $tl width --out runs/width --widths 1 2 4 8 16 --deep-widths 1 2 4 8 \
+        --inits kaiming_normal signed_constant --epochs 20 --device cuda --quiet ;;
     width-conv)
       $tl width --out runs/width-conv2 --model conv2 --widths 1 2 4 8 --device cuda --quiet ;;
     specific)
