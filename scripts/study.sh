@@ -167,7 +167,7 @@ for step in "$@"; do
     width-full)
       # The whole MLP plan into the same folder (it adds the cells runs/width lacks):
       # width 16, twice the depth at 8, signed Kaiming constant. A GPU's work: on this CPU
-      # about 40 more core-hours at 20 epochs.
+      # about 45 more core-hours at 20 epochs.
       $tl width --out runs/width --widths 1 2 4 8 16 --deep-widths 1 2 4 8 \
         --inits kaiming_normal signed_constant --epochs 20 --device cuda --quiet ;;
     width-conv)
