@@ -48,6 +48,14 @@ ADDED_COLUMNS = (
 )
 
 
+def _missing(db: sqlite3.Connection) -> list[tuple[str, str, str]]:
+    have = {
+        table: {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for table in {t for t, _, _ in ADDED_COLUMNS}
+    }
+    return [(t, c, k) for t, c, k in ADDED_COLUMNS if c not in have[t]]
+
+
 def connect(path: Path) -> sqlite3.Connection:
     """Open (or create) ``path`` with the schema, adding the columns a database made
     before them lacks (null in its old rows)."""
@@ -55,8 +63,11 @@ def connect(path: Path) -> sqlite3.Connection:
     # Rollback journal with full syncs: a committed batch survives a power loss.
     db.execute("PRAGMA synchronous=FULL")
     db.executescript(SCHEMA)
-    for table, column, kind in ADDED_COLUMNS:
-        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-        if column not in have:
+    if _missing(db):
+        # Another process (a sweep's driver reading a trial its worker is creating) may be
+        # adding the same columns: look again under the write lock, and add what is left.
+        db.execute("BEGIN IMMEDIATE")
+        for table, column, kind in _missing(db):
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        db.commit()
     return db
