@@ -148,16 +148,31 @@ def write_overlap(runs_dir: Path) -> None:
         w.writerows(out)
 
 
+def holm(ps: list[float | None]) -> list[float | None]:
+    """Holm-adjusted p-values over the tests that have one (None stays None)."""
+    p_of = iter(adjust([p for p in ps if p is not None], "holm"))
+    return [next(p_of) if p is not None else None for p in ps]
+
+
+def complete(
+    rows: list[dict[str, Any]], dataset: str, settings: set[str], arms: tuple[str, ...]
+) -> list[dict[str, Any]] | None:
+    """The records of ``dataset`` among ``rows`` in ``settings`` of the ``arms``, or None
+    while any (setting, round, seed, arm) of the trunk's rounds and seeds is missing."""
+    mine = [
+        r for r in rows if r["dataset"] == dataset and r["setting"] in settings and arm(r) in arms
+    ]
+    done = {(r["setting"], r["round"], r["seed"], arm(r)) for r in mine}
+    want = (
+        len(settings) * len(arms) * len({r["round"] for r in rows}) * len({r["seed"] for r in rows})
+    )
+    return mine if len(done) == want else None
+
+
 def length_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]] | None:
     """The training-length records of ``dataset`` among ``rows`` (the four settings, ticket
     and its three controls), or None while any is missing (the branch is running)."""
-    settings = {s for pair in LENGTHS.values() for s in pair}
-    mine = [r for r in rows if r["dataset"] == dataset and r["setting"] in settings]
-    done = {(r["setting"], r["round"], r["seed"], arm(r)) for r in mine}
-    seeds = {r["seed"] for r in rows}
-    rounds = {r["round"] for r in rows}
-    want = len(settings) * len(LENGTH_ARMS) * len(rounds) * len(seeds)
-    return mine if len(done) == want else None
+    return complete(rows, dataset, {s for pair in LENGTHS.values() for s in pair}, LENGTH_ARMS)
 
 
 @dataclass
@@ -207,9 +222,7 @@ def length_tables(done: dict[str, list[dict[str, Any]]]) -> Length:
                 }
                 late = float(np.mean([r["es_step"] > 0.8 * r["steps"] for r in mine]))
                 ends.append((ds, setting, accs, late))
-    p_of = iter(adjust([t.p for *_, t in tests if t.p is not None], "holm"))
-    p_adj = [next(p_of) if t.p is not None else None for *_, t in tests]
-    return Length(tests, p_adj, shares, ends)
+    return Length(tests, holm([t.p for *_, t in tests]), shares, ends)
 
 
 def length_section() -> list[str]:
@@ -285,15 +298,7 @@ def scale_rows(rows: list[dict[str, Any]], dataset: str) -> list[dict[str, Any]]
     """The scale-against-values records of ``dataset`` (SGD lr 1e-2 at 3 and 40 epochs, the
     ticket and the five controls, from the length and scale branches alike), or None while
     any is missing."""
-    settings = set(LENGTHS["SGD lr 1e-2"])
-    mine = [
-        r
-        for r in rows
-        if r["dataset"] == dataset and r["setting"] in settings and arm(r) in SCALE_ARMS
-    ]
-    done = {(r["setting"], r["round"], r["seed"], arm(r)) for r in mine}
-    want = len(settings) * len(SCALE_ARMS) * len({r["round"] for r in rows})
-    return mine if len(done) == want * len({r["seed"] for r in rows}) else None
+    return complete(rows, dataset, set(LENGTHS["SGD lr 1e-2"]), SCALE_ARMS)
 
 
 @dataclass
@@ -319,9 +324,7 @@ def scale_tables(done: dict[str, list[dict[str, Any]]]) -> Scale:
             for c in compare_arms(rows, first, second, "es_test_acc", Options()):
                 tests.append((ds, c.setting, f"{first} - {second}", c))
         shares += gap_shares(against, "reinit")
-    p_of = iter(adjust([c.pooled.p for *_, c in tests if c.pooled.p is not None], "holm"))
-    p_adj = [next(p_of) if c.pooled.p is not None else None for *_, c in tests]
-    return Scale(tests, p_adj, shares)
+    return Scale(tests, holm([c.pooled.p for *_, c in tests]), shares)
 
 
 def scale_section() -> list[str]:
