@@ -7,13 +7,14 @@ from pathlib import Path
 ROOT = Path(__file__).parents[2]
 
 
+def made_by(script: str) -> str:
+    """What ``scripts/<script>.py`` prints from the records under results/."""
+    run = [sys.executable, str(ROOT / f"scripts/{script}.py")]
+    return subprocess.run(run, capture_output=True, text=True, check=True).stdout
+
+
 def test_the_study_answers_page_is_what_its_script_makes_from_the_records() -> None:
-    made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/study_answers.py")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    made = made_by("study_answers")
     assert made == (ROOT / "results/study-answers.md").read_text()
     # Numbers the study's page quotes are the generated ones.
     study = " ".join((ROOT / "results/study.md").read_text().split())
@@ -22,12 +23,7 @@ def test_the_study_answers_page_is_what_its_script_makes_from_the_records() -> N
 
 
 def test_the_deciding_experiments_answers_page_is_what_its_script_makes() -> None:
-    made = subprocess.run(
-        [sys.executable, str(ROOT / "scripts/study2_answers.py")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    made = made_by("study2_answers")
     assert made == (ROOT / "results/study2-answers.md").read_text()
     study2 = " ".join((ROOT / "results/study2.md").read_text().split())
     for quoted in ("+1.63 [+0.77, +2.50]", "13% [5%, 26%]"):
