@@ -350,18 +350,27 @@ PROGRESS_EVERY_S = 30.0
 
 
 def _reporting(
-    run_dir: RunDir, on_progress: Callable[[RoundProgress], None] | None
+    run_dir: RunDir,
+    on_progress: Callable[[RoundProgress], None] | None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> Callable[[RoundProgress], None]:
     """``on_progress``, also writing where the run is to ``RUN/progress.json`` at every new
     round and every ``PROGRESS_EVERY_S`` seconds, for ``show`` and ``ls`` in other
     processes."""
-    start = time.perf_counter()
+    start = clock()
     last = [-PROGRESS_EVERY_S, -1.0]  # time and round of the last write
+    # Time and work done at the first report. A cohort resumed from its checkpoint first
+    # reports the steps the checkpoint restored, which took no time in this invocation: the
+    # rate is measured from there.
+    first: list[float] = []
 
     def report(p: RoundProgress) -> None:
         if on_progress is not None:
             on_progress(p)
-        now = time.perf_counter() - start
+        now = clock() - start
+        if not first:
+            first.extend((now, p.work_done))
+        spent, done = now - first[0], p.work_done - first[1]
         if now - last[0] >= PROGRESS_EVERY_S or p.round != last[1]:
             last[0], last[1] = now, p.round
             run_dir.write_progress(
@@ -371,8 +380,8 @@ def _reporting(
                     "work_done": p.work_done,
                     "work_total": p.work_total,
                     "elapsed_s": round(now, 1),
-                    "eta_s": round(now / p.work_done * (p.work_total - p.work_done), 1)
-                    if p.work_done
+                    "eta_s": round(spent / done * (p.work_total - p.work_done), 1)
+                    if done > 0 and spent > 0
                     else None,
                     "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 }

@@ -362,7 +362,7 @@ class RoundProgress:
     rounds: int
     labels: list[str]
     progress: Progress
-    work_done: int  # member-steps finished in this invocation, this cohort included
+    work_done: int  # member-steps done, this cohort's included (a resumed one's restored too)
     work_total: int  # member-steps this invocation has to do
 
 
