@@ -401,51 +401,65 @@ def _clock(seconds: float) -> str:
 
 
 def _table(rd: RunDir) -> str:
-    """Mean test accuracy at early stopping per round and curve."""
-    rows = rd.summaries()
-    cut = ticket_layers(rows)
-    by: dict[tuple[str, str, int], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    weights: dict[tuple[str, str, int], float] = {}
-    supermask: dict[tuple[str, str, int], list[float]] = defaultdict(list)
-    curves: list[str] = []
+    return accuracy_table(rd.summaries(), rd.config.data.dataset)
+
+
+def accuracy_table(rows: list[dict[str, Any]], main: str) -> str:
+    """Mean test accuracy at early stopping per round and curve: one table per dataset,
+    setting and mask source (the main dataset first, IMP before the other sources), so that
+    a run comparing many sources stays as readable as one comparing none."""
+    Block = tuple[str, str, str]  # dataset, setting, mask source ("": IMP)
+    acc: dict[Block, dict[int, dict[str, list[float]]]] = defaultdict(
+        lambda: defaultdict(lambda: defaultdict(list))
+    )
+    curves: dict[Block, list[str]] = defaultdict(list)
+    weights: dict[tuple[Block, int], float] = {}
+    supermask: dict[tuple[Block, int], list[float]] = defaultdict(list)
     for r in rows:
-        curve = (f"{r['source']}:" if r.get("source") else "") + (r["control"] or "ticket")
-        if curve not in curves:
-            curves.append(curve)
-        k = (r["dataset"], r["setting"], r["round"])
-        by[k][curve].append(r["es_test_acc"])
+        b = (r["dataset"], r["setting"], r.get("source") or "")
+        curve = r["control"] or "ticket"
+        if curve not in curves[b]:
+            curves[b].append(curve)
+        acc[b][r["round"]][curve].append(r["es_test_acc"])
         if curve == "ticket" and r.get("supermask_acc") is not None:
-            supermask[k].append(r["supermask_acc"])
-        if r["kind"] == "ticket" and (curve == "ticket" or k not in weights):
-            weights[k] = r["weights_remaining"]
-    # Each column as wide as its name (at least a percentage's), not all as the widest.
-    width = {c: max(9, len(c)) for c in curves}
+            supermask[b, r["round"]].append(r["supermask_acc"])
+        if r["kind"] == "ticket" and (curve == "ticket" or (b, r["round"]) not in weights):
+            weights[b, r["round"]] = r["weights_remaining"]
     lines = []
-    group = None
-    main = rd.config.data.dataset
-    for k in sorted(by, key=lambda k: (k[0] != main, k)):
-        if k[:2] != group:
-            group = k[:2]
-            lines.append(
-                f"\n{k[0]} / {display_setting(k[1])}: test accuracy at early stopping, "
-                "mean over seeds (supermask: the ticket's mask on its untrained weights)"
-            )
-            header = " ".join(f"{c:>{width[c]}}" for c in curves)
-            lines.append(
-                f"{'round':>5} {'weights':>9} {header} {'supermask':>10}  "
-                "units without inputs (ticket)"
-            )
-        cells = []
-        for c in curves:
-            v = by[k].get(c)
-            n = width[c]
-            cells.append(f"{sum(v) / len(v) * 100:>{n - 1}.2f}%" if v else f"{'-':>{n}}")
-        w = f"{weights[k] * 100:.2f}%" if k in weights else "-"
-        sm = supermask.get(k)
-        untrained = f"{sum(sm) / len(sm) * 100:>9.2f}%" if sm else f"{'-':>10}"
+    for b in sorted(acc, key=lambda b: (b[0] != main, b)):
+        dataset, setting, source = b
+        cut = ticket_layers(rows, source or None)
+        # Each column as wide as its name (at least a percentage's), not all as the widest.
+        width = {c: max(9, len(c)) for c in curves[b]}
+        untrained = any((b, r) in supermask for r in acc[b])
         lines.append(
-            f"{k[2]:>5} {w:>9} " + " ".join(cells) + f" {untrained}  {cut.get(k, ('', ''))[1]}"
+            f"\n{dataset} / {display_setting(setting)}"
+            + (f" / mask source {source}" if source else "")
+            + ": test accuracy at early stopping, mean over seeds"
+            + (" (supermask: the ticket's mask on its untrained weights)" if untrained else "")
         )
+        header = " ".join(f"{c:>{width[c]}}" for c in curves[b])
+        lines.append(
+            f"{'round':>5} {'weights':>9} {header}"
+            + (f" {'supermask':>10}" if untrained else "")
+            + "  units without inputs (ticket)"
+        )
+        for rnd in sorted(acc[b]):
+            cells = []
+            for c in curves[b]:
+                v = acc[b][rnd].get(c)
+                cells.append(
+                    f"{sum(v) / len(v) * 100:>{width[c] - 1}.2f}%" if v else f"{'-':>{width[c]}}"
+                )
+            w = f"{weights[b, rnd] * 100:.2f}%" if (b, rnd) in weights else "-"
+            sm = supermask.get((b, rnd))
+            if untrained:
+                cells.append(f"{sum(sm) / len(sm) * 100:>9.2f}%" if sm else f"{'-':>10}")
+            lines.append(
+                f"{rnd:>5} {w:>9} "
+                + " ".join(cells)
+                + f"  {cut.get((dataset, setting, rnd), ('', ''))[1]}"
+            )
     return "\n".join(lines)
 
 

@@ -3,10 +3,11 @@
 import argparse
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ticketlab.cli import build_parser, main, parse_rounds
+from ticketlab.cli import accuracy_table, build_parser, main, parse_rounds
 from ticketlab.errors import TicketlabError, TicketlabWarning, warn
 from ticketlab.progress import describe
 
@@ -93,3 +94,46 @@ def test_a_sweep_checks_its_data_before_ray_starts(
     assert not (tmp_path / "out" / "trials").exists() or not any(
         (tmp_path / "out" / "trials").iterdir()
     )
+
+
+def _row(
+    source: str | None, control: str | None, rnd: int, acc: float, seed: int = 0
+) -> dict[str, Any]:
+    return {
+        "dataset": "mnist",
+        "setting": "adam lr=0.0012, 1 epochs",
+        "source": source,
+        "control": control,
+        "kind": "control" if control else "ticket",
+        "round": rnd,
+        "seed": seed,
+        "es_test_acc": acc,
+        "weights_remaining": 0.5**rnd,
+        "weights_remaining_per_layer": {"fc1.weight": 0.5**rnd, "fc2.weight": 0.5**rnd},
+        "units_without_inputs": {"fc1.weight": 3 if source == "snip" and rnd == 1 else 0},
+        "supermask_acc": None,
+    }
+
+
+def test_show_gives_each_mask_source_its_own_table() -> None:
+    rows = [
+        _row(None, None, 0, 0.90),
+        _row(None, None, 1, 0.96, seed=0),
+        _row(None, None, 1, 0.94, seed=1),
+        _row(None, "reinit", 1, 0.93),
+        _row("snip", None, 1, 0.91),
+        _row("snip", "random_mask", 1, 0.89),
+    ]
+    lines = accuracy_table(rows, "mnist").splitlines()
+    assert lines == [
+        "",
+        "mnist / adam lr=0.0012, 1 epoch: test accuracy at early stopping, mean over seeds",
+        "round   weights    ticket    reinit  units without inputs (ticket)",
+        "    0   100.00%    90.00%         -  ",
+        "    1    50.00%    95.00%    93.00%  ",
+        "",
+        "mnist / adam lr=0.0012, 1 epoch / mask source snip: test accuracy at early stopping, "
+        "mean over seeds",
+        "round   weights    ticket random_mask  units without inputs (ticket)",
+        "    1    50.00%    91.00%      89.00%  fc1.weight 3",
+    ]
