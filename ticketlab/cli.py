@@ -325,12 +325,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs under {args.root}")
         return 0
-    print(f"{'run':<40} {'status':<34} {'dense':>7} {'sparsest ticket':>27}")
+    lines: list[tuple[str, str, str, str] | str] = []  # a run's or branch's cells; a damage line
     for r in runs:
         status = r["status"]
         if status == "damaged":
-            damage = f"damaged: {r['damage']} (`ticketlab verify {r['path']}`)"
-            print(f"{Path(r['path']).name:<40} {damage}")
+            lines.append(
+                f"{Path(r['path']).name} damaged: {r['damage']} (`ticketlab verify {r['path']}`)"
+            )
             continue
         if status in ("interrupted", "running"):
             status = f"{status} at round {r['next_round']}"
@@ -344,12 +345,21 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{r['sparsest_ticket_test_acc'] * 100:.2f}% at "
                 f"{r['sparsest_weights_remaining'] * 100:.2f}% of weights"
             )
-        print(f"{Path(r['path']).name:<40} {status:<34} {dense:>7} {sparse:>27}")
+        lines.append((Path(r["path"]).name, status, dense, sparse))
         for b in r["branches"]:
             b_status = f"{b['status']} ({b['trainings_done']}/{b['trainings_total']})"
             if b["eta_s"] is not None:
                 b_status += f" ETA {_clock(b['eta_s'])}"
-            print(f"  branch {b['name']:<31} {b_status:<34}")
+            lines.append((f"  branch {b['name']}", b_status, "", ""))
+    cells = [line for line in lines if isinstance(line, tuple)]
+    header = ("run", "status", "dense", "sparsest ticket")
+    w = [max(len(c[i]) for c in [header, *cells]) for i in range(4)]
+    for line in [header, *lines]:
+        if isinstance(line, str):
+            print(line)
+        else:
+            name, status, dense, sparse = line
+            print(f"{name:<{w[0]}}  {status:<{w[1]}}  {dense:>{w[2]}}  {sparse:>{w[3]}}".rstrip())
     return 0
 
 
