@@ -17,7 +17,7 @@
 #                               datasets with high-lr SGD, every fourth round: do the
 #                               magnitudes carry what the signs alone do not?
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
-#   scripts/study.sh records    reports and exports of every run into results/
+#   scripts/study.sh records    reports and exports of every finished run into results/
 #
 # The follow-up study (the deciding experiments), every run from a committed tree:
 #   scripts/study.sh trunk2         the MNIST trunk again, on the current code
@@ -197,6 +197,17 @@ for step in "$@"; do
         cp "runs/$run"/figures/*.png "results/$run/figures/"
         git rev-parse HEAD > "results/$run/commit.txt"
       done
+      # IMP's three criteria paired by seed and level: the sources run's large_final and the
+      # two criteria runs (one commit, seeds and schedule). Its figure links are pointed at
+      # the runs' records above.
+      if grep -qs '"outcome": "complete"' runs/sources/run.json; then
+        rm -rf results/criteria-vs-imp
+        $tl report runs/sources runs/criterion-magnitude_increase \
+          runs/criterion-large_final_same_sign --out results/criteria-vs-imp >/dev/null
+        rm results/criteria-vs-imp/report.html
+        sed -i 's|](\.\./\.\./runs/|](../|' results/criteria-vs-imp/report.md
+        git rev-parse HEAD > results/criteria-vs-imp/commit.txt
+      fi
       # The width test: its rows, page, plan and figure (drawn once the command completes).
       if [ -f runs/width/width.png ]; then
         rm -rf results/width && mkdir -p results/width
@@ -204,8 +215,7 @@ for step in "$@"; do
           runs/width/width.png results/width/
       fi ;;
     *)
-      echo "unknown step $step (trunk fixed transfer transfer-fill signs magnitudes fc" \
-        "records)" >&2
+      echo "unknown step $step: the steps are listed at the top of $0" >&2
       exit 2 ;;
   esac
 done
