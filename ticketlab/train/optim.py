@@ -1,7 +1,8 @@
 """Optimizers and learning-rate schedules, shared by every cohort trainer.
 
 Both act elementwise on stacked cohort tensors, so a member's update never depends on
-another's. Weight decay is the L2 term added to the gradient (``torch.optim``'s
+another's values (how it rounds can depend on the member's place: the fused kernels compute
+an element in vector lanes or a scalar tail by its offset in the stacked tensor). Weight decay is the L2 term added to the gradient (``torch.optim``'s
 ``weight_decay``, as OpenLTH uses it): zero for a pruned weight, whose value is zero.
 """
 
