@@ -2,8 +2,9 @@
 
 Both act elementwise on stacked cohort tensors, so a member's update never depends on
 another's values (how it rounds can depend on the member's place: the fused kernels compute
-an element in vector lanes or a scalar tail by its offset in the stacked tensor). Weight decay is the L2 term added to the gradient (``torch.optim``'s
-``weight_decay``, as OpenLTH uses it): zero for a pruned weight, whose value is zero.
+an element in vector lanes or a scalar tail by its offset in the stacked tensor). Weight
+decay is the L2 term added to the gradient (``torch.optim``'s ``weight_decay``, as OpenLTH
+uses it): zero for a pruned weight, whose value is zero.
 """
 
 from __future__ import annotations
