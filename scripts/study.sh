@@ -18,6 +18,7 @@
 #                               magnitudes carry what the signs alone do not?
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every finished run into results/
+#   scripts/study.sh record:RUN one run's records (record:sources adds the criteria report)
 #
 # The follow-up study (the deciding experiments), every run from a committed tree:
 #   scripts/study.sh trunk2         the MNIST trunk again, on the current code
@@ -180,10 +181,13 @@ for step in "$@"; do
         $tl branch "runs/$run" --name specific-own-sgd --rounds 0-20:4 \
           --set "transfer.datasets=[$own]" --set "transfer.settings=[$sgd]" --quiet
       done ;;
-    records)
-      for run in study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk \
-        study2-fixed precision-fp32 precision-bf16 sources-conv learned sources \
-        criterion-magnitude_increase criterion-large_final_same_sign; do
+    records|record:*)
+      runs=(study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk
+        study2-fixed precision-fp32 precision-bf16 sources-conv learned sources
+        criterion-magnitude_increase criterion-large_final_same_sign width)
+      [ "$step" = records ] || runs=("${step#record:}")
+      for run in "${runs[@]}"; do
+        [ "$run" != width ] || continue  # not a run directory: below
         [ -f "runs/$run/config.yaml" ] || continue
         # Only finished runs become records (a branch may still be running beside them).
         grep -q '"outcome": "complete"' "runs/$run/run.json" || continue
@@ -200,7 +204,8 @@ for step in "$@"; do
       # IMP's three criteria paired by seed and level: the sources run's large_final and the
       # two criteria runs (one commit, seeds and schedule). Its figure links are pointed at
       # the runs' records above.
-      if grep -qs '"outcome": "complete"' runs/sources/run.json; then
+      if [[ " ${runs[*]} " == *" sources "* ]] \
+          && grep -qs '"outcome": "complete"' runs/sources/run.json; then
         rm -rf results/criteria-vs-imp
         $tl report runs/sources runs/criterion-magnitude_increase \
           runs/criterion-large_final_same_sign --out results/criteria-vs-imp >/dev/null
@@ -209,7 +214,7 @@ for step in "$@"; do
         git rev-parse HEAD > results/criteria-vs-imp/commit.txt
       fi
       # The width test: its rows, page, plan and figure (drawn once the command completes).
-      if [ -f runs/width/width.png ]; then
+      if [[ " ${runs[*]} " == *" width "* ]] && [ -f runs/width/width.png ]; then
         rm -rf results/width && mkdir -p results/width
         cp runs/width/width.json runs/width/width.md runs/width/width-run.json \
           runs/width/width.png results/width/
