@@ -38,6 +38,7 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
         for level in (1, 2):
             eb = mine[("earlybird", seed, level)]
             assert (eb["search_epochs"], eb["search_steps"], eb["search_examples"]) == (3, 30, 1000)
+            assert eb["search_distance"] < 0.99  # the rule drew it: its window below eps
             assert eb["mask_steps"] == 30 * level and eb["mask_seconds"] > 0
             # IMP's counts per tensor, another mask.
             want = imp[(seed, level)]["weights_remaining_per_layer"]
@@ -54,6 +55,7 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
         epochs = -(-4 * n // 1000)
         assert (second["search_epochs"], second["search_steps"]) == (epochs, epochs * -(-n // 100))
         assert second["mask_steps"] == 40 + second["search_steps"]
+        assert first["search_distance"] is None  # PrAC alone has no early-bird rule
         both = mine[("prac_earlybird", seed, 2)]
         assert both["search_examples"] < 1000 and both["search_epochs"] <= 3
     # PrAC's round 0 is IMP's round 0 (all the data, the same start and order): same mask.

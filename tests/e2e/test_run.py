@@ -56,6 +56,7 @@ FIELDS = {
     "search_epochs",
     "search_steps",
     "search_examples",
+    "search_distance",
     "frozen_test_acc",
     "supermask_acc",
     "finished_at",

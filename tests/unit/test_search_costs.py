@@ -34,3 +34,16 @@ def test_the_cost_table_reads_the_runs_own_tickets_not_a_branchs() -> None:
     (row,) = table
     assert row[:4] == ["edgepopup", "1", "10", "100 of 100"]
     assert row[-1] == "85.00"  # the mean frozen accuracy of the two seeds, in %
+
+
+def test_early_bird_searches_show_where_their_rule_stopped() -> None:
+    """The largest mask distance of the last window, mean over seeds: 0.11 for seeds that
+    ran the round out at 0.10 and 0.12; blank for a source without the rule."""
+    eb = [
+        ticket("mnist", None, 100) | {"source": "earlybird", "search_distance": d}
+        for d in (0.10, 0.12)
+    ]
+    prac = [ticket("mnist", None, 100) | {"source": "prac", "search_distance": None}]
+    (_, _, (_, (header, table))) = _search_blocks(eb + prac, "mnist", "")
+    col = header.index("early-bird d")
+    assert [(row[0], row[col]) for row in table] == [("earlybird", "0.110"), ("prac", "")]

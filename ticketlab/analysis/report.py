@@ -508,6 +508,9 @@ def _search_blocks(rows: list[dict[str, Any]], main: str, where: str) -> list[Bl
                 f"{mean('search_steps'):,.0f} of {full:,.0f}",
                 _pct(1 - mean("search_steps") / full),
                 f"{mean('search_examples'):,.0f}",
+                ""
+                if any(r.get("search_distance") is None for r in g)
+                else f"{mean('search_distance'):.3f}",
                 f"{mean('mask_steps'):,.0f} of {rnd * full:,.0f}",
                 _pct(1 - mean("mask_steps") / (rnd * full)),
                 f"{mean('mask_seconds'):.3g}",
@@ -519,7 +522,10 @@ def _search_blocks(rows: list[dict[str, Any]], main: str, where: str) -> list[Bl
         (
             "p",
             "Each IMP source's search that made the level's mask (the round before it): "
-            "epochs trained, steps against a full round, training examples; then every "
+            "epochs trained, steps against a full round, training examples, and for "
+            "early-bird the largest mask distance d of its last window of epochs (the rule "
+            "draws the ticket once it is below eps; a search that ran its whole round "
+            "ended at or above it); then every "
             "search of the chain up to the level against IMP's full rounds, and its wall "
             "time. Means over seeds. The masks themselves are evaluated with full trainings "
             "(above), which this cost leaves out. A learned mask's search is its score "
@@ -537,6 +543,7 @@ def _search_blocks(rows: list[dict[str, Any]], main: str, where: str) -> list[Bl
                     "steps",
                     "saved",
                     "examples",
+                    "early-bird d",
                     "steps to this level",
                     "saved",
                     "seconds",

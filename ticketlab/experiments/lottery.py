@@ -222,6 +222,7 @@ class TrainingRecord:
             "search_epochs": None if self.search is None else self.search.epochs,
             "search_steps": None if self.search is None else self.search.steps,
             "search_examples": None if self.search is None else self.search.examples,
+            "search_distance": None if self.search is None else self.search.distance,
             "frozen_test_acc": None if self.search is None else self.search.frozen_acc,
         }
         if self.search is not None:

@@ -46,6 +46,7 @@ RECORD_FIELDS: tuple[tuple[str, str], ...] = (
     ("search_epochs", "metric"),  # an IMP source's search that made the mask: its epochs,
     ("search_steps", "metric"),  # steps
     ("search_examples", "metric"),  # and training examples
+    ("search_distance", "metric"),  # early-bird: the largest d of its last window of epochs
     ("frozen_test_acc", "metric"),  # a learned mask's test accuracy on its frozen weights
     ("finished_at", "other"),  # set by the store when the record is committed
 )

@@ -21,10 +21,13 @@ A search is no training of the run (it has no record): what it cost is saved bes
 mask it made (``searches/seed{S}/{source}_round{RR}``) and carried by the records of the
 level's tickets: ``mask_steps`` and ``mask_seconds`` sum every search of the chain up to
 that level, ``search_epochs``, ``search_steps`` and ``search_examples`` describe the one
-that made the mask (a full round is the record's own ``steps``). The masks are evaluated as
-any ticket is: trained from the initial weights on the full data for the full schedule,
-beside the sanity checks (``random_mask``, ``reinit``; ``inverted`` needs scores, which
-these sources do not have). Searches run without checkpoints: an interrupted one restarts.
+that made the mask (a full round is the record's own ``steps``), and ``search_distance``
+the early-bird rule's state where it stopped: the largest mask distance of its last window
+of epochs, which is below ``earlybird_eps`` when the rule drew the ticket. The masks are
+evaluated as any ticket is: trained from the initial weights on the full data for the full
+schedule, beside the sanity checks (``random_mask``, ``reinit``; ``inverted`` needs
+scores, which these sources do not have). Searches run without checkpoints: an interrupted
+one restarts.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class SearchCost:
     total_steps: int
     total_seconds: float
     frozen_acc: float | None = None  # a learned mask's test accuracy on its frozen weights
+    distance: float | None = None  # early-bird: the largest d of the last window of epochs
 
 
 def chain_mask(
@@ -117,6 +121,7 @@ def chain_cost(state: RunState, seed: int, source: str, r: int) -> SearchCost | 
         total_steps,
         total_seconds,
         float(last["frozen_acc"]) if "frozen_acc" in last else None,
+        float(last["distance"]) if "distance" in last else None,
     )
 
 
@@ -331,6 +336,9 @@ class Searcher:
             "examples": torch.tensor(len(s.examples)),
             "seconds": torch.tensor(s.seconds, dtype=torch.float64),
         }
+        if s.rule is not None and s.rule.distances:
+            window = s.rule.distances[-s.rule.window :]
+            saved["distance"] = torch.tensor(max(window), dtype=torch.float64)
         if s.source in PRAC:
             everyone = torch.arange(len(self.main.train))
             now = predictions(self.spec, s.weights, self.main, everyone)

@@ -40,6 +40,7 @@ ADDED_COLUMNS = (
     ("trainings", "search_epochs", "INTEGER"),
     ("trainings", "search_steps", "INTEGER"),
     ("trainings", "search_examples", "INTEGER"),
+    ("trainings", "search_distance", "REAL"),
     ("trainings", "frozen_test_acc", "REAL"),
     ("trainings", "precision", "TEXT"),
     ("trainings", "kernels", "TEXT"),
