@@ -61,3 +61,11 @@ def test_the_figure_draws_every_series_but_the_untrained_masks(tmp_path: Path) -
     untrained = [r for r in ROWS if r["kind"] in ("target", "random_untrained")]
     assert width_figure(page.cells(untrained), tmp_path / "none") == []
     assert not (tmp_path / "none.png").exists()
+
+
+def test_a_series_within_at_one_width_but_not_a_wider_one_says_so() -> None:
+    assert page._within([1, 2, 4], []).startswith("at no width measured")
+    assert page._within([1, 2, 4], [2, 4]) == "within 1 pp of the target from width 2x on."
+    assert page._within([1, 2, 4, 8], [1, 4]) == (
+        "within 1 pp of the target at width 1x, 4x, not shown at 2x, 8x."
+    )

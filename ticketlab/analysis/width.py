@@ -73,8 +73,8 @@ def cells(rows: list[dict[str, Any]]) -> list[Cell]:
 
 
 def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[str]]:
-    """The page's table (header, rows) and one sentence per series: the narrowest width at
-    which the cell's interval lies above -1 pp, if any."""
+    """The page's table (header, rows) and one sentence per series: at which widths the
+    cell's interval lies above -1 pp, if any."""
     header = [
         "cell",
         "depth",
@@ -88,13 +88,14 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[
     out, sentences = [], []
     for key, group in groupby(cells(rows), key=lambda c: c.series):
         kind, method, init, depth, keep = key
-        within = None
+        within, widths = [], []
         for c in group:
             accs = [r["test_acc"] for r in c.rows]
             t = c.diff
             ci = "" if t.ci is None else f" [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
-            if within is None and c.within:
-                within = c.width
+            widths.append(c.width)
+            if c.within:
+                within.append(c.width)
             kept = sum(r["kept_weights"] for r in c.rows) // len(c.rows)
             fit = [r["fit_mse"] for r in c.rows if r.get("fit_mse") is not None]
             out.append(
@@ -112,12 +113,23 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[
             )
         what = f"{KINDS[kind]} ({', '.join(x for x in (method, init) if x)}, depth {depth}, "
         what += f"keep {keep})"
-        sentences.append(
-            f"{what}: within 1 pp of the target from width {within}x on."
-            if within is not None
-            else f"{what}: at no width measured is it shown within 1 pp of the target."
-        )
+        sentences.append(f"{what}: {_within(widths, within)}")
     return header, out, sentences
+
+
+def _within(widths: list[int], within: list[int]) -> str:
+    """Where a series is shown within 1 pp: from its narrowest such width on, or at which
+    widths and not at which wider ones, or nowhere."""
+    if not within:
+        return "at no width measured is it shown within 1 pp of the target."
+    wider = [w for w in widths if w > within[0]]
+    missed = [w for w in wider if w not in within]
+    if not missed:
+        return f"within 1 pp of the target from width {within[0]}x on."
+    return (
+        f"within 1 pp of the target at width {', '.join(f'{w}x' for w in within)}, "
+        f"not shown at {', '.join(f'{w}x' for w in missed)}."
+    )
 
 
 def markdown(rows: list[dict[str, Any]], preamble: str, figure: bool = False) -> str:
