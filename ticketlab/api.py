@@ -847,12 +847,16 @@ def bench(
 
 
 def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
-    """Every run directory directly under ``root`` with its status and headline number."""
+    """Every run directory directly under ``root`` with its status and headline number, and
+    every width-test folder with its rows done and the target's accuracy."""
     root = Path(root)
     if not root.is_dir():
         return []
     out = []
     for p in sorted(root.iterdir()):
+        if (p / WIDTH_RUN).is_file():
+            out.append(_width_status(p))
+            continue
         if not (p / "config.yaml").is_file():
             continue
         try:
@@ -872,6 +876,33 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
         except DamagedFile as e:  # listed as damaged, the others still listed
             out.append({"path": str(p), "status": "damaged", "damage": str(e.path)})
     return out
+
+
+def _width_status(folder: Path) -> dict[str, Any]:
+    """A width-test folder as ``list_runs`` lists it: the rows its latest plan asks for and
+    how many it holds (complete or not: the command keeps no lock to say it is running)."""
+    try:
+        plan = WidthPlan(
+            **{
+                k: tuple(v) if isinstance(v, list) else v
+                for k, v in json.loads((folder / WIDTH_RUN).read_text())["plan"].items()
+            }
+        )
+        rows_file = folder / WIDTH_ROWS
+        rows = json.loads(rows_file.read_text()) if rows_file.is_file() else []
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"path": str(folder), "status": "damaged", "damage": WIDTH_RUN}
+    wanted = {(c.key, s) for c in cells(plan) for s in plan.seeds}
+    done = len(wanted & {(r["cell"], r["seed"]) for r in rows})
+    target = [r["test_acc"] for r in rows if r["kind"] == "target"]
+    return {
+        "path": str(folder),
+        "name": "width test",
+        "status": "width test, " + ("complete" if done == len(wanted) else "incomplete"),
+        "trainings_done": done,
+        "trainings_total": len(wanted),
+        "branches": [],
+    } | ({"dense_test_acc": sum(target) / len(target)} if target else {})
 
 
 def _live(rd: RunDir) -> dict[str, Any]:
