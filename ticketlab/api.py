@@ -882,12 +882,8 @@ def _width_status(folder: Path) -> dict[str, Any]:
     """A width-test folder as ``list_runs`` lists it: the rows its latest plan asks for and
     how many it holds (complete or not: the command keeps no lock to say it is running)."""
     try:
-        plan = WidthPlan(
-            **{
-                k: tuple(v) if isinstance(v, list) else v
-                for k, v in json.loads((folder / WIDTH_RUN).read_text())["plan"].items()
-            }
-        )
+        saved: dict[str, Any] = json.loads((folder / WIDTH_RUN).read_text())["plan"]
+        plan = WidthPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
         rows_file = folder / WIDTH_ROWS
         rows = json.loads(rows_file.read_text()) if rows_file.is_file() else []
     except (OSError, ValueError, KeyError, TypeError):
