@@ -883,7 +883,10 @@ def _width_status(folder: Path) -> dict[str, Any]:
     how many it holds (complete or not: the command keeps no lock to say it is running)."""
     try:
         saved: dict[str, Any] = json.loads((folder / WIDTH_RUN).read_text())["plan"]
-        plan = WidthPlan(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
+        fields: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()
+        }
+        plan = WidthPlan(**fields)
         rows_file = folder / WIDTH_ROWS
         rows = json.loads(rows_file.read_text()) if rows_file.is_file() else []
     except (OSError, ValueError, KeyError, TypeError):
