@@ -364,6 +364,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    folder = Path(args.run_dir)
+    if (folder / api.WIDTH_RUN).is_file():  # a width test's folder: its rows or its page
+        rows_file, page = folder / api.WIDTH_ROWS, folder / api.WIDTH_PAGE
+        if args.json:
+            for row in json.loads(rows_file.read_text()) if rows_file.is_file() else []:
+                print(json.dumps(row))
+        else:
+            print(page.read_text() if page.is_file() else f"{folder}: no rows yet")
+        return 0
     rd = RunDir.open(args.run_dir)
     if args.json:
         for row in rd.summaries():
@@ -871,9 +880,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a run's status and results",
         description="A run's status and its per-round table: weights remaining, the mean "
         "test accuracy at early stopping of every curve, and units left without inputs. "
-        "--json prints one record per finished training instead, branches included.",
+        "--json prints one record per finished training instead, branches included. For a "
+        "width test's folder, its page (width.md), or with --json its rows.",
     )
-    p.add_argument("run_dir", help="a run directory")
+    p.add_argument("run_dir", help="a run directory or a width test's folder")
     p.add_argument("--json", action="store_true", help="one JSON record per finished training")
     p.set_defaults(func=cmd_show)
     return parser

@@ -50,3 +50,18 @@ def test_a_width_folder_is_listed_with_its_rows_done(
     assert listed["dense_test_acc"] == pytest.approx(0.975)
     assert main(["ls", str(tmp_path)]) == 0
     assert "width test, incomplete (3/10)" in capsys.readouterr().out
+
+
+def test_show_prints_a_width_folders_page_or_its_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "width-run.json").write_text(json.dumps({"plan": {}, "invocations": []}))
+    assert main(["show", str(tmp_path)]) == 0
+    assert "no rows yet" in capsys.readouterr().out
+    rows = [{"cell": "target/0/0///0.0", "seed": 0, "test_acc": 0.97}]
+    (tmp_path / "width.json").write_text(json.dumps(rows))
+    (tmp_path / "width.md").write_text("# The page\n")
+    assert main(["show", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "# The page\n\n"
+    assert main(["show", str(tmp_path), "--json"]) == 0
+    assert [json.loads(line) for line in capsys.readouterr().out.splitlines()] == rows
