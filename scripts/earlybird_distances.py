@@ -8,8 +8,9 @@ chain's mask of that round, each seed's ticket start and data order, the seeds a
 cohort) and d is printed after every epoch from the second: the entries in which the
 candidate mask (the weights pruned at the round's rate) differs from the epoch before's,
 over the weights the round starts with. The rule draws the ticket once the last
-`earlybird_window` values of d are all below `earlybird_eps`. The numbers are the run's up
-to float rounding (the docs' architecture page: cohorts and rounding).
+`earlybird_window` values of d are all below `earlybird_eps`. The cohort is the one the
+run's searches form (the seeds in order), so up to where each search stopped the numbers
+are the run's own, bit for bit (a test checks it against the records' `search_distance`).
 """
 
 from __future__ import annotations

@@ -8,11 +8,13 @@ import pytest
 from safetensors.torch import load_file
 
 import ticketlab
-from tests.helpers import TINY
+from tests.helpers import TINY, load_script
 from ticketlab import api
 from ticketlab.cli import main
 from ticketlab.data.datasets import load_dataset
 from ticketlab.models.mlp import MLPSpec
+from ticketlab.models.registry import architecture
+from ticketlab.store.rundir import RunDir
 
 
 @pytest.mark.slow
@@ -71,6 +73,15 @@ def test_earlybird_and_prac_find_masks_with_shorter_rounds(tmp_path: Path) -> No
     # Resumed: nothing left to do. The searches' files are checked like any mask.
     assert len(ticketlab.run(cfg, tmp_path / "run", make_figures=False).summaries()) == len(rows)
     assert main(["verify", str(tmp_path / "run")]) == 0
+    # The replay script trains round 1's searches again, in the same cohort: the rule's
+    # distances up to where each search stopped are the run's own, bit for bit.
+    replay = load_script("earlybird_distances")
+    rd = RunDir.open(tmp_path / "run")
+    data = api.load_datasets(rd.config)[rd.config.data.dataset]
+    spec = architecture(rd.config.model, data.shape, data.num_classes)
+    for seed, ds in replay.distances(rd, spec, data, 1).items():
+        assert len(ds) == 3  # after epochs 2, 3 and 4: the replay runs the round out
+        assert max(ds[:2]) == mine[("earlybird", seed, 2)]["search_distance"]
     (d / "earlybird_round02.safetensors").unlink()
     assert main(["verify", str(tmp_path / "run")]) == 1
     assert main(["report", str(tmp_path / "run")]) == 0
