@@ -702,7 +702,7 @@ def width(
     )
     atomic_write_text(meta, json.dumps(identity | {"invocations": runs}, indent=1) + "\n")
     path = out / WIDTH_ROWS
-    rows: list[dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else []
+    rows = width_rows(out)
     done = {(r["cell"], r["seed"]) for r in rows}
     dataset = load_dataset(data, data_dir).to(dev)
     preamble = (
@@ -878,6 +878,13 @@ def list_runs(root: str | Path = RUNS_ROOT) -> list[dict[str, Any]]:
     return out
 
 
+def width_rows(folder: str | Path) -> list[dict[str, Any]]:
+    """A width-test folder's rows (``width.json``; none before its first cell)."""
+    path = Path(folder) / WIDTH_ROWS
+    rows: list[dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else []
+    return rows
+
+
 def _width_status(folder: Path) -> dict[str, Any]:
     """A width-test folder as ``list_runs`` lists it: the rows its latest plan asks for and
     how many it holds (complete or not: the command keeps no lock to say it is running)."""
@@ -887,8 +894,7 @@ def _width_status(folder: Path) -> dict[str, Any]:
             k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()
         }
         plan = WidthPlan(**fields)
-        rows_file = folder / WIDTH_ROWS
-        rows = json.loads(rows_file.read_text()) if rows_file.is_file() else []
+        rows = width_rows(folder)
     except (OSError, ValueError, KeyError, TypeError):
         return {"path": str(folder), "status": "damaged", "damage": WIDTH_RUN}
     wanted = {(c.key, s) for c in cells(plan) for s in plan.seeds}

@@ -366,9 +366,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     folder = Path(args.run_dir)
     if (folder / api.WIDTH_RUN).is_file():  # a width test's folder: its rows or its page
-        rows_file, page = folder / api.WIDTH_ROWS, folder / api.WIDTH_PAGE
+        page = folder / api.WIDTH_PAGE
         if args.json:
-            for row in json.loads(rows_file.read_text()) if rows_file.is_file() else []:
+            for row in api.width_rows(folder):
                 print(json.dumps(row))
         else:
             print(page.read_text() if page.is_file() else f"{folder}: no rows yet")
@@ -444,10 +444,12 @@ def accuracy_table(rows: list[dict[str, Any]], main: str) -> str:
             supermask[b, r["round"]].append(r["supermask_acc"])
         if r["kind"] == "ticket" and (curve == "ticket" or (b, r["round"]) not in weights):
             weights[b, r["round"]] = r["weights_remaining"]
+    # Each source's collapsed layers, once (they cover every dataset and setting).
+    cuts = {s: ticket_layers(rows, s or None) for s in {b[2] for b in acc}}
     lines = []
     for b in sorted(acc, key=lambda b: (b[0] != main, b)):
         dataset, setting, source = b
-        cut = ticket_layers(rows, source or None)
+        cut = cuts[source]
         # Each column as wide as its name (at least a percentage's), not all as the widest.
         width = {c: max(9, len(c)) for c in curves[b]}
         untrained = any((b, r) in supermask for r in acc[b])
