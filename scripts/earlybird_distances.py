@@ -22,11 +22,9 @@ from ticketlab.api import load_datasets
 from ticketlab.data.datasets import Dataset
 from ticketlab.device import resolve
 from ticketlab.experiments.lottery import data_seed, round_ticket
-from ticketlab.experiments.searches import chain_mask
-from ticketlab.experiments.seeds import derive_seed
+from ticketlab.experiments.searches import Searcher, chain_mask
 from ticketlab.models.params import Params
 from ticketlab.models.registry import Architecture, architecture
-from ticketlab.pruning.earlybird import WeightRule
 from ticketlab.pruning.magnitude import prune
 from ticketlab.store.rundir import RunDir
 from ticketlab.train.cohort import Member, train_cohort
@@ -34,34 +32,29 @@ from ticketlab.train.cohort import Member, train_cohort
 
 def distances(rd: RunDir, spec: Architecture, data: Dataset, r: int) -> dict[int, list[float]]:
     """Each seed's d after every epoch from the second of round ``r``'s search."""
-    cfg, ex = rd.config, rd.config.experiment
+    cfg = rd.config
     seeds = list(cfg.seeds)
-    masks, starts = {}, {}
+    searcher = Searcher(cfg, spec, data, rd, resolve("auto"))
+    searches = []
     for seed in seeds:
-        mask = chain_mask(rd, spec, cfg, seed, "earlybird", r)
         start = round_ticket(rd, spec, cfg, seed, r)
-        if mask is None or start is None:
+        if start is None or chain_mask(rd, spec, cfg, seed, "earlybird", r) is None:
             raise SystemExit(
                 f"{rd.path} has no earlybird mask of round {r} for seed {seed} yet; ask for "
                 "rounds its searches have reached"
             )
-        masks[seed], starts[seed] = mask, start.weights
-    rules = {
-        s: WeightRule(
-            sum(int(m.sum()) for m in masks[s].values()), ex.earlybird_eps, ex.earlybird_window
-        )
-        for s in seeds
-    }
+        searches.append(searcher.plan(r, seed, "earlybird", start.weights))
 
     def watch(epoch: int, weights: Callable[[], list[Params]]) -> bool:
-        for seed, w in zip(seeds, weights(), strict=True):
-            prune_seed = derive_seed(seed, r, "prune")
-            rules[seed].update(prune(w, masks[seed], spec, cfg.prune, prune_seed, starts[seed]))
+        # Unlike the run's own hook, every epoch is measured, also after the rule fired.
+        for s, w in zip(searches, weights(), strict=True):
+            assert s.rule is not None
+            s.rule.update(prune(w, s.mask, spec, cfg.prune, s.prune_seed, s.init))
         return False
 
-    members = [Member(starts[s], masks[s], data, data_seed(cfg, s, r)) for s in seeds]
-    train_cohort(members, spec, cfg.train, resolve("auto"), evaluate=False, on_epoch=watch)
-    return {s: rules[s].distances for s in seeds}
+    members = [Member(s.init, s.mask, data, data_seed(cfg, s.seed, r)) for s in searches]
+    train_cohort(members, spec, cfg.train, searcher.device, evaluate=False, on_epoch=watch)
+    return {s.seed: s.rule.distances for s in searches if s.rule is not None}
 
 
 def main() -> None:

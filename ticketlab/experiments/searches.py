@@ -155,7 +155,7 @@ def predictions(
 
 
 @dataclass
-class _Search:
+class Search:
     """One seed's search of one round: what it trains on and what it has seen so far."""
 
     seed: int
@@ -175,7 +175,7 @@ class _Watch:
     """The epoch hook of one cohort of searches: PrAC's record of which examples each
     network gets right, and the early-bird rule, until every member has drawn its ticket."""
 
-    def __init__(self, searcher: Searcher, group: list[_Search], prac: bool) -> None:
+    def __init__(self, searcher: Searcher, group: list[Search], prac: bool) -> None:
         self.searcher, self.group, self.prac = searcher, group, prac
         self.started = time.perf_counter()
 
@@ -230,9 +230,9 @@ class Searcher:
         for source in dict.fromkeys(s for _, s in learned):
             self._learn(r, source, [seed for seed, s in learned if s == source], start, order)
         todo = [(seed, s) for seed, s in todo if s not in LEARNED_SOURCES]
-        searches = [self._plan(r, seed, source, start(seed, r)) for seed, source in todo]
+        searches = [self.plan(r, seed, source, start(seed, r)) for seed, source in todo]
         # One cohort per (source, training-set size): they share the step schedule.
-        cohorts: dict[tuple[str, int], list[_Search]] = {}
+        cohorts: dict[tuple[str, int], list[Search]] = {}
         for s in searches:
             cohorts.setdefault((s.source, len(s.examples)), []).append(s)
         n = len(self.main.train)
@@ -301,7 +301,9 @@ class Searcher:
             self.state.save_tensors(mask_file(seed, source, r + 1), res.mask)
         checkpoint.clear()
 
-    def _plan(self, r: int, seed: int, source: str, start: Params) -> _Search:
+    def plan(self, r: int, seed: int, source: str, start: Params) -> Search:
+        """Round ``r``'s search of one seed's chain: the chain's mask, the examples it trains
+        on, its early-bird rule and prune seed (public for tools that replay a search)."""
         mask = chain_mask(self.state, self.spec, self.cfg, seed, source, r)
         assert mask is not None, "the searches of the rounds before run first"
         examples = torch.arange(len(self.main.train))
@@ -315,7 +317,7 @@ class Searcher:
             if source in EARLYBIRD
             else None
         )
-        return _Search(seed, source, mask, start, examples, rule, derive_seed(seed, r, "prune"))
+        return Search(seed, source, mask, start, examples, rule, derive_seed(seed, r, "prune"))
 
     def _saved(self, name: str) -> dict[str, torch.Tensor]:
         saved = self.state.load_tensors(name)
@@ -326,7 +328,7 @@ class Searcher:
             )
         return saved
 
-    def _save(self, r: int, s: _Search, steps: int) -> None:
+    def _save(self, r: int, s: Search, steps: int) -> None:
         """The cost and (PrAC) the next round's critical set, then the next mask: a search
         whose mask exists is done."""
         assert s.weights is not None and s.drawn is not None
