@@ -24,18 +24,6 @@ import torch
 
 from ticketlab import device as devices
 from ticketlab.analysis import width as width_page
-from ticketlab.analysis.figures import (
-    cost_figure,
-    figure1,
-    figure2,
-    keep_map_figure,
-    oneshot_figure,
-    overlap_figure,
-    sign_flip_figure,
-    sources_figure,
-    supermask_figure,
-    width_figure,
-)
 from ticketlab.analysis.masks import OverlapRow, keep_maps, overlaps
 from ticketlab.analysis.overlap import Overlap
 from ticketlab.analysis.overlap import overlap as mask_overlap
@@ -404,6 +392,19 @@ def plot(run_path: str | Path) -> list[Path]:
 def _draw(rd: RunDir, own: list[OverlapRow]) -> list[Path]:
     """The figures of ``rd``, with its mask overlaps ``own`` (between its seeds and against
     large_init) computed by the caller, who may report them too."""
+    # matplotlib on first use: importing it costs every command, `--help` included.
+    from ticketlab.analysis.figures import (
+        cost_figure,
+        figure1,
+        figure2,
+        keep_map_figure,
+        oneshot_figure,
+        overlap_figure,
+        sign_flip_figure,
+        sources_figure,
+        supermask_figure,
+    )
+
     sweep_stale(rd.path)
     everything = rd.summaries()
     if not everything:
@@ -481,6 +482,8 @@ def report(
     folder = Path(out) if out is not None else None
     pairs: list[OverlapRow] = []
     if folder is not None:
+        from ticketlab.analysis.figures import overlap_figure
+
         folder.mkdir(parents=True, exist_ok=True)
         for i, first in enumerate(runs):
             for second in runs[i + 1 :]:
@@ -725,6 +728,8 @@ def width(
         if on_cell is not None:
             on_cell(cell.key, i, total)
     # The figure once, at the end (a few seconds to draw); the page then links it.
+    from ticketlab.analysis.figures import width_figure
+
     figure = bool(width_figure(width_page.cells(rows), out / "width"))
     atomic_write_text(out / WIDTH_PAGE, width_page.markdown(rows, preamble, figure=figure))
     return rows

@@ -19,17 +19,25 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
 
 CORRECTIONS = ("holm", "bh")
 ALPHA = 0.05
 
 
+def _student_t() -> Any:
+    """scipy's Student t, imported on first use: scipy.stats takes about a second to import,
+    which every command would pay otherwise, `ticketlab --help` included."""
+    from scipy.stats import t
+
+    return t
+
+
 def t_quantile(df: int, q: float) -> float:
     """The exact ``q`` quantile of Student's t with ``df`` degrees of freedom."""
-    return float(stats.t.ppf(q, df))
+    return float(_student_t().ppf(q, df))
 
 
 @dataclass
@@ -69,7 +77,7 @@ def paired_test(diffs: Sequence[float], alpha: float = ALPHA) -> Test:
         )
         return Test(n, mean, 0.0, None, None, f"{what}: no interval or p-value")
     t = mean / (sd / math.sqrt(n))
-    p = float(2 * stats.t.sf(abs(t), n - 1))
+    p = float(2 * _student_t().sf(abs(t), n - 1))
     test = Test(n, mean, sd, None, p)
     test.ci = test.interval(1 - alpha)
     return test
@@ -94,8 +102,8 @@ def welch(a: Sequence[float], b: Sequence[float], alpha: float = ALPHA) -> Test:
     if se == 0.0:
         return Test(min(len(x), len(y)), mean, 0.0, None, None, "no spread: no interval")
     df = (va + vb) ** 2 / (va**2 / (len(x) - 1) + vb**2 / (len(y) - 1))
-    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
-    p = float(2 * stats.t.sf(abs(mean) / se, df))
+    half = float(_student_t().ppf(1 - alpha / 2, df)) * se
+    p = float(2 * _student_t().sf(abs(mean) / se, df))
     return Test(min(len(x), len(y)), mean, se, (mean - half, mean + half), p)
 
 

@@ -11,13 +11,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
-from ticketlab.analysis.figures import level_axis, slug
 from ticketlab.analysis.verdicts import Options, compare, correct_pooled
 from ticketlab.config import display_setting
 from ticketlab.data.datasets import display
@@ -51,6 +46,12 @@ def _dimension_figure(rows: list[dict[str, Any]], key: str, out: Path) -> Path |
     mine = [r for r in rows if r["kind"] == "ticket" and r["trunk"]]
     if not mine:
         return None
+    # matplotlib on first use (the figures module sets its backend): importing it costs
+    # every command, `--help` included.
+    import matplotlib.pyplot as plt
+
+    from ticketlab.analysis.figures import level_axis, slug
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     values = {json.dumps(r[f"grid.{key}"]): r[f"grid.{key}"] for r in mine}  # lists too
     for value in values.values():
