@@ -2,6 +2,7 @@
 weight tensor, the training features published settings need, a user's own module through
 IMP, and the refusals of what cannot work."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -288,3 +289,34 @@ def test_data_that_do_not_fit_the_device_are_refused_up_front(
     err = capsys.readouterr().err
     assert "MiB on cpu (mnist" in err and "1 MiB are available" in err
     assert not ticketlab.RunDir.open(out).completed()
+
+
+def test_bn_l1_moves_each_batch_norm_scale_by_lr_times_lambda_against_its_sign(
+    mnist_small: Dataset,
+) -> None:
+    """One plain SGD step: with the penalty, each gamma ends lr x lambda x sign(gamma) below
+    where it ends without; nothing else changes (the term is in gamma's gradient only)."""
+    spec = bn_conv(mnist_small)
+    (m,) = pruned_members(spec, mnist_small, 1)
+    plain = TrainConfig(optimizer="sgd", lr=0.1, batch_size=32, steps=1, eval_every=1)
+    (a,) = train_cohort([m], spec, plain, CPU, dtype=F64)
+    (b,) = train_cohort([m], spec, dataclasses.replace(plain, bn_l1=0.01), CPU, dtype=F64)
+    gamma = "1.weight"  # the BatchNorm2d of tests.tinynets.bn_conv
+    start = m.init[gamma].to(F64)
+    assert (start != 0).all()
+    expected = a.weights[gamma] - 0.1 * 0.01 * start.sign()
+    assert torch.allclose(b.weights[gamma], expected, rtol=0, atol=1e-12)
+    assert not torch.equal(a.weights[gamma], b.weights[gamma])
+    for k in a.weights:
+        if k != gamma:
+            assert torch.equal(a.weights[k], b.weights[k]), k
+    assert "bn-l1 0.01" in dataclasses.replace(plain, bn_l1=0.01).label()
+
+
+def test_bn_l1_on_a_net_without_batch_norm_is_refused(mnist_small: Dataset) -> None:
+    cfg = TrainConfig(optimizer="sgd", lr=0.1, batch_size=32, steps=1, bn_l1=1e-4)
+    for model in (ModelConfig(), ModelConfig(name="tests.tinynets:plain")):
+        spec = architecture(model, mnist_small.shape, mnist_small.num_classes)
+        members = [Member(spec.init("pytorch_default", 0), full_mask(spec), mnist_small, 0)]
+        with pytest.raises(ConfigError, match="no batch norm"):
+            train_cohort(members, spec, cfg, CPU)

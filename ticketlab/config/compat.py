@@ -54,6 +54,7 @@ TRAIN_NEUTRAL: dict[str, Any] = {
     "augment": "none",
     "crop_pad": 4,
     "precision": "fp32",
+    "bn_l1": 0.0,
 }
 
 

@@ -25,6 +25,7 @@ from torch.func import functional_call, vmap
 from ticketlab.config import TrainConfig
 from ticketlab.device import autocast
 from ticketlab.device import batching as members_batching
+from ticketlab.errors import ConfigError
 from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
@@ -120,6 +121,19 @@ def train_modules(
     buffers = {k: as_float(v).clone() for k, v in state.items() if k not in params}
     grad_masks = {k: v.to(dtype) for k, v in masks.items() if not v.all()}
     tensors = [p.requires_grad_() for p in params.values()]
+    l1 = None
+    if cfg.bn_l1:
+        scales = [
+            f"{name}.weight"
+            for name, m in base.named_modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine
+        ]
+        if not scales:
+            raise ConfigError(
+                f"train.bn_l1 is {cfg.bn_l1:g}, but {spec.name} has no batch norm with scales "
+                "to penalise; set it to 0 or use a model with batch norm"
+            )
+        l1 = (cfg.bn_l1, scales)
 
     def call(p: Params, b: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(base, (p, b), (x,))
@@ -239,7 +253,7 @@ def train_modules(
             xb = augment(xb)
         with autocast(device, cfg.precision):
             loss = cohort_loss(train_fwd(params, buffers, xb), yb)
-        optim.masked_step(opt, loss, params, grad_masks, schedule)
+        optim.masked_step(opt, loss, params, grad_masks, schedule, l1)
         done = step + 1
         capture(done)
         stop = (

@@ -58,11 +58,19 @@ def masked_step(
     params: dict[str, torch.Tensor],
     grad_masks: dict[str, torch.Tensor],
     schedule: torch.optim.lr_scheduler.LRScheduler | None,
+    l1: tuple[float, list[str]] | None = None,
 ) -> None:
     """One optimizer step on ``loss`` with pruned weights' gradients zeroed first, so that
-    their moments, momentum and weight decay leave them at zero."""
+    their moments, momentum and weight decay leave them at zero. ``l1`` = (lambda, names):
+    lambda x sign(p) added to those tensors' gradients (``train.bn_l1``)."""
     opt.zero_grad(set_to_none=True)  # fresh gradients: no accumulate pass
     loss.backward()
+    if l1 is not None:
+        lam, names = l1
+        for k in names:
+            grad = params[k].grad
+            assert grad is not None
+            grad.add_(params[k].detach().sign(), alpha=lam)
     for k, mk in grad_masks.items():
         grad = params[k].grad
         assert grad is not None  # every trained tensor takes part in the loss
