@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import pickle
 import tarfile
 from pathlib import Path
@@ -178,7 +179,10 @@ def load_cifar10_native(data_dir: str | Path | None = None, download: bool = Tru
     return load_image_folder_native(path)[0]
 
 
-def _list_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]]]]:
+def _list_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[str, int]]]]:
+    """The class names and each split's images as (path relative to ``root``, label), by
+    class folder and file name. Names are sorted as strings, not ``Path`` objects: for a
+    folder of 60,000 images that takes a second instead of five (the same order)."""
     if not (root / "train").is_dir() or not (root / "test").is_dir():
         raise DataError(f"{root}: an image folder needs train/ and test/ subfolders")
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
@@ -189,16 +193,21 @@ def _list_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]
             f"{root / 'train'}: an image folder needs at least two classes (class subfolders), "
             f"found only {classes[0]!r}"
         )
-    files: dict[str, list[tuple[Path, int]]] = {}
+    files: dict[str, list[tuple[str, int]]] = {}
     for split in ("train", "test"):
         found = []
-        for p in sorted((root / split).iterdir()):
+        for name in sorted(os.listdir(root / split)):
+            p = root / split / name
             if not p.is_dir():
                 continue
-            if p.name not in classes:
-                raise DataError(f"{p}: class {p.name!r} is not among the train/ classes")
-            label = classes.index(p.name)
-            images = [(f, label) for f in sorted(p.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+            if name not in classes:
+                raise DataError(f"{p}: class {name!r} is not among the train/ classes")
+            label = classes.index(name)
+            images = [
+                (f"{split}/{name}/{f}", label)
+                for f in sorted(os.listdir(p))
+                if os.path.splitext(f)[1].lower() in IMAGE_SUFFIXES
+            ]
             if not images:
                 raise DataError(
                     f"{p}: no .png or .jpg images; every class needs training and test images "
@@ -215,9 +224,10 @@ def _list_folder(root: Path) -> tuple[list[str], dict[str, list[tuple[Path, int]
     return classes, files
 
 
-def _decode(files: list[tuple[Path, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _decode(root: Path, files: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
     images, shape = [], None
-    for path, _ in files:
+    for name, _ in files:
+        path = root / name
         try:
             with Image.open(path) as im:
                 arr = np.asarray(im.convert("RGB"))
@@ -242,17 +252,18 @@ def load_image_folder_native(root: str | Path) -> tuple[Arrays, list[str]]:
         raise DataError(f"image folder {root} does not exist")
     classes, files = _list_folder(root)
     h = hashlib.sha256(str(root).encode())
+    base = str(root)
     for split in ("train", "test"):
-        for path, label in files[split]:
-            st = path.stat()
-            h.update(f"{path.relative_to(root)}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        for name, label in files[split]:
+            st = os.stat(os.path.join(base, name))
+            h.update(f"{name}|{label}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     cached = cache_dir() / "decoded" / f"{h.hexdigest()[:32]}.npz"
     if cached.is_file():
         with np.load(cached) as z:
             arrays = (z["xtr"], z["ytr"], z["xte"], z["yte"])
         return arrays, classes
-    xtr, ytr = _decode(files["train"])
-    xte, yte = _decode(files["test"])
+    xtr, ytr = _decode(root, files["train"])
+    xte, yte = _decode(root, files["test"])
     if xtr.shape[1:] != xte.shape[1:]:
         raise DataError(f"{root}: train images are {xtr.shape[1:]} but test images {xte.shape[1:]}")
     cached.parent.mkdir(parents=True, exist_ok=True)
