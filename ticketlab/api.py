@@ -65,7 +65,13 @@ from ticketlab.progress import ProgressBar
 from ticketlab.store.environment import environment
 from ticketlab.store.files import FileCheckpoint, atomic_write_text, sweep_stale
 from ticketlab.store.rundir import FIGURES_INDEX, RunDir
-from ticketlab.store.verify import Finding, check, expected_tensors, rebuild_database
+from ticketlab.store.verify import (
+    Finding,
+    check,
+    expected_tensors,
+    rebuild_database,
+    tensor_findings,
+)
 from ticketlab.tracking import Tracker
 
 RUNS_ROOT = Path("runs")
@@ -762,11 +768,18 @@ def verify(
         for d in run_dirs:
             locks.enter_context(d.lock())
         bad = {f.path for f in findings if f.state == "rebuildable"}
+        rebuilt = False
         for d in run_dirs:
             if d.checksums.path in bad:
                 d.checksums.rewrite()
             if d.path / "metrics.sqlite" in bad:
                 rebuild_database(d)
+                rebuilt = True
+        if rebuilt:  # the rebuilt records name files the first check could not know of
+            bad |= {
+                f.path for d in run_dirs for f in tensor_findings(d) if f.state == "rebuildable"
+            }
+        for d in run_dirs:
             names = [n for n in expected_tensors(d) if d.path / f"{n}.safetensors" in bad]
             if names:
                 _rebuild_tensors(d, names, data_dir)

@@ -174,6 +174,47 @@ def test_initial_weights_are_drawn_again_bit_for_bit(run: Path, name: str, how: 
     assert bad(run) == {}
 
 
+def test_a_branch_with_only_its_journal_is_restored_by_one_repair(run: Path) -> None:
+    """A branch's small files carried to another machine (the trunk made again there):
+    one repair rebuilds its database from the journal and then draws the control files its
+    records name, bit for bit, so the branch resumes where it was."""
+    (branch,) = run.glob("branches/*")
+    want = records(run)
+    inits = {p: p.read_bytes() for p in branch.glob("inits/seed*/*.safetensors")}
+    assert inits
+    (branch / "metrics.sqlite").unlink()
+    shutil.rmtree(branch / "inits")
+    assert bad(run) == {"branches/" + branch.name + "/metrics.sqlite": "rebuildable"}
+    assert main(["verify", str(run), "--repair"]) == 0
+    assert bad(run) == {}
+    assert records(run) == want
+    assert all(p.read_bytes() == b for p, b in inits.items())
+
+
+def test_a_journal_written_before_a_field_existed_rebuilds_it_as_null(run: Path) -> None:
+    """Records written by older code lack the fields added since (database.ADDED_COLUMNS):
+    newer code rebuilds the database from them, the missing fields null."""
+    path = run / "records.jsonl"
+    lines = []
+    for line in path.read_text().splitlines():
+        cohort = json.loads(line)
+        for r in cohort:
+            del r["training"]["precision"], r["training"]["kernels"]
+            r["evals"] = [e[:-2] for e in r["evals"]]  # before sign_flip, sign_flips
+        lines.append(json.dumps(cohort))
+    path.write_text("\n".join(lines) + "\n")
+    (run / "metrics.sqlite").unlink()
+    assert main(["verify", str(run), "--repair"]) == 0
+    db = sqlite3.connect(run / "metrics.sqlite")
+
+    def count(table: str, where: str = "1") -> int:
+        return db.execute(f"SELECT COUNT(*) FROM {table} WHERE {where}").fetchone()[0]
+
+    assert count("trainings") > 0 and count("trainings", "precision IS NOT NULL") == 0
+    assert count("evals") > 0 and count("evals", "sign_flip IS NOT NULL") == 0
+    db.close()
+
+
 @pytest.mark.parametrize("how", ["overwrite", "truncate", "delete"])
 @pytest.mark.parametrize("name", ["config.yaml", "run.json", "branch.json"])
 def test_text_files(run: Path, name: str, how: str, capsys: pytest.CaptureFixture[str]) -> None:

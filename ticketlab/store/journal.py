@@ -74,19 +74,22 @@ def drop_torn_tail(path: Path) -> None:
 
 def insert(db: sqlite3.Connection, rows: list[Row]) -> None:
     """Insert ``rows`` (replacing a training's row and evaluations if present); the caller
-    holds the transaction."""
+    holds the transaction. A line written before a field existed (``database.ADDED_COLUMNS``:
+    added at the end of a row and of an evaluation point) gives it null, as a database made
+    before the field holds it, so newer code rebuilds an older run's database."""
     cols = ", ".join(("id", *FIELDS))
     marks = ", ".join("?" * (len(FIELDS) + 1))
+    points = len(EVAL_FIELDS) - 1
     for r in rows:
         db.execute(
             f"INSERT OR REPLACE INTO trainings ({cols}) VALUES ({marks})",
-            (r["id"], *(r["training"][f] for f in FIELDS)),
+            (r["id"], *(r["training"].get(f) for f in FIELDS)),
         )
         db.execute("DELETE FROM evals WHERE training_id = ?", (r["id"],))
         db.executemany(
             f"INSERT INTO evals ({', '.join(EVAL_FIELDS)}) "
             f"VALUES ({', '.join('?' * len(EVAL_FIELDS))})",
-            [(r["id"], *e) for e in r["evals"]],
+            [(r["id"], *e, *[None] * (points - len(e))) for e in r["evals"]],
         )
 
 

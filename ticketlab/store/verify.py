@@ -69,7 +69,7 @@ def check(path: str | Path) -> tuple[list[Finding], RunDir | None]:
         findings.append(Finding(root, "running", "a process is training it; check it later"))
         return findings, rd
     _records(rd, findings)
-    _tensors(rd, findings)
+    findings += tensor_findings(rd)
     _other_files(rd, findings)
     for b in sorted((root / "branches").glob("*/config.yaml")):
         more, _ = check(b.parent)
@@ -182,7 +182,10 @@ def _trainings(rd: RunDir) -> list[dict[str, Any]]:
     return [r["training"] for r in rows.values()]
 
 
-def _tensors(rd: RunDir, findings: list[Finding]) -> None:
+def tensor_findings(rd: RunDir) -> list[Finding]:
+    """The state of every tensor file the records of ``rd`` imply or its folders hold
+    (``check`` skips a run whose lock is held; ``verify --repair`` holds it)."""
+    findings: list[Finding] = []
     expected = expected_tensors(rd)
     present = {
         str(p.relative_to(rd.path).with_suffix("")): p
@@ -211,6 +214,7 @@ def _tensors(rd: RunDir, findings: list[Finding]) -> None:
             findings.append(
                 Finding(path, "rebuildable" if rebuild else "damaged", f"{e.what}; {fix}")
             )
+    return findings
 
 
 def _other_files(rd: RunDir, findings: list[Finding]) -> None:
