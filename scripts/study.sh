@@ -19,6 +19,9 @@
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every finished run into results/
 #   scripts/study.sh record:RUN one run's records (record:sources adds the criteria report)
+#   scripts/study.sh progress   snapshots of unfinished runs into results/progress/ (the
+#                               width test's rows, unfinished branches' journals)
+#   scripts/study.sh restore    those snapshots back into a runs/ that lacks them
 #
 # The follow-up study (the deciding experiments), every run from a committed tree:
 #   scripts/study.sh trunk2         the MNIST trunk again, on the current code
@@ -180,6 +183,41 @@ for step in "$@"; do
           --set "transfer.datasets=[$other]" --set "transfer.settings=[$adam, $sgd]" --quiet
         $tl branch "runs/$run" --name specific-own-sgd --rounds 0-20:4 \
           --set "transfer.datasets=[$own]" --set "transfer.settings=[$sgd]" --quiet
+      done ;;
+    progress)
+      # Snapshots of the runs still going, for a machine that starts without runs/: the
+      # width test's rows and plan, and each unfinished branch's small files with its journal
+      # (docs/guide/run-directory.md). `restore` puts them back.
+      rm -rf results/progress
+      if [ -f runs/width/width.json ] && [ ! -f runs/width/width.png ]; then
+        mkdir -p results/progress/width
+        cp runs/width/width.json runs/width/width-run.json runs/width/width.md results/progress/width/
+      fi
+      for b in runs/*/branches/*; do
+        [ -f "$b/records.jsonl" ] || continue
+        ! grep -qs '"outcome": "complete"' "$b/run.json" || continue
+        d="results/progress/${b#runs/}"
+        mkdir -p "$d"
+        cp "$b"/branch.json "$b"/config.yaml "$b"/run.json "$b"/checksums.json "$d"/
+        gzip -9 -n -c "$b/records.jsonl" > "$d/records.jsonl.gz"
+      done ;;
+    restore)
+      # The snapshots of `progress` back into runs/ where runs/ lacks them. A branch needs its
+      # trunk in runs/ first: run the trunk's own command at its commit (results/README.md
+      # names both), check its records equal the committed export, then `restore`.
+      if [ -d results/progress/width ] && [ ! -d runs/width ]; then
+        mkdir -p runs/width && cp results/progress/width/* runs/width/
+      fi
+      for d in results/progress/*/branches/*; do
+        [ -d "$d" ] || continue
+        rel="${d#results/progress/}"
+        trunk="runs/${rel%%/branches/*}"
+        [ -f "$trunk/config.yaml" ] || { echo "restore: $trunk is missing: run it first" >&2; exit 2; }
+        [ ! -d "runs/$rel" ] || continue
+        mkdir -p "runs/$rel" && cp "$d"/*.json "$d"/config.yaml "runs/$rel"/
+        gunzip -c "$d/records.jsonl.gz" > "runs/$rel/records.jsonl"
+        $tl verify "$trunk" --repair >/dev/null || true
+        $tl verify "$trunk" 2>&1 | tail -1
       done ;;
     records|record:*)
       runs=(study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk
