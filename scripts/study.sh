@@ -204,7 +204,7 @@ for step in "$@"; do
     restore)
       # The snapshots of `progress` back into runs/ where runs/ lacks them. A branch needs its
       # trunk in runs/ first: run the trunk's own command at its commit (results/README.md
-      # names both), check its records equal the committed export, then `restore`.
+      # names both); `restore` checks its records equal the committed export.
       if [ -d results/progress/width ] && [ ! -d runs/width ]; then
         mkdir -p runs/width && cp results/progress/width/* runs/width/
       fi
@@ -213,6 +213,9 @@ for step in "$@"; do
         rel="${d#results/progress/}"
         trunk="runs/${rel%%/branches/*}"
         [ -f "$trunk/config.yaml" ] || { echo "restore: $trunk is missing: run it first" >&2; exit 2; }
+        # Never a branch on another trunk: the re-run must have trained the same numbers.
+        .venv/bin/python scripts/same_records.py "$trunk" "results/${trunk#runs/}/export" \
+          || { echo "restore: $trunk differs from its records; not restoring $rel" >&2; exit 2; }
         [ ! -d "runs/$rel" ] || continue
         mkdir -p "runs/$rel" && cp "$d"/*.json "$d"/config.yaml "runs/$rel"/
         gunzip -c "$d/records.jsonl.gz" > "runs/$rel/records.jsonl"

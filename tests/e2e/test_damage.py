@@ -2,6 +2,7 @@
 what each command then does; `ticketlab verify` finds each, and `--repair` rebuilds what
 can be rebuilt without training."""
 
+import csv
 import json
 import shutil
 import sqlite3
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import ticketlab
-from tests.helpers import TINY
+from tests.helpers import TINY, load_script
 from ticketlab.cli import main
 from ticketlab.store.files import FileCheckpoint
 
@@ -266,3 +267,24 @@ def test_a_damaged_checkpoint_retrains_its_cohort(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="its cohort trains again from the start"):
         assert ck.load() is None
     assert not ck.path.exists()
+
+
+def test_a_rerun_is_checked_against_the_committed_export(run: Path, tmp_path: Path) -> None:
+    """scripts/same_records.py: a run equals its own export (its branches aside); one
+    changed field of the run's own records is named."""
+    same = load_script("same_records")
+    committed = tmp_path / "committed"
+    ticketlab.api.export(run, committed)
+    assert same.differences(run, committed) == []
+    path = committed / "trainings.csv"
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    own = next(r for r in rows if not r["branch"])
+    own["es_test_acc"] = "0.5"
+    next(r for r in rows if r["branch"])["final_test_acc"] = "0.5"  # a branch's: not compared
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    (line,) = same.differences(run, committed)
+    assert line.startswith(own["training_id"]) and "es_test_acc" in line

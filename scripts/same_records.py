@@ -1,0 +1,62 @@
+"""Whether a run's own trainings (its branches aside) equal those of a committed export,
+field for field but for timings: a trunk re-run on another machine must, before branches
+recorded against the old one are paired with it or resumed on it.
+
+    .venv/bin/python scripts/same_records.py runs/study2-trunk results/study2-trunk/export
+
+Exit 0 when every committed training is there with equal fields, 1 (with the first
+differences) otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+from pathlib import Path
+
+from ticketlab.api import export
+
+TIMINGS = {"wall_time_s", "finished_at", "cohort_size"}
+
+
+def own(path: Path) -> dict[str, dict[str, str]]:
+    """The export's trainings of the run itself (no branch), by training id."""
+    with open(path, newline="") as f:
+        return {r["training_id"]: r for r in csv.DictReader(f) if not r.get("branch")}
+
+
+def differences(run: Path, committed: Path) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        export(run, Path(tmp) / "export")
+        new = own(Path(tmp) / "export" / "trainings.csv")
+    old = own(committed / "trainings.csv")
+    out = []
+    for tid, row in old.items():
+        other = new.get(tid)
+        if other is None:
+            out.append(f"{tid}: not in {run}")
+            continue
+        fields = [k for k in row if k not in TIMINGS | {"branch"} and row[k] != other.get(k)]
+        if fields:
+            k = fields[0]
+            out.append(f"{tid}: {', '.join(fields)} differ ({k}: {row[k]} against {other.get(k)})")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("export", type=Path, help="the committed export folder")
+    args = parser.parse_args()
+    found = differences(args.run, args.export)
+    for line in found[:10]:
+        print(line)
+    n = len(own(args.export / "trainings.csv"))
+    print(f"{n - len(found)} of {n} trainings equal" + ("" if not found else "; not the same run"))
+    sys.exit(1 if found else 0)
+
+
+if __name__ == "__main__":
+    main()
