@@ -313,7 +313,17 @@ def test_bn_l1_moves_each_batch_norm_scale_by_lr_times_lambda_against_its_sign(
     assert "bn-l1 0.01" in dataclasses.replace(plain, bn_l1=0.01).label()
 
 
-def test_bn_l1_on_a_net_without_batch_norm_is_refused(mnist_small: Dataset) -> None:
+def test_bn_l1_on_a_net_without_batch_norm_is_refused(
+    mnist_small: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before the run writes anything, so the corrected command takes the directory over;
+    the trainers refuse it too (for callers of the API)."""
+    args = ["run", "--preset", "seed", *TINY, "--out", str(tmp_path / "r"), "--quiet"]
+    capsys.readouterr()
+    assert main([*args, "--set", "train.bn_l1=1e-4"]) == 2
+    assert "lenet_300_100 has no batch norm" in capsys.readouterr().err
+    assert not list((tmp_path / "r").rglob("*.safetensors"))
+    assert main([*args, "--set", "prune.rounds=1"]) == 0
     cfg = TrainConfig(optimizer="sgd", lr=0.1, batch_size=32, steps=1, bn_l1=1e-4)
     for model in (ModelConfig(), ModelConfig(name="tests.tinynets:plain")):
         spec = architecture(model, mnist_small.shape, mnist_small.num_classes)

@@ -32,7 +32,7 @@ from ticketlab.train.members import (
     TrainResult,
 )
 from ticketlab.train.mlp import train_mlp
-from ticketlab.train.modules import train_modules
+from ticketlab.train.modules import batch_norm_scales, train_modules
 
 __all__ = [
     "TRAINERS",
@@ -67,3 +67,9 @@ def train_cohort(
     resumes from it (``members.Saves``)."""
     trainer = TRAINERS[type(arch)]
     return trainer(members, arch, cfg, device, on_progress, checkpoint=checkpoint, **options)
+
+
+def penalised_scales(arch: Architecture) -> list[str]:
+    """The batch-norm scales ``train.bn_l1`` would penalise in ``arch``'s network (none in
+    the MLP), so that a run can refuse the option before it writes anything."""
+    return [] if isinstance(arch, MLPSpec) else batch_norm_scales(arch.build())

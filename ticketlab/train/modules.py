@@ -82,6 +82,16 @@ class _Augment:
         return out.view(m, b, c, h, w).masked_fill_(~inside.view(m, b, 1, h, w), 0.0)
 
 
+def batch_norm_scales(module: torch.nn.Module) -> list[str]:
+    """The parameter names of ``module``'s batch-norm scales (gamma): what ``train.bn_l1``
+    penalises."""
+    return [
+        f"{name}.weight"
+        for name, m in module.named_modules()
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine
+    ]
+
+
 def train_modules(
     members: list[Member],
     spec: ModuleSpec,
@@ -123,11 +133,7 @@ def train_modules(
     tensors = [p.requires_grad_() for p in params.values()]
     l1 = None
     if cfg.bn_l1:
-        scales = [
-            f"{name}.weight"
-            for name, m in base.named_modules()
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.affine
-        ]
+        scales = batch_norm_scales(base)
         if not scales:
             raise ConfigError(
                 f"train.bn_l1 is {cfg.bn_l1:g}, but {spec.name} has no batch norm with scales "
