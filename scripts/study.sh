@@ -212,11 +212,11 @@ for step in "$@"; do
         [ -d "$d" ] || continue
         rel="${d#results/progress/}"
         trunk="runs/${rel%%/branches/*}"
+        [ ! -d "runs/$rel" ] || continue
         [ -f "$trunk/config.yaml" ] || { echo "restore: $trunk is missing: run it first" >&2; exit 2; }
         # Never a branch on another trunk: the re-run must have trained the same numbers.
         .venv/bin/python scripts/same_records.py "$trunk" "results/${trunk#runs/}/export" \
           || { echo "restore: $trunk differs from its records; not restoring $rel" >&2; exit 2; }
-        [ ! -d "runs/$rel" ] || continue
         mkdir -p "runs/$rel" && cp "$d"/*.json "$d"/config.yaml "runs/$rel"/
         gunzip -c "$d/records.jsonl.gz" > "runs/$rel/records.jsonl"
         $tl verify "$trunk" --repair >/dev/null || true

@@ -70,7 +70,7 @@ from ticketlab.train.cohort import (
     Member,
     Progress,
     TrainResult,
-    penalised_scales,
+    refuse_bn_l1,
     train_cohort,
 )
 
@@ -427,15 +427,9 @@ class Experiment:
                 f"model; {self.cfg.model.name} reads flat inputs"
             )
         prunable(self.spec, self.cfg.prune)  # refuses unknown prune.ignore names up front
-        penalised = [s.label() for _, s in trainings_of(self.cfg) if s.bn_l1]
-        if penalised and not penalised_scales(self.spec):
-            raise ConfigError(
-                f"{penalised[0]}: train.bn_l1 penalises batch-norm scales, and "
-                f"{self.cfg.model.name} has no batch norm; set it to 0 or use a model with "
-                "batch norm"
-            )
         for _, setting in trainings_of(self.cfg):
             check_precision(setting.precision, self.device)
+            refuse_bn_l1(self.spec, setting, self.cfg.model.name)
         for name, setting in trainings_of(self.cfg):
             n = len(self.datasets[name].train)
             per_epoch = -(-n // setting.batch_size)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ticketlab.config import TrainConfig
+from ticketlab.errors import ConfigError
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.registry import Architecture, ModuleSpec
 from ticketlab.train.members import (
@@ -65,11 +66,17 @@ def train_cohort(
     architecture's trainer (every trainer takes ``evaluate`` and ``dtype``; the MLP's also
     its fast paths' switches). With ``checkpoint`` the trainer saves its state mid-way and
     resumes from it (``members.Saves``)."""
+    refuse_bn_l1(arch, cfg, arch.name if isinstance(arch, ModuleSpec) else "an MLP")
     trainer = TRAINERS[type(arch)]
     return trainer(members, arch, cfg, device, on_progress, checkpoint=checkpoint, **options)
 
 
-def penalised_scales(arch: Architecture) -> list[str]:
-    """The batch-norm scales ``train.bn_l1`` would penalise in ``arch``'s network (none in
-    the MLP), so that a run can refuse the option before it writes anything."""
-    return [] if isinstance(arch, MLPSpec) else batch_norm_scales(arch.build())
+def refuse_bn_l1(arch: Architecture, setting: TrainConfig, model: str) -> None:
+    """``train.bn_l1`` penalises batch-norm scales: refuse it where ``arch``'s network (named
+    ``model`` in the message) has none, as a run does before it writes anything and every
+    cohort before it trains."""
+    if setting.bn_l1 and (isinstance(arch, MLPSpec) or not batch_norm_scales(arch.build())):
+        raise ConfigError(
+            f"{setting.label()}: train.bn_l1 penalises batch-norm scales, and {model} has no "
+            "batch norm; set it to 0 or use a model with batch norm"
+        )

@@ -18,7 +18,6 @@ import torch
 
 from ticketlab.config import TrainConfig
 from ticketlab.device import autocast, sparse_eval_threshold, sparse_threshold
-from ticketlab.errors import ConfigError
 from ticketlab.models.mlp import MLPSpec
 from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.train import optim
@@ -212,11 +211,6 @@ def train_mlp(
     its own, so it is not given with ``checkpoint``."""
     if on_epoch is not None and checkpoint is not None:
         raise ValueError("on_epoch keeps state a checkpoint does not save: give one or the other")
-    if cfg.bn_l1:
-        raise ConfigError(
-            f"train.bn_l1 is {cfg.bn_l1:g}, but an MLP has no batch norm to penalise; set it "
-            "to 0 or use a model with batch norm"
-        )
     start = time.perf_counter()
     n_layers = spec.n_layers
     full_masks = {k: v.to(device) for k, v in stack([m.mask for m in members]).items()}

@@ -25,7 +25,6 @@ from torch.func import functional_call, vmap
 from ticketlab.config import TrainConfig
 from ticketlab.device import autocast
 from ticketlab.device import batching as members_batching
-from ticketlab.errors import ConfigError
 from ticketlab.models.params import Params, on_cpu, stack, unstack
 from ticketlab.models.registry import ModuleSpec
 from ticketlab.train import optim
@@ -131,15 +130,8 @@ def train_modules(
     buffers = {k: as_float(v).clone() for k, v in state.items() if k not in params}
     grad_masks = {k: v.to(dtype) for k, v in masks.items() if not v.all()}
     tensors = [p.requires_grad_() for p in params.values()]
-    l1 = None
-    if cfg.bn_l1:
-        scales = batch_norm_scales(base)
-        if not scales:
-            raise ConfigError(
-                f"train.bn_l1 is {cfg.bn_l1:g}, but {spec.name} has no batch norm with scales "
-                "to penalise; set it to 0 or use a model with batch norm"
-            )
-        l1 = (cfg.bn_l1, scales)
+    # train_cohort has refused bn_l1 on a net without scales.
+    l1 = (cfg.bn_l1, batch_norm_scales(base)) if cfg.bn_l1 else None
 
     def call(p: Params, b: Params, x: torch.Tensor) -> torch.Tensor:
         return functional_call(base, (p, b), (x,))
