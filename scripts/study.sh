@@ -18,7 +18,10 @@
 #                               magnitudes carry what the signs alone do not?
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every finished run into results/
-#   scripts/study.sh record:RUN one run's records (record:sources adds the criteria report)
+#   scripts/study.sh record:RUN one run's records (record:sources adds the criteria report);
+#                               record:RUN-rerun, those of runs/RUN re-made on another machine
+#                               (same trunk records), beside the first run's: a run that lacks
+#                               branches its committed records hold is refused as RUN
 #   scripts/study.sh progress   snapshots of unfinished runs into results/progress/ (the
 #                               width test's rows, unfinished branches' journals)
 #   scripts/study.sh restore    those snapshots back into a runs/ that lacks them
@@ -223,23 +226,35 @@ for step in "$@"; do
         $tl verify "$trunk" 2>&1 | tail -1
       done ;;
     records|record:*)
-      runs=(study-trunk study-fixed study-frankle-carbin study2-trunk study2-fmnist-trunk
-        study2-fixed precision-fp32 precision-bf16 sources-conv learned sources
-        criterion-magnitude_increase criterion-large_final_same_sign width)
+      runs=(study-trunk study-fixed study-frankle-carbin study2-trunk study2-trunk-rerun
+        study2-fmnist-trunk study2-fixed precision-fp32 precision-bf16 sources-conv learned
+        sources criterion-magnitude_increase criterion-large_final_same_sign width)
       [ "$step" = records ] || runs=("${step#record:}")
       for run in "${runs[@]}"; do
         [ "$run" != width ] || continue  # not a run directory: below
-        [ -f "runs/$run/config.yaml" ] || continue
+        # NAME-rerun: the records of runs/NAME re-run on another machine, beside NAME's own
+        # (scripts/same_records.py checked the re-run trained the same numbers).
+        src="runs/${run%-rerun}"
+        [ -f "$src/config.yaml" ] || continue
         # Only finished runs become records (a branch may still be running beside them).
-        grep -q '"outcome": "complete"' "runs/$run/run.json" || continue
+        grep -q '"outcome": "complete"' "$src/run.json" || continue
+        # Never drop records: a run re-made on another machine lacks the branches recorded
+        # from the first; its records go beside them, as NAME-rerun.
+        lost=$(.venv/bin/python scripts/same_records.py --branches "$src" "results/$run/export")
+        if [ -n "$lost" ]; then
+          echo "record:$run: results/$run holds branches $src lacks ($lost): records of" \
+            "this run go to results/$run-rerun (scripts/study.sh record:$run-rerun)" >&2
+          if [ "$step" = records ]; then continue; fi
+          exit 2
+        fi
         rm -rf "results/$run"
-        $tl report "runs/$run" >/dev/null
-        $tl export "runs/$run" --to "results/$run/export" >/dev/null
+        $tl report "$src" >/dev/null
+        $tl export "$src" --to "results/$run/export" >/dev/null
         gzip -9 -n "results/$run/export/evals.csv"  # the largest record: keep results/ small
         mkdir -p "results/$run/figures"
-        cp "runs/$run/report.md" "results/$run/"
-        if [ -f "runs/$run/supermasks.json" ]; then cp "runs/$run/supermasks.json" "results/$run/"; fi
-        cp "runs/$run"/figures/*.png "results/$run/figures/"
+        cp "$src/report.md" "results/$run/"
+        if [ -f "$src/supermasks.json" ]; then cp "$src/supermasks.json" "results/$run/"; fi
+        cp "$src"/figures/*.png "results/$run/figures/"
         git rev-parse HEAD > "results/$run/commit.txt"
       done
       # IMP's three criteria paired by seed and level: the sources run's large_final and the

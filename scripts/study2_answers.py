@@ -6,8 +6,12 @@ Are tickets dataset-specific? Reads the exports of the MNIST and FashionMNIST tr
 their ``specific-*`` branches: each trunk's tickets trained on both datasets, Adam and SGD,
 against re-init, every fourth round) and the mask overlaps in
 ``results/study2-overlap.csv`` (written from the run directories by ``--overlap``, since
-masks are not part of the exports). Both trunks start from the same initial weights and
-draw the same data order per seed and round, so records of the two pair by seed and level.
+masks are not part of the exports). The MNIST trunk's records are two sets: its first run's
+(``study2-trunk``, with the branches recorded there) and its re-run's on another machine
+(``study2-trunk-rerun``: the same trunk trainings, checked equal, and the branches run
+since); a training recorded in both appears once, and must be equal in both. Both trunks
+start from the same initial weights and draw the same data order per seed and round, so
+records of the two pair by seed and level.
 The page's pooled tests are one Holm family, its per-level tests another; disconnected
 levels are left out of a pooled test of a ticket against its re-init and reported apart.
 
@@ -52,6 +56,13 @@ from ticketlab.analysis.verdicts import (
 
 RESULTS = Path(__file__).parents[1] / "results"
 RUNS = {"mnist": "study2-trunk", "fashion_mnist": "study2-fmnist-trunk"}
+# A trunk's record sets: its first run's, and those of its re-runs on other machines
+# (identical trunk records; the branches run since are recorded from the re-run).
+RECORDS = {
+    "mnist": ("study2-trunk", "study2-trunk-rerun"),
+    "fashion_mnist": ("study2-fmnist-trunk",),
+}
+TIMINGS = {"wall_time_s", "finished_at", "cohort_size"}
 NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 ADAM, SGD = "adam lr=0.0012, 10 epochs", "sgd lr=0.01, 3 epochs"
 SETTINGS = {ADAM: "Adam, 10 epochs", SGD: "SGD lr 1e-2, 3 epochs"}
@@ -78,9 +89,28 @@ SCALE_STEPS = (
 
 
 def rows_of(found_on: str) -> list[dict[str, Any]]:
-    path = RESULTS / RUNS[found_on] / "export" / "trainings.json"
-    rows = json.loads(path.read_text())
+    exports = [RESULTS / name / "export" / "trainings.json" for name in RECORDS[found_on]]
+    rows = union(*(json.loads(path.read_text()) for path in exports if path.is_file()))
     return [r | {"found_on": found_on} for r in rows if r["round"] % 4 == 0]
+
+
+def union(*exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every training of several record sets of one run, once each (by training id): a
+    training in two sets was trained twice, from one trunk and commit, and must agree in
+    every field but its timings, or the sets are not of one run (``ValueError``)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for rows in exports:
+        for r in rows:
+            first = seen.setdefault(r["training_id"], r)
+            fields = (r.keys() | first.keys()) - TIMINGS
+            differ = sorted(k for k in fields if r.get(k) != first.get(k))
+            if differ:
+                raise ValueError(
+                    f"training {r['training_id']} differs between two record sets of one run "
+                    f"in {', '.join(differ)}: they are not records of the same trunk; record "
+                    "a branch only from a trunk whose re-run scripts/same_records.py accepts"
+                )
+    return list(seen.values())
 
 
 def pp(x: float) -> str:
@@ -436,7 +466,9 @@ def main(argv: list[str]) -> None:
         "# The follow-up study's answers (generated)",
         "",
         "Made by `.venv/bin/python scripts/study2_answers.py > results/study2-answers.md` from "
-        "`results/study2-trunk/export`, `results/study2-fmnist-trunk/export` and "
+        "`results/study2-trunk/export` with `results/study2-trunk-rerun/export` (the "
+        "MNIST trunk re-run on another machine, the same trunk records, and the branches "
+        "run since), `results/study2-fmnist-trunk/export` and "
         "`results/study2-overlap.csv`. Differences in percentage points, paired by seed, 5 "
         "seeds, 95% Student-t intervals; every p is Holm-adjusted over the page's "
         f"{family[1]} pooled tests; the {levels[1]} per-level tests are the second family. "

@@ -288,3 +288,17 @@ def test_a_rerun_is_checked_against_the_committed_export(run: Path, tmp_path: Pa
         w.writerows(rows)
     (line,) = same.differences(run, committed)
     assert line.startswith(own["training_id"]) and "es_test_acc" in line
+
+
+def test_branches_a_rerun_lacks_are_named(run: Path, tmp_path: Path) -> None:
+    """scripts/same_records.py --branches: a run's export names none of its own branches as
+    lacking; once a branch's directory is gone (a re-run on another machine), it is named,
+    so that re-recording the run cannot drop its records."""
+    same = load_script("same_records")
+    committed = tmp_path / "committed"
+    ticketlab.api.export(run, committed)
+    assert same.lacking(run, committed) == []
+    assert same.lacking(run, tmp_path / "none") == []
+    branch = next((run / "branches").iterdir())
+    shutil.rmtree(branch)  # the run is this test's copy
+    assert same.lacking(run, committed) == [f"branches/{branch.name}"]

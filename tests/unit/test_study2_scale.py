@@ -69,3 +69,21 @@ def test_a_dataset_enters_only_once_every_arm_is_recorded() -> None:
     missing = [r for r in rows if not (r["control"] == "signed_constant" and r["seed"] == 1)]
     assert sa.scale_rows(missing, "cifar10") is None
     assert sa.scale_rows(rows, "maxgroup") is None
+
+
+def test_two_record_sets_of_one_trunk_give_each_training_once() -> None:
+    """A trunk's records from its first run and its re-run: a training in both counts once
+    (timings may differ); one whose numbers differ means two trunks, and is refused."""
+    first = [
+        {"training_id": "a", "es_test_acc": 0.9, "wall_time_s": 10.0},
+        {"training_id": "b", "es_test_acc": 0.8, "wall_time_s": 11.0},
+    ]
+    rerun = [
+        {"training_id": "a", "es_test_acc": 0.9, "wall_time_s": 12.5},
+        {"training_id": "c", "es_test_acc": 0.7, "wall_time_s": 9.0},
+    ]
+    both = sa.union(first, rerun)
+    assert [r["training_id"] for r in both] == ["a", "b", "c"]
+    assert both[0]["wall_time_s"] == 10.0  # the first set's record
+    with pytest.raises(ValueError, match=r"training a differs .* in es_test_acc"):
+        sa.union(first, [{"training_id": "a", "es_test_acc": 0.91, "wall_time_s": 10.0}])
