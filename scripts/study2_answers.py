@@ -97,12 +97,14 @@ def rows_of(found_on: str) -> list[dict[str, Any]]:
 def union(*exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every training of several record sets of one run, once each (by training id): a
     training in two sets was trained twice, from one trunk and commit, and must agree in
-    every field but its timings, or the sets are not of one run (``ValueError``)."""
+    every field but its timings and the branch that trained it (a run trains a training
+    once, in the first of its branches to need it), or the sets are not of one run
+    (``ValueError``). The first set's record is kept."""
     seen: dict[str, dict[str, Any]] = {}
     for rows in exports:
         for r in rows:
             first = seen.setdefault(r["training_id"], r)
-            fields = (r.keys() | first.keys()) - TIMINGS
+            fields = (r.keys() | first.keys()) - TIMINGS - {"branch"}
             differ = sorted(k for k in fields if r.get(k) != first.get(k))
             if differ:
                 raise ValueError(
@@ -432,11 +434,12 @@ def main(argv: list[str]) -> None:
         return
     rows = {ds: rows_of(ds) for ds in RUNS}
     opts = Options()
-    # The matrix: per (found on, trained on, setting), the ticket against its re-init.
+    # The matrix: per (found on, trained on, setting), the ticket against its re-init (on
+    # the two trunks' datasets: the length branches train CIFAR-10 in one of its settings).
     matrix: dict[tuple[str, str, str], Comparison] = {}
     for found, mine in rows.items():
         for c in compare(mine, "es_test_acc", opts):
-            if c.control == "reinit" and c.setting in SETTINGS:
+            if c.control == "reinit" and c.setting in SETTINGS and c.dataset in RUNS:
                 matrix[(found, c.dataset, c.setting)] = c
     # Directly: on each dataset and setting, the ticket found there minus the one found on
     # the other dataset (same seeds, initial weights, data order and level).
