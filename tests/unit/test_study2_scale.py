@@ -73,13 +73,14 @@ def test_a_dataset_enters_only_once_every_arm_is_recorded() -> None:
 
 def test_two_record_sets_of_one_trunk_give_each_training_once() -> None:
     """A trunk's records from its first run and its re-run: a training in both counts once
-    (timings may differ); one whose numbers differ means two trunks, and is refused."""
+    (timings and the branch that trained it may differ); one whose numbers differ means two
+    trunks, and is refused."""
     first = [
-        {"training_id": "a", "es_test_acc": 0.9, "wall_time_s": 10.0},
+        {"training_id": "a", "es_test_acc": 0.9, "wall_time_s": 10.0, "branch": "b1"},
         {"training_id": "b", "es_test_acc": 0.8, "wall_time_s": 11.0},
     ]
-    rerun = [
-        {"training_id": "a", "es_test_acc": 0.9, "wall_time_s": 12.5},
+    rerun = [  # "a" trained again, by another branch than the first set's
+        {"training_id": "a", "es_test_acc": 0.9, "wall_time_s": 12.5, "branch": "b2"},
         {"training_id": "c", "es_test_acc": 0.7, "wall_time_s": 9.0},
     ]
     both = sa.union(first, rerun)
