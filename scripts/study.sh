@@ -19,9 +19,9 @@
 #   scripts/study.sh fc         the frankle-carbin preset, 3 seeds
 #   scripts/study.sh records    reports and exports of every finished run into results/
 #   scripts/study.sh record:RUN one run's records (record:sources adds the criteria report);
-#                               record:RUN-rerun, those of runs/RUN re-made on another machine
-#                               (same trunk records), beside the first run's: a run that lacks
-#                               branches its committed records hold is refused as RUN
+#                               record:RUN-rerun (-rerun2, ...), those of runs/RUN re-made on
+#                               another machine (same trunk records), beside the first run's: a
+#                               run lacking branches its committed records hold is refused
 #   scripts/study.sh progress   snapshots of unfinished runs into results/progress/ (the
 #                               width test's rows, unfinished branches' journals)
 #   scripts/study.sh restore    those snapshots back into a runs/ that lacks them
@@ -232,9 +232,9 @@ for step in "$@"; do
       [ "$step" = records ] || runs=("${step#record:}")
       for run in "${runs[@]}"; do
         [ "$run" != width ] || continue  # not a run directory: below
-        # NAME-rerun: the records of runs/NAME re-run on another machine, beside NAME's own
-        # (scripts/same_records.py checked the re-run trained the same numbers).
-        src="runs/${run%-rerun}"
+        # NAME-rerun (NAME-rerun2, ...): the records of runs/NAME re-run on another machine,
+        # beside NAME's own (scripts/same_records.py checked it trained the same numbers).
+        src="runs/${run%%-rerun*}"
         [ -f "$src/config.yaml" ] || continue
         # Only finished runs become records (a branch may still be running beside them).
         grep -q '"outcome": "complete"' "$src/run.json" || continue

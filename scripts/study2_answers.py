@@ -56,12 +56,6 @@ from ticketlab.analysis.verdicts import (
 
 RESULTS = Path(__file__).parents[1] / "results"
 RUNS = {"mnist": "study2-trunk", "fashion_mnist": "study2-fmnist-trunk"}
-# A trunk's record sets: its first run's, and those of its re-runs on other machines
-# (identical trunk records; the branches run since are recorded from the re-run).
-RECORDS = {
-    "mnist": ("study2-trunk", "study2-trunk-rerun"),
-    "fashion_mnist": ("study2-fmnist-trunk",),
-}
 TIMINGS = {"wall_time_s", "finished_at", "cohort_size"}
 NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 ADAM, SGD = "adam lr=0.0012, 10 epochs", "sgd lr=0.01, 3 epochs"
@@ -89,7 +83,12 @@ SCALE_STEPS = (
 
 
 def rows_of(found_on: str) -> list[dict[str, Any]]:
-    exports = [RESULTS / name / "export" / "trainings.json" for name in RECORDS[found_on]]
+    """A trunk's records: its first run's, then those of its re-runs on other machines
+    (``NAME-rerun``, ``NAME-rerun2``, ...: the same trunk trainings, and the branches run
+    there), each training once."""
+    name = RUNS[found_on]
+    sets = [RESULTS / name, *sorted(RESULTS.glob(f"{name}-rerun*"))]
+    exports = [d / "export" / "trainings.json" for d in sets]
     rows = union(*(json.loads(path.read_text()) for path in exports if path.is_file()))
     return [r | {"found_on": found_on} for r in rows if r["round"] % 4 == 0]
 
