@@ -18,8 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ticketlab.api import export
-
-TIMINGS = {"wall_time_s", "finished_at", "cohort_size"}
+from ticketlab.experiments.records import RUN_DEPENDENT
 
 
 def own(path: Path) -> dict[str, dict[str, str]]:
@@ -50,7 +49,7 @@ def differences(run: Path, committed: Path) -> list[str]:
         if other is None:
             out.append(f"{tid}: not in {run}")
             continue
-        fields = [k for k in row if k not in TIMINGS | {"branch"} and row[k] != other.get(k)]
+        fields = [k for k in row if k not in RUN_DEPENDENT | {"branch"} and row[k] != other.get(k)]
         if fields:
             k = fields[0]
             out.append(f"{tid}: {', '.join(fields)} differ ({k}: {row[k]} against {other.get(k)})")

@@ -53,10 +53,10 @@ from ticketlab.analysis.verdicts import (
     format_p,
     gap_shares,
 )
+from ticketlab.experiments.records import RUN_DEPENDENT
 
 RESULTS = Path(__file__).parents[1] / "results"
 RUNS = {"mnist": "study2-trunk", "fashion_mnist": "study2-fmnist-trunk"}
-TIMINGS = {"wall_time_s", "finished_at", "cohort_size"}
 NAMES = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 ADAM, SGD = "adam lr=0.0012, 10 epochs", "sgd lr=0.01, 3 epochs"
 SETTINGS = {ADAM: "Adam, 10 epochs", SGD: "SGD lr 1e-2, 3 epochs"}
@@ -103,7 +103,9 @@ def union(*exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for rows in exports:
         for r in rows:
             first = seen.setdefault(r["training_id"], r)
-            fields = (r.keys() | first.keys()) - TIMINGS - {"branch"}
+            if first is r:
+                continue
+            fields = (r.keys() | first.keys()) - RUN_DEPENDENT - {"branch"}
             differ = sorted(k for k in fields if r.get(k) != first.get(k))
             if differ:
                 raise ValueError(
