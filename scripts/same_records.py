@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ticketlab.api import export
-from ticketlab.experiments.records import RUN_DEPENDENT
+from ticketlab.experiments.records import differing_fields
 
 
 def own(path: Path) -> dict[str, dict[str, str]]:
@@ -49,10 +49,10 @@ def differences(run: Path, committed: Path) -> list[str]:
         if other is None:
             out.append(f"{tid}: not in {run}")
             continue
-        fields = [k for k in row if k not in RUN_DEPENDENT | {"branch"} and row[k] != other.get(k)]
+        fields = differing_fields(row, other)
         if fields:
             k = fields[0]
-            out.append(f"{tid}: {', '.join(fields)} differ ({k}: {row[k]} against {other.get(k)})")
+            out.append(f"{tid}: {', '.join(fields)} differ ({k}: {row[k]} against {other[k]})")
     return out
 
 

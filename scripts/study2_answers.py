@@ -53,7 +53,7 @@ from ticketlab.analysis.verdicts import (
     format_p,
     gap_shares,
 )
-from ticketlab.experiments.records import RUN_DEPENDENT
+from ticketlab.experiments.records import differing_fields
 
 RESULTS = Path(__file__).parents[1] / "results"
 RUNS = {"mnist": "study2-trunk", "fashion_mnist": "study2-fmnist-trunk"}
@@ -105,8 +105,7 @@ def union(*exports: list[dict[str, Any]]) -> list[dict[str, Any]]:
             first = seen.setdefault(r["training_id"], r)
             if first is r:
                 continue
-            fields = (r.keys() | first.keys()) - RUN_DEPENDENT - {"branch"}
-            differ = sorted(k for k in fields if r.get(k) != first.get(k))
+            differ = differing_fields(first, r)
             if differ:
                 raise ValueError(
                     f"training {r['training_id']} differs between two record sets of one run "

@@ -1,9 +1,12 @@
 """One definition of a training's record: its fields in the order ``show --json`` prints
 them, each with its role, and the fields of an evaluation point. The store's columns and
 exports, the trackers' parameters and metrics and ``TrainingRecord.summary`` all read
-these lists."""
+these lists; ``differing_fields`` says whether two records are of one training's one result."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 # Roles: "param" (what was trained, and how: a tracker's parameters), "metric" (a scalar
 # outcome: a tracker's metrics), "per_layer" (an object by weight tensor, JSON in the
@@ -54,6 +57,7 @@ FIELDS = tuple(name for name, _ in RECORD_FIELDS)
 # What two runs of one training may record differently (how long it took, how many networks
 # shared its cohort, when it was stored): every other field is the training's own result.
 RUN_DEPENDENT = frozenset({"wall_time_s", "cohort_size", "finished_at"})
+
 # Derived from the evaluations when records are read: the test accuracy of a training's
 # mask on its untrained starting weights (its step-0 evaluation), Zhou et al.'s supermask.
 SUPERMASK = "supermask_acc"
@@ -73,3 +77,14 @@ EVAL_FIELDS = (
     "sign_flips",
 )
 EVAL_METRICS = ("val_loss", "val_acc", "test_loss", "test_acc", "sign_flip")
+
+
+def differing_fields(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    """The fields, sorted, in which two records of one training differ: none when they are
+    the same training's same result. Compared: the fields both hold (an export made before
+    a field was added lacks it; that is no disagreement), except what depends on the run
+    that made them (``RUN_DEPENDENT``) and the branch that trained it (a run trains a
+    training once, in the first of its branches to need it, so two runs may name different
+    branches)."""
+    fields = (a.keys() & b.keys()) - RUN_DEPENDENT - {"branch"}
+    return sorted(k for k in fields if a[k] != b[k])
