@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import load_script
 from ticketlab.cli import main
 
 TINY = [
@@ -88,3 +89,41 @@ def test_the_width_test_of_a_conv_net_widens_channels_and_fits_logits(tmp_path: 
     assert meta["train"]["augment"] == "none"
     # Twice the depth is not a Conv-N plan: refused with what to give instead.
     assert main([*args[:2], str(tmp_path / "deep"), *args[3:], "--deep-widths", "1"]) == 2
+
+
+@pytest.mark.slow
+def test_a_width_test_run_in_two_parts_and_merged_equals_it_run_whole(tmp_path: Path) -> None:
+    """scripts/width_merge.py: a test split by method over two folders, merged, holds the
+    rows of the test run in one folder (all but wall times); the whole plan's command then
+    trains nothing more and draws the figure; the folder names every invocation."""
+    merge = load_script("width_merge").merge
+    at = TINY.index("--deep-widths")
+    plan = [*TINY[:at], *TINY[at + 2 :], "--deep-widths"]  # widths 1 and 2, same depth only
+    whole, part, other = (tmp_path / n for n in ("whole", "part", "other"))
+    assert main(["width", "--out", str(whole), *plan]) == 0
+    assert main(["width", "--out", str(part), *plan, "--methods", "edgepopup"]) == 0
+    assert main(["width", "--out", str(other), *plan, "--methods", "biprop", "--no-fit"]) == 0
+    assert merge(part, other, dirty=True) == 8  # biprop at 0.5 and matched, two widths
+    assert merge(part, other, dirty=True) == 0  # once only
+    assert main(["width", "--out", str(part), *plan]) == 0
+    assert (part / "width.png").is_file()
+
+    def rows(folder: Path) -> dict[tuple[str, int], dict]:
+        made = json.loads((folder / "width.json").read_text())
+        return {(r["cell"], r["seed"]): {**r, "wall_s": 0} for r in made}
+
+    assert rows(part) == rows(whole) and len(rows(whole)) == 30  # 15 cells, two seeds
+    walls = {
+        (r["cell"], r["seed"]): r["wall_s"] for r in json.loads((part / "width.json").read_text())
+    }
+    merged = [r for r in json.loads((other / "width.json").read_text()) if "biprop" in r["cell"]]
+    assert all(walls[r["cell"], r["seed"]] == r["wall_s"] for r in merged)  # not trained again
+    runs = json.loads((part / "width-run.json").read_text())["invocations"]
+    assert [r.get("merged_from") for r in runs] == [None, "other", None]
+    # A part of another test (another number of epochs) is refused, nothing written.
+    again = tmp_path / "again"
+    assert main(["width", "--out", str(again), *plan, "--epochs", "2", "--methods", "biprop"]) == 0
+    before = (part / "width-run.json").read_text()
+    with pytest.raises(ValueError, match="plans' epochs differ"):
+        merge(part, again, dirty=True)
+    assert (part / "width-run.json").read_text() == before
