@@ -5,14 +5,15 @@ it lacks: one width test split over two processes (or machines), read as one.
 
 The folders must be of one test: the same training setting and data, the same plan but for
 its lists of cells and whether the logit fit runs (neither changes another cell's rows),
-every invocation of both at one clean commit; and every row both hold (a cell and seed in
-both, such as the targets') must be equal but for its wall time. Otherwise nothing is
-written and the exit status is 1. The first folder gains the other's rows for the cells it
-lacks, and its ``width-run.json`` the other's invocations, each marked with the folder it
-ran into, so that it names every invocation that made its rows. The next ``ticketlab
-width`` into the first folder finds those cells done; with every cell of its plan there it
-draws the figure. Run it while no ``ticketlab width`` writes into either folder (the
-command keeps no lock, and a running one would write its own rows over the merged ones).
+every invocation of the second at a commit one of the first's ran at, from clean trees;
+and every row both hold (a cell and seed in both, such as the targets') must be equal but
+for its wall time. Otherwise nothing is written and the exit status is 1. The first folder
+gains the other's rows for the cells it lacks, and its ``width-run.json`` the other's
+invocations, each marked with the folder it ran into, so that it names every invocation
+that made its rows. The next ``ticketlab width`` into the first folder finds those cells
+done; with every cell of its plan there it draws the figure. Run it while no ``ticketlab
+width`` writes into either folder (the command keeps no lock, and a running one would write
+its own rows over the merged ones).
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ def problems(into: dict[str, Any], other: dict[str, Any], dirty: bool = False) -
     out = [f"their {k} differ" for k in ("train", "data") if into.get(k) != other.get(k)]
     a, b = ({k: v for k, v in m["plan"].items() if k not in FREE} for m in (into, other))
     out += [f"their plans' {k} differ" for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)]
+    # The tool lets a later commit resume a folder; a merge brings in no code the first
+    # folder's rows were not already made with.
+    new = {r["git_commit"] for r in other["invocations"]} - {
+        r["git_commit"] for r in into["invocations"]
+    }
+    if new:
+        out.append(f"the second ran at commits the first never did ({', '.join(sorted(new))})")
     runs = into["invocations"] + other["invocations"]
-    commits = {r["git_commit"] for r in runs}
-    if len(commits) > 1:
-        out.append(
-            f"their invocations ran at {len(commits)} commits ({', '.join(sorted(commits))})"
-        )
     if not dirty and any(r["git_dirty"] for r in runs):
         out.append("an invocation ran from a tree with uncommitted changes")
     return out

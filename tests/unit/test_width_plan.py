@@ -1,11 +1,12 @@
 """The width test's networks: Conv-N's width multiplier, the frozen draws' scales, and the
-plans it refuses."""
+plans it refuses, and folders that are not parts of one test (the merge script)."""
 
 import math
 
 import pytest
 import torch
 
+from tests.helpers import load_script
 from ticketlab.config import ModelConfig
 from ticketlab.errors import ConfigError
 from ticketlab.experiments.width import WidthPlan, cells, frozen_weights, hidden_units
@@ -55,3 +56,36 @@ def test_plans_the_width_test_cannot_run_are_refused() -> None:
     conv = cells(WidthPlan(model="conv4", widths=(1, 2), deep_widths=()))
     # Conv-4 has 4 convolutions and 2 hidden linear layers: depth 6 at every width.
     assert {c.depth for c in conv if c.kind != "target"} == {6}
+
+
+def test_two_parts_of_one_width_test_are_told_from_two_tests() -> None:
+    """scripts/width_merge.py: parts may differ in their lists of cells and the logit fit;
+    another setting, a commit the first folder never ran at, or an uncommitted tree (unless
+    accepted) makes them two tests."""
+    merge = load_script("width_merge")
+    run = {"git_commit": "a", "git_dirty": False}
+    first = {
+        "train": {"lr": 1},
+        "data": {},
+        "plan": {"epochs": 20, "widths": [1, 2], "fit": True},
+        "invocations": [run, {**run, "git_commit": "b"}],
+    }
+    second = {
+        **first,
+        "plan": {"epochs": 20, "widths": [8], "methods": ["biprop"], "fit": False},
+        "invocations": [{**run, "git_commit": "b"}],
+    }
+    assert merge.problems(first, second) == []
+    other = {
+        **second,
+        "train": {"lr": 2},
+        "plan": {**second["plan"], "epochs": 5},
+        "invocations": [{"git_commit": "c", "git_dirty": True}],
+    }
+    assert merge.problems(first, other) == [
+        "their train differ",
+        "their plans' epochs differ",
+        "the second ran at commits the first never did (c)",
+        "an invocation ran from a tree with uncommitted changes",
+    ]
+    assert len(merge.problems(first, other, dirty=True)) == 3
