@@ -5,6 +5,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tests.helpers import load_script
 from ticketlab.analysis import width as page
 from ticketlab.analysis.figures import width_figure
 
@@ -69,3 +70,14 @@ def test_a_series_within_at_one_width_but_not_a_wider_one_says_so() -> None:
     assert page._within([1, 2, 4, 8], [1, 4]) == (
         "within 1 pp of the target at width 1x, 4x, not shown at 2x, 8x."
     )
+
+
+def test_the_reading_tables_put_each_series_widths_side_by_side() -> None:
+    """scripts/width_reading.py: a row per depth and keep fraction, a column per width, each
+    Welch interval in pp (sd 0.1 pp in both groups of 3: half-width t(0.975, 4) x
+    sqrt(2/3) x 0.1 = 0.23 pp), in bold only where it lies above -1 pp."""
+    reading = load_script("width_reading").reading(ROWS)
+    assert "| 2 | 0.5 | -1.00 [-1.23, -0.77] | **-0.20 [-0.43, +0.03]** |" in reading
+    assert "| 2 | 0.5 | 100 | 200 |" in reading  # kept weights
+    # Two tables, edge-popup's and the kept weights: the untrained masks are left to the page.
+    assert reading.count("| depth | keep |") == 2
