@@ -11,9 +11,9 @@ for its wall time. Otherwise nothing is written and the exit status is 1. The fi
 gains the other's rows for the cells it lacks, and its ``width-run.json`` the other's
 invocations, each marked with the folder it ran into, so that it names every invocation
 that made its rows. The next ``ticketlab width`` into the first folder finds those cells
-done; with every cell of its plan there it draws the figure. Run it while no ``ticketlab
-width`` writes into either folder (the command keeps no lock, and a running one would write
-its own rows over the merged ones).
+done; with every cell of its plan there it draws the figure. It holds both folders'
+locks while it works: a ``ticketlab width`` writing into either refuses it, and it refuses
+one.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from ticketlab.api import WIDTH_GROWS, WIDTH_ROWS, WIDTH_RUN, width_rows
-from ticketlab.store.files import atomic_write_text
+from ticketlab.errors import TicketlabError
+from ticketlab.store.files import atomic_write_text, exclusive
 
 FREE = (*WIDTH_GROWS, "fit")  # the plan's fields two parts of one test may differ in
 
@@ -56,7 +57,13 @@ def problems(into: dict[str, Any], other: dict[str, Any], dirty: bool = False) -
 
 def merge(into: Path, other: Path, dirty: bool = False) -> int:
     """Merge ``other``'s rows into ``into``; the number of rows added (``ValueError`` with
-    every reason, and nothing written, when they are not parts of one test)."""
+    every reason, and nothing written, when they are not parts of one test; ``RunLocked``
+    while a command writes into either)."""
+    with exclusive(into), exclusive(other):
+        return _merge(into, other, dirty)
+
+
+def _merge(into: Path, other: Path, dirty: bool) -> int:
     meta = json.loads((into / WIDTH_RUN).read_text())
     their_meta = json.loads((other / WIDTH_RUN).read_text())
     reasons = problems(meta, their_meta, dirty)
@@ -91,7 +98,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         added = merge(args.into, args.other, args.dirty)
-    except ValueError as e:
+    except (ValueError, TicketlabError) as e:
         print(e, file=sys.stderr)
         return 1
     except OSError as e:

@@ -63,7 +63,7 @@ from ticketlab.experiments.width import WidthPlan, cells, run_width
 from ticketlab.models.registry import architecture, display_model, import_path
 from ticketlab.progress import ProgressBar
 from ticketlab.store.environment import environment
-from ticketlab.store.files import FileCheckpoint, atomic_write_text, sweep_stale
+from ticketlab.store.files import FileCheckpoint, atomic_write_text, exclusive, held, sweep_stale
 from ticketlab.store.rundir import FIGURES_INDEX, RunDir
 from ticketlab.store.verify import (
     Finding,
@@ -671,8 +671,23 @@ def width(
     ``width.md``. A folder made with another plan is refused, but for the lists of cells
     (``WIDTH_GROWS``): a later call may add widths, inits, keep fractions or methods, and
     trains only the cells the folder lacks. ``on_cell(key, done, total)`` is told of each
-    cell as it starts."""
+    cell as it starts. One command at a time writes into a folder (``RunLocked`` for a
+    second: two would write their rows over each other's)."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out):
+        return _width(out, plan, train, data, data_dir, device, on_cell)
+
+
+def _width(
+    out: Path,
+    plan: WidthPlan | None,
+    train: TrainConfig | None,
+    data: DataConfig | None,
+    data_dir: str | Path | None,
+    device: str,
+    on_cell: Callable[[str, int, int], None] | None,
+) -> list[dict[str, Any]]:
     plan = plan or WidthPlan()
     train = train or Config().train
     data = data or DataConfig()
@@ -700,7 +715,6 @@ def width(
             f"another folder, or the same options as before to resume it (only "
             f"{', '.join('--' + k.replace('_', '-') for k in WIDTH_GROWS)} may change)"
         )
-    out.mkdir(parents=True, exist_ok=True)
     runs = before.get("invocations", [])
     runs.append(
         {
@@ -905,7 +919,7 @@ def width_rows(folder: str | Path) -> list[dict[str, Any]]:
 
 def _width_status(folder: Path) -> dict[str, Any]:
     """A width-test folder as ``list_runs`` lists it: the rows its latest plan asks for and
-    how many it holds (complete or not: the command keeps no lock to say it is running)."""
+    how many it holds, complete, running (a command holds its lock) or incomplete."""
     try:
         saved: dict[str, Any] = json.loads((folder / WIDTH_RUN).read_text())["plan"]
         fields: dict[str, Any] = {
@@ -921,7 +935,8 @@ def _width_status(folder: Path) -> dict[str, Any]:
     return {
         "path": str(folder),
         "name": "width test",
-        "status": "width test, " + ("complete" if done == len(wanted) else "incomplete"),
+        "status": "width test, "
+        + ("complete" if done == len(wanted) else "running" if held(folder) else "incomplete"),
         "trainings_done": done,
         "trainings_total": len(wanted),
         "branches": [],

@@ -41,7 +41,10 @@ class RunLocked(TicketlabError):
 
     def __init__(self, path: object, pid: int | None) -> None:
         who = f"process {pid}" if pid else "another ticketlab process"
-        super().__init__(f"{path} is being written by {who}")
+        super().__init__(
+            f"{path} is being written by {who}; wait for it to end (or stop it), then give "
+            "the same command again"
+        )
         self.pid = pid
 
 

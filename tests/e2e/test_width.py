@@ -8,6 +8,8 @@ import pytest
 
 from tests.helpers import load_script
 from ticketlab.cli import main
+from ticketlab.errors import RunLocked
+from ticketlab.store.files import exclusive
 
 TINY = [
     *("--seeds", "0", "1", "--base", "8", "8", "--widths", "1", "2", "--deep-widths", "1"),
@@ -103,6 +105,8 @@ def test_a_width_test_run_in_two_parts_and_merged_equals_it_run_whole(tmp_path: 
     assert main(["width", "--out", str(whole), *plan]) == 0
     assert main(["width", "--out", str(part), *plan, "--methods", "edgepopup"]) == 0
     assert main(["width", "--out", str(other), *plan, "--methods", "biprop", "--no-fit"]) == 0
+    with exclusive(other), pytest.raises(RunLocked):  # a command still writing into it
+        merge(part, other, dirty=True)
     assert merge(part, other, dirty=True) == 8  # biprop at 0.5 and matched, two widths
     assert merge(part, other, dirty=True) == 0  # once only
     assert main(["width", "--out", str(part), *plan]) == 0

@@ -1,12 +1,14 @@
 """`ticketlab ls` lists a width-test folder: the rows its plan asks for and how many it has."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from ticketlab.api import list_runs
 from ticketlab.cli import main
+from ticketlab.store.files import exclusive
 
 
 def test_a_width_folder_is_listed_with_its_rows_done(
@@ -50,6 +52,13 @@ def test_a_width_folder_is_listed_with_its_rows_done(
     assert listed["dense_test_acc"] == pytest.approx(0.975)
     assert main(["ls", str(tmp_path)]) == 0
     assert "width test, incomplete (3/10)" in capsys.readouterr().out
+    # While a command writes into the folder (it holds the lock): listed as running, and a
+    # second command into it is refused before it trains anything.
+    with exclusive(folder):
+        assert list_runs(tmp_path)[0]["status"] == "width test, running"
+        assert main(["width", "--out", str(folder), "--widths", "1", "--quiet"]) != 0
+        assert f"{folder} is being written by process {os.getpid()}" in capsys.readouterr().err
+    assert list_runs(tmp_path)[0]["status"] == "width test, incomplete"
 
 
 def test_show_prints_a_width_folders_page_or_its_rows(

@@ -4,18 +4,21 @@ later command removes a dead writer's and leaves a live one's."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import io
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError
 
-from ticketlab.errors import WriteError, warn
+from ticketlab.errors import RunLocked, WriteError, warn
 
 
 def _umask() -> int:
@@ -72,6 +75,38 @@ def sweep_stale(root: Path) -> None:
             tmp.unlink(missing_ok=True)
         except PermissionError:  # alive, another user's
             pass
+
+
+@contextlib.contextmanager
+def exclusive(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s lock (``.lock``, with the holder's pid) while a command writes into
+    it; the OS releases it when the process ends, killed or not. Held by another process:
+    ``RunLocked``. Once held, temporary files left by a killed writer are removed."""
+    with open(folder / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip()
+            raise RunLocked(folder, int(holder) if holder.isdigit() else None) from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        sweep_stale(folder)
+        yield
+
+
+def held(folder: Path) -> bool:
+    """Whether a process holds ``folder``'s lock, i.e. is writing into it now."""
+    try:
+        with open(folder / ".lock") as f:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no lock file (never written) or unreadable: nobody is writing
+        return False
+    return False
 
 
 class FileCheckpoint:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import fcntl
 import json
 import os
 import re
@@ -41,7 +40,7 @@ import torch
 import yaml
 
 from ticketlab.config import Config, from_dict, with_protocol
-from ticketlab.errors import DamagedFile, RunLocked, TicketlabError, WriteError, warn
+from ticketlab.errors import DamagedFile, TicketlabError, WriteError, warn
 from ticketlab.experiments.lottery import TrainingKey, TrainingRecord, plan
 from ticketlab.experiments.records import EVAL_FIELDS, FIELDS, PER_LAYER, SUPERMASK
 from ticketlab.store import journal
@@ -50,6 +49,8 @@ from ticketlab.store.files import (
     FileCheckpoint,
     atomic_write_text,
     csv_text,
+    exclusive,
+    held,
     sweep_stale,
 )
 from ticketlab.store.integrity import CHECKSUMS, Checksums, load_tensors, save_tensors
@@ -198,18 +199,7 @@ class RunDir:
     def lock(self) -> Iterator[None]:
         """Exclusive lock for the duration of a run (released by the OS if killed). Once
         held, temporary files left by a killed writer are removed."""
-        with open(self.path / ".lock", "a+") as f:
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                f.seek(0)
-                holder = f.read().strip()
-                raise RunLocked(self.path, int(holder) if holder.isdigit() else None) from None
-            f.seek(0)
-            f.truncate()
-            f.write(f"{os.getpid()}\n")
-            f.flush()
-            sweep_stale(self.path)
+        with exclusive(self.path):
             yield
 
     def live_status(self) -> dict[str, Any]:
@@ -221,14 +211,7 @@ class RunDir:
 
     def running(self) -> bool:
         """Whether a ticketlab process holds the run's lock, i.e. is training it now."""
-        try:
-            with open(self.path / ".lock") as f:
-                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError:  # no lock file (never run) or unreadable: nobody is writing
-            return False
-        return False
+        return held(self.path)
 
     # -- database ------------------------------------------------------------------------
     @property
