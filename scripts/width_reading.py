@@ -15,7 +15,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from statistics import mean
 from typing import Any
 
 from ticketlab.analysis.width import Cell, cells
@@ -30,11 +29,7 @@ SERIES = {  # the reading's tables: kind, method, their heading
 
 
 def interval(c: Cell) -> str:
-    t = c.diff
-    text = f"{t.mean * 100:+.2f}" + (
-        "" if t.ci is None else f" [{t.ci[0] * 100:+.2f}, {t.ci[1] * 100:+.2f}]"
-    )
-    return f"**{text}**" if c.within else text
+    return f"**{c.difference}**" if c.within else c.difference
 
 
 def grid(
@@ -61,16 +56,10 @@ def reading(rows: list[dict[str, Any]]) -> str:
     fits = [c for c in found if c.kind == "fit"]
     if fits:
         title = "**logit MSE of the fitted subnetworks** (test split, mean over seeds)"
-        out += grid(title, fits, widths, lambda c: f"{mean(r['fit_mse'] for r in c.rows):.3g}")
-    # The seeds' mean, as the command's page gives it (matched: the seeds differ by a few).
+        out += grid(title, fits, widths, lambda c: f"{c.fit_mse:.3g}")
     shapes = [c for c in found if (c.kind, c.method) == ("subnetwork", "edgepopup")]
     title = "**kept weights** (every method alike; the random masks at the fixed fractions too)"
-    out += grid(
-        title,
-        shapes,
-        widths,
-        lambda c: f"{sum(r['kept_weights'] for r in c.rows) // len(c.rows):,}",
-    )
+    out += grid(title, shapes, widths, lambda c: f"{c.kept:,}")
     return "\n".join(out)
 
 

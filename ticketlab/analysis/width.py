@@ -54,6 +54,23 @@ class Cell:
         """Shown within 1 pp of the target: the whole interval above -1 pp."""
         return self.diff.ci is not None and self.diff.ci[0] > -0.01
 
+    @property
+    def difference(self) -> str:
+        """The difference from the target in pp with its interval, as the page prints it."""
+        t = self.diff
+        return _pp(t.mean) + ("" if t.ci is None else f" [{_pp(t.ci[0])}, {_pp(t.ci[1])}]")
+
+    @property
+    def kept(self) -> int:
+        """Kept weights, the seeds' mean (a matched fraction's counts differ by a few)."""
+        return sum(r["kept_weights"] for r in self.rows) // len(self.rows)
+
+    @property
+    def fit_mse(self) -> float | None:
+        """The logit fit's error to the target's logits, the seeds' mean (None: no fit)."""
+        fit = [r["fit_mse"] for r in self.rows if r.get("fit_mse") is not None]
+        return sum(fit) / len(fit) if fit else None
+
 
 def cells(rows: list[dict[str, Any]]) -> list[Cell]:
     """Every cell but the target's, by series and then width."""
@@ -91,24 +108,20 @@ def table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]], list[
         within, widths = [], []
         for c in group:
             accs = [r["test_acc"] for r in c.rows]
-            t = c.diff
-            ci = "" if t.ci is None else f" [{_pp(t.ci[0])}, {_pp(t.ci[1])}]"
             widths.append(c.width)
             if c.within:
                 within.append(c.width)
-            kept = sum(r["kept_weights"] for r in c.rows) // len(c.rows)
-            fit = [r["fit_mse"] for r in c.rows if r.get("fit_mse") is not None]
             out.append(
                 [
                     c.label,
                     str(depth),
                     f"{c.width}x",
                     keep if keep != "matched" else f"matched ({c.rows[0]['keep']:.3g})",
-                    f"{kept:,}",
+                    f"{c.kept:,}",
                     str(len(accs)),
                     f"{sum(accs) / len(accs) * 100:.2f}"
-                    + (f"; logit MSE {sum(fit) / len(fit):.3g}" if fit else ""),
-                    _pp(t.mean) + ci,
+                    + ("" if c.fit_mse is None else f"; logit MSE {c.fit_mse:.3g}"),
+                    c.difference,
                 ]
             )
         what = f"{KINDS[kind]} ({', '.join(x for x in (method, init) if x)}, depth {depth}, "

@@ -57,7 +57,6 @@ FIELDS = tuple(name for name, _ in RECORD_FIELDS)
 # What two runs of one training may record differently (how long it took, how many networks
 # shared its cohort, when it was stored): every other field is the training's own result.
 RUN_DEPENDENT = frozenset({"wall_time_s", "cohort_size", "finished_at"})
-
 # Derived from the evaluations when records are read: the test accuracy of a training's
 # mask on its untrained starting weights (its step-0 evaluation), Zhou et al.'s supermask.
 SUPERMASK = "supermask_acc"

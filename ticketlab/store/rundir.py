@@ -32,7 +32,6 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,12 +194,10 @@ class RunDir:
             self.new_seeds = []
 
     # -- locking -------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Exclusive lock for the duration of a run (released by the OS if killed). Once
         held, temporary files left by a killed writer are removed."""
-        with exclusive(self.path):
-            yield
+        return exclusive(self.path)
 
     def live_status(self) -> dict[str, Any]:
         """``status`` with ``running`` for an unfinished run a process is training now."""
